@@ -1,0 +1,1 @@
+"""Text encoders: the seam between the index and any embedding model."""
