@@ -1,0 +1,159 @@
+"""Joining hard-wrapped OCR lines into clean text while remembering where each character came from.
+
+The cleaned text is NFKC-normalised, has the spurious spaces OCR puts inside Chinese text and
+numbers removed (``10 月 23 日`` -> ``10月23日``), and keeps one space only between two Latin
+letters or digits. Every output character remembers its raw line, so a citation can point back
+at the original file.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+
+# Characters after which a line ends a sentence (optionally followed by closing quotes/brackets).
+SENTENCE_END = "。！？!?…"
+CLOSERS = "”’」』)）》"
+
+
+def is_cjk(ch: str) -> bool:
+    """True for Han characters, CJK punctuation and full-width forms."""
+    if not ch:
+        return False
+    cp = ord(ch)
+    return (
+        0x3000 <= cp <= 0x303F  # CJK punctuation
+        or 0x3400 <= cp <= 0x4DBF
+        or 0x4E00 <= cp <= 0x9FFF
+        or 0xF900 <= cp <= 0xFAFF
+        or 0xFF00 <= cp <= 0xFFEF  # full-width forms
+        or 0x2010 <= cp <= 0x206F  # general punctuation: “ ” — …
+        or 0x20000 <= cp <= 0x2FFFF
+    )
+
+
+def is_han(ch: str) -> bool:
+    """True for Han ideographs only (no punctuation)."""
+    cp = ord(ch)
+    return (
+        0x3400 <= cp <= 0x4DBF or 0x4E00 <= cp <= 0x9FFF or 0xF900 <= cp <= 0xFAFF or cp >= 0x20000
+    )
+
+
+def display_width(line: str) -> float:
+    """Width of a line in full-width character cells.
+
+    OCR sprinkles spaces inside numbers, so spaces count for nothing; half-width
+    characters count half. Used only to compare lines of one page with each other.
+    """
+    width = 0.0
+    for ch in line:
+        if ch.isspace():
+            continue
+        width += 1.0 if unicodedata.east_asian_width(ch) in "WFA" else 0.5
+    return width
+
+
+def ends_sentence(line: str) -> bool:
+    """True when a line ends with sentence-final punctuation (closing quotes allowed after it)."""
+    s = line.rstrip().rstrip(CLOSERS)
+    return bool(s) and s[-1] in SENTENCE_END
+
+
+@dataclass
+class TextBuilder:
+    """Accumulates cleaned text with one raw line number per output character."""
+
+    chars: list[str] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.chars)
+
+    def add_line(self, raw: str, lineno: int) -> None:
+        """Append one raw line, joined to what came before by the Chinese wrapping rules."""
+        for ch in unicodedata.normalize("NFKC", raw.strip()):
+            self._add(ch, lineno, soft=False)
+
+    def add_soft_break(self, lineno: int) -> None:
+        """A hard wrap: becomes a space only if Latin text continues across it."""
+        self._add(" ", lineno, soft=True)
+
+    def add_newline(self, lineno: int) -> None:
+        """Paragraph separator."""
+        while self.chars and self.chars[-1] == " ":
+            self.chars.pop()
+            self.lines.pop()
+        if self.chars and self.chars[-1] != "\n":
+            self.chars.append("\n")
+            self.lines.append(lineno)
+
+    def _add(self, ch: str, lineno: int, soft: bool) -> None:
+        if ch.isspace():
+            ch = " "
+            if not self.chars or self.chars[-1] in " \n":
+                return
+            self.chars.append(ch)
+            self.lines.append(lineno)
+            return
+        # A pending space survives only between two Latin/digit characters.
+        if self.chars and self.chars[-1] == " ":
+            before = self.chars[-2] if len(self.chars) > 1 else ""
+            if is_cjk(before) or is_cjk(ch) or not before:
+                self.chars.pop()
+                self.lines.pop()
+        self.chars.append(ch)
+        self.lines.append(lineno)
+
+    @staticmethod
+    def clean(raw: str) -> str:
+        """Clean a single line of text (for titles and other metadata)."""
+        builder = TextBuilder()
+        builder.add_line(raw, 0)
+        return builder.build()[0]
+
+    def build(self) -> tuple[str, tuple[tuple[int, int], ...]]:
+        """Return the text (trailing whitespace removed) and its run-length line map."""
+        while self.chars and self.chars[-1] in " \n":
+            self.chars.pop()
+            self.lines.pop()
+        line_map: list[tuple[int, int]] = []
+        for offset, lineno in enumerate(self.lines):
+            if not line_map or line_map[-1][1] != lineno:
+                line_map.append((offset, lineno))
+        return "".join(self.chars), tuple(line_map)
+
+
+def clean_inline(raw_lines: list[str]) -> str:
+    """Join and clean a few lines of metadata (a title, an affiliation) into one string."""
+    builder = TextBuilder()
+    for i, raw in enumerate(raw_lines):
+        if i:
+            builder.add_soft_break(0)
+        builder.add_line(raw, 0)
+    return builder.build()[0]
+
+
+def clean_title(raw_lines: list[str]) -> str:
+    """Like :func:`clean_inline`, but keeps a space between two Chinese phrases of one line.
+
+    Newspaper titles separate a main title from its second half with a space
+    (``打造高素质职工队伍 助力建设世界一流企业``); inside body text such spaces are OCR noise.
+    """
+    parts = []
+    for raw in raw_lines:
+        words = unicodedata.normalize("NFKC", raw).split()
+        parts.append(" ".join(w for w in words))
+    text = "".join(parts)
+    # Spaces around digits and single characters are OCR noise even in titles.
+    out = []
+    for i, ch in enumerate(text):
+        if ch == " ":
+            before, after = text[i - 1], text[i + 1]
+            left_word = text[:i].split(" ")[-1]
+            right_word = text[i + 1 :].split(" ")[0]
+            keep = len(left_word) >= 4 and len(right_word) >= 4
+            if not (before.isascii() and after.isascii()) and not keep:
+                continue
+        out.append(ch)
+    return "".join(out)
