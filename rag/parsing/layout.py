@@ -143,12 +143,13 @@ def classify(lines: list[Line]) -> list[Block]:
 
 
 def _dense_break_after(run: list[Line], k: int) -> bool:
-    """A blank line after ``run[k]`` marks a paragraph end only where lines are not all spaced."""
-    line = run[k]
-    if not line.blank_after or k == len(run) - 1:
+    """A blank line after ``run[k]`` marks a paragraph end only in a region where most lines
+    are not followed by a blank line (elsewhere every line is, and blanks mean nothing)."""
+    if not run[k].blank_after or k == len(run) - 1:
         return False
-    glued_above = k > 0 and not line.blank_before
-    return glued_above
+    gaps = range(max(0, k - 4), min(len(run) - 1, k + 5))
+    glued = sum(1 for j in gaps if not run[j].blank_after)
+    return glued * 2 >= len(gaps)
 
 
 def _segment_run(run: list[Line]) -> list[Block]:
@@ -160,16 +161,13 @@ def _segment_run(run: list[Line]) -> list[Block]:
     i = 0
     while i <= last_end:
         first = run[i]
-        if ends_sentence(first.text):
+        if ends_sentence(first.text) and not _continues(run, i, last_end):
             blocks.append(Block(Kind.PARA, [first]))
             i += 1
             continue
-        nxt = run[i + 1]
         if _starts_heading(run, i):
-            wrapped = not _dense_break_after(run, i) and not ends_sentence(nxt.text)
-            wrapped = wrapped and nxt.width <= first.width - 3
-            # A heading wrapped onto a second, shorter line takes both lines.
-            blocks.append(Block(Kind.HEAD, [first, nxt] if wrapped else [first]))
+            wrapped = _wrapped_heading(run, i)
+            blocks.append(Block(Kind.HEAD, run[i : i + 2] if wrapped else [first]))
             i += 2 if wrapped else 1
         else:
             k = _paragraph_end(run, i, last_end)
@@ -200,6 +198,17 @@ def _paragraph_end(run: list[Line], start: int, last_end: int) -> int:
     return k
 
 
+def _continues(run: list[Line], i: int, last_end: int) -> bool:
+    """Whether a paragraph's first line that ends a sentence is followed by more of it.
+
+    It is when it is as full as an indented first line can be and the next line neither
+    starts a heading nor is cut off by a paragraph-separating blank line.
+    """
+    if i >= last_end or _dense_break_after(run, i) or _starts_heading(run, i + 1):
+        return False
+    return run[i].width >= run[i + 1].width - 2.5
+
+
 def _starts_heading(run: list[Line], i: int) -> bool:
     """Whether ``run[i]`` (at a paragraph boundary) is the first line of a heading."""
     first = run[i]
@@ -208,8 +217,25 @@ def _starts_heading(run: list[Line], i: int) -> bool:
     if i + 1 >= len(run) or _dense_break_after(run, i):
         return True
     nxt = run[i + 1]
-    wrapped = not ends_sentence(nxt.text) and nxt.width <= first.width - 3
-    return wrapped or first.width < 0.7 * nxt.width
+    # A body paragraph's first line is never clearly wider than its next unfinished line.
+    wider = not ends_sentence(nxt.text) and nxt.width <= first.width - 3
+    return wider or first.width < 0.7 * nxt.width
+
+
+def _wrapped_heading(run: list[Line], i: int) -> bool:
+    """Whether the heading starting at ``run[i]`` continues on the next, shorter line.
+
+    The continuation is itself short: the line after it is clearly wider (body text), or
+    a paragraph break follows it.
+    """
+    if i + 1 >= len(run) or _dense_break_after(run, i):
+        return False
+    first, nxt = run[i], run[i + 1]
+    if ends_sentence(nxt.text) or nxt.width > first.width - 3:
+        return False
+    if i + 2 >= len(run) or _dense_break_after(run, i + 1):
+        return True
+    return run[i + 2].width >= nxt.width + 3
 
 
 def _merge_headings(blocks: list[Block]) -> list[Block]:

@@ -63,15 +63,20 @@ def parse_page(raw_text: str, source: str = "") -> list[Document]:
         if block.kind is Kind.AFFIL:
             segments.append([])
 
+    tail_paras: list[Block] = []
     for segment in segments:
         closed = bool(segment) and segment[-1].kind is Kind.AFFIL
         previous = articles[-1] if articles else None
         if closed:
             articles.append(_read_article(segment, previous, boxes, leftovers))
         else:
-            _read_tail(segment, previous, boxes, leftovers)
+            tail_paras = _read_tail(segment, previous, boxes, leftovers)
 
     _place_prefix_paragraphs(articles, boxes, leftovers)
+    # Paragraphs after the last article fill a box still without text, else stay unplaced.
+    for para in tail_paras:
+        empty_box = next((b for b in boxes if not b.body), None)
+        (empty_box.body if empty_box is not None else leftovers).append(para)
     docs = [_to_document(a, source) for a in articles + boxes]
     if leftovers:
         docs.append(_unplaced_document(leftovers, source))
@@ -151,8 +156,12 @@ def _open_box(blocks: list[Block], boxes: list[_Article]) -> int:
 
 def _read_tail(
     segment: list[Block], previous: _Article | None, boxes: list[_Article], leftovers: list[Block]
-) -> None:
-    """What follows the last affiliation note: late titles, box labels, stray text."""
+) -> list[Block]:
+    """What follows the last affiliation note: late titles, box labels, stray text.
+
+    Returns the paragraphs found there, to be placed once the boxes are known.
+    """
+    paras: list[Block] = []
     i = 0
     while i < len(segment):
         block = segment[i]
@@ -161,11 +170,12 @@ def _read_tail(
         elif block.kind is Kind.BOXMARK:
             i += _open_box(segment[i:], boxes)
             continue
-        elif block.kind is Kind.PARA and boxes and not boxes[-1].body:
-            boxes[-1].body.append(block)
+        elif block.kind is Kind.PARA:
+            paras.append(block)
         else:
             leftovers.append(block)
         i += 1
+    return paras
 
 
 def _bigrams(text: str) -> set[str]:

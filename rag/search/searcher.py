@@ -1,0 +1,156 @@
+"""The one search function behind the CLI, the HTTP API and the evaluator."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from rag.errors import InputError
+from rag.index.store import Index
+from rag.index.tokenize import has_han, tokenize
+from rag.search import enumeration
+from rag.search.answerability import (
+    AnswerabilityThresholds,
+    Evidence,
+    gather_evidence,
+    is_answerable,
+)
+from rag.search.fusion import convex, rrf
+from rag.types import Hit, SearchResult
+
+MODES = ("hybrid", "dense", "keyword")
+FUSIONS = ("rrf", "convex")
+MAX_TOP_K = 100
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """How the two legs are fused (weights apply to both fusion methods)."""
+
+    fusion: str = "rrf"
+    rrf_k: float = 60.0
+    dense_weight: float = 1.0
+    keyword_weight: float = 1.0
+    candidates: int = 100
+    expand_enumerations: bool = True
+    thresholds: AnswerabilityThresholds = field(default_factory=AnswerabilityThresholds)
+
+    def __post_init__(self) -> None:
+        if self.fusion not in FUSIONS:
+            raise InputError(f"fusion must be one of {', '.join(FUSIONS)}, got {self.fusion!r}")
+        if self.dense_weight < 0 or self.keyword_weight < 0:
+            raise InputError("fusion weights must be zero or positive")
+
+
+@dataclass(frozen=True)
+class _Leg:
+    rows: list[int]
+    scores: list[float]
+
+
+class Searcher:
+    """Ranks an index's chunks for a query in one of :data:`MODES`."""
+
+    def __init__(self, index: Index, settings: SearchSettings | None = None) -> None:
+        self.index = index
+        self.settings = settings or SearchSettings()
+
+    def search(self, query: str, top_k: int = 5, mode: str = "hybrid") -> SearchResult:
+        """Return the ``top_k`` best chunks and whether the evidence looks strong enough.
+
+        Raises:
+            InputError: Empty query, ``top_k`` out of range or unknown mode.
+        """
+        query = validate_query(query)
+        if not 1 <= top_k <= MAX_TOP_K:
+            raise InputError(f"top_k must be between 1 and {MAX_TOP_K}, got {top_k}")
+        if mode not in MODES:
+            raise InputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        n = self.settings.candidates
+        qvec = self.index.encoder.encode_queries([query])
+        timings["embed"] = _ms(t0)
+        t1 = time.perf_counter()
+        d_scores, d_rows = self.index.dense.search(qvec, n)
+        dense = _Leg([int(r) for r in d_rows[0] if r >= 0], [float(s) for s in d_scores[0]])
+        timings["dense"] = _ms(t1)
+        t2 = time.perf_counter()
+        tokens = tokenize(query)
+        k_scores, k_rows = self.index.keyword.search(tokens, n)
+        keyword = _Leg([int(r) for r in k_rows], [float(s) for s in k_scores])
+        timings["keyword"] = _ms(t2)
+
+        fused = self._fuse(query, tokens, dense, keyword, mode)
+        order = sorted(fused, key=lambda row: (-fused[row], row))
+        chunks = self.index.chunks
+        ranked = [chunks[row] for row in order]
+        if self.settings.expand_enumerations and mode == "hybrid":
+            ranked = enumeration.expand(ranked, chunks, query, window=top_k)
+        row_of = {c.chunk_id: i for i, c in enumerate(chunks)}
+        d_rank = {row: i + 1 for i, row in enumerate(dense.rows)}
+        d_score = dict(zip(dense.rows, dense.scores, strict=True))
+        k_rank = {row: i + 1 for i, row in enumerate(keyword.rows)}
+        k_score = dict(zip(keyword.rows, keyword.scores, strict=True))
+        hits = []
+        for rank, chunk in enumerate(ranked[:top_k], start=1):
+            row = row_of[chunk.chunk_id]
+            scores, ranks = {}, {}
+            if row in d_rank:
+                scores["dense"], ranks["dense"] = d_score[row], d_rank[row]
+            if row in k_rank:
+                scores["keyword"], ranks["keyword"] = k_score[row], k_rank[row]
+            hits.append(Hit(chunk, rank, float(fused.get(row, 0.0)), scores, ranks))
+        evidence = self.evidence(query, dense)
+        timings["total"] = _ms(t0)
+        return SearchResult(
+            query=query,
+            mode=mode,
+            hits=tuple(hits),
+            answerable=is_answerable(evidence, self.settings.thresholds),
+            timings_ms=timings,
+        )
+
+    def evidence(self, query: str, dense: _Leg) -> Evidence:
+        top = dense.scores[0] if dense.scores else 0.0
+        return gather_evidence(query, top, self.index.keyword)
+
+    def _fuse(self, query: str, tokens: list[str], dense: _Leg, keyword: _Leg, mode: str) -> dict:
+        s = self.settings
+        if mode == "dense":
+            return dict(zip(dense.rows, dense.scores, strict=True))
+        if mode == "keyword":
+            return dict(zip(keyword.rows, keyword.scores, strict=True))
+        kw_weight = s.keyword_weight
+        if not has_han(query):
+            # A question without Chinese can only match Latin words and numbers; weigh the
+            # keyword leg by how much of the question the corpus vocabulary covers at all.
+            kw_weight *= self.index.keyword.coverage(tokens)
+        weights = {"dense": s.dense_weight, "keyword": kw_weight}
+        if s.fusion == "rrf":
+            return rrf({"dense": dense.rows, "keyword": keyword.rows}, weights, s.rrf_k)
+        return convex(
+            {"dense": (dense.rows, dense.scores), "keyword": (keyword.rows, keyword.scores)},
+            weights,
+        )
+
+
+MAX_QUERY_CHARS = 2000
+
+
+def validate_query(query: str) -> str:
+    """Strip a query and refuse empty or overlong ones with a message saying what to do."""
+    if not isinstance(query, str) or not query.strip():
+        raise InputError(
+            "query must not be empty: ask a question, e.g. 职业伤害保障试点有哪些亮点？"
+        )
+    query = query.strip()
+    if len(query) > MAX_QUERY_CHARS:
+        raise InputError(
+            f"query is {len(query)} characters long; the limit is {MAX_QUERY_CHARS}: shorten it"
+        )
+    return query
+
+
+def _ms(t0: float) -> float:
+    return round((time.perf_counter() - t0) * 1000, 2)
