@@ -1,0 +1,169 @@
+"""The index folder: round trips, incremental updates, atomic saves, manifest checks."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from rag.chunking import Chunker, ChunkerSettings
+from rag.embedding.fake import HashEncoder
+from rag.errors import IndexMismatchError, NotFoundError
+from rag.index.dense import DenseIndex, build_faiss
+from rag.index.store import Index
+from rag.parsing import load_documents
+from rag.search import Searcher
+from rag.types import Document
+from tests.conftest import BUNDLED_PAGE
+
+
+@pytest.fixture()
+def docs():
+    return load_documents([BUNDLED_PAGE])
+
+
+@pytest.fixture()
+def index(docs):
+    idx = Index(HashEncoder())
+    idx.add_documents(docs)
+    return idx
+
+
+def _ranking(index, query="职业伤害保障试点有哪四个亮点", mode="hybrid"):
+    return [h.chunk.chunk_id for h in Searcher(index).search(query, top_k=10, mode=mode).hits]
+
+
+def test_save_and_load_round_trip(index, tmp_path):
+    index.save(tmp_path / "idx")
+    loaded = Index.load(tmp_path / "idx", HashEncoder())
+    assert loaded.chunks == index.chunks
+    assert loaded.documents == index.documents
+    assert np.array_equal(loaded.dense.vectors, index.dense.vectors)
+    for mode in ("hybrid", "dense", "keyword"):
+        assert _ranking(loaded, mode=mode) == _ranking(index, mode=mode)
+    manifest = json.loads((tmp_path / "idx" / "manifest.json").read_text())
+    assert manifest["model"] == "hash-bigram-64" and manifest["dim"] == 64
+    assert manifest["documents"] == 5 and manifest["chunks"] == len(index.chunks)
+    assert manifest["chunker"] == {"chunk_size": 300, "chunk_overlap": 60}
+    assert manifest["format_version"] == 1 and manifest["package_version"]
+    assert len(manifest["fingerprint"]) == 16
+
+
+def test_readding_the_same_documents_is_a_no_op(index, docs):
+    before = list(index.chunks)
+    report = index.add_documents(docs)
+    assert report.unchanged == tuple(d.doc_id for d in docs) and report.chunks_added == 0
+    assert index.chunks == before
+
+
+def test_a_changed_document_replaces_its_old_chunks(index, docs):
+    old = docs[3]
+    new = Document(doc_id=old.doc_id, title=old.title, text="全新的正文。只有两句话。")
+    fingerprint = index.fingerprint()
+    report = index.add_documents([new])
+    assert report.replaced == (old.doc_id,) and report.chunks_removed > 0
+    texts = [c.text for c in index.chunks_of(old.doc_id)]
+    assert texts == ["全新的正文。只有两句话。"]
+    assert index.fingerprint() != fingerprint
+    assert len(index.dense) == len(index.keyword) == len(index.chunks)
+    hits = Searcher(index).search("全新的正文", top_k=1, mode="keyword").hits
+    assert hits[0].chunk.doc_id == old.doc_id
+
+
+def test_a_deleted_document_leaves_no_chunk_behind(index, docs, tmp_path):
+    removed = index.delete_document(docs[0].doc_id)
+    assert removed > 0 and not index.chunks_of(docs[0].doc_id)
+    index.save(tmp_path / "idx")
+    loaded = Index.load(tmp_path / "idx", HashEncoder())
+    assert docs[0].doc_id not in loaded.documents
+    assert all(c.doc_id != docs[0].doc_id for c in loaded.chunks)
+    for mode in ("dense", "keyword"):
+        ids = {
+            h.chunk.doc_id for h in Searcher(loaded).search("北京工会", top_k=20, mode=mode).hits
+        }
+        assert docs[0].doc_id not in ids
+    with pytest.raises(NotFoundError, match="no document with id"):
+        loaded.delete_document(docs[0].doc_id)
+
+
+def test_loading_with_another_model_fails_with_rebuild_hint(index, tmp_path):
+    index.save(tmp_path / "idx")
+    with pytest.raises(IndexMismatchError, match="rag ingest --rebuild"):
+        Index.load(tmp_path / "idx", HashEncoder(dim=32))
+
+
+def test_loading_another_format_version_fails(index, tmp_path):
+    index.save(tmp_path / "idx")
+    path = tmp_path / "idx" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    path.write_text(json.dumps(manifest | {"format_version": 99}))
+    with pytest.raises(IndexMismatchError, match="format 99"):
+        Index.load(tmp_path / "idx", HashEncoder())
+
+
+def test_missing_index_is_a_clear_error(tmp_path):
+    with pytest.raises(NotFoundError, match="rag ingest"):
+        Index.load(tmp_path / "none", HashEncoder())
+
+
+def test_a_crash_mid_save_leaves_the_previous_index_usable(index, docs, tmp_path, monkeypatch):
+    folder = tmp_path / "idx"
+    index.save(folder)
+    before = (folder / "chunks.jsonl").read_text()
+    index.delete_document(docs[1].doc_id)
+
+    def explode(self, folder):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(Index, "_write", explode)
+    with pytest.raises(RuntimeError):
+        index.save(folder)
+    monkeypatch.undo()
+    assert (folder / "chunks.jsonl").read_text() == before
+    assert not list(tmp_path.glob("idx.tmp-*"))
+    assert len(Index.load(folder, HashEncoder()).documents) == 5
+
+
+def test_a_crash_between_the_two_renames_is_recovered(index, tmp_path):
+    folder = tmp_path / "idx"
+    index.save(folder)
+    os.rename(folder, tmp_path / "idx.old-123")  # the state right after the first rename
+    loaded = Index.load(folder, HashEncoder())
+    assert len(loaded.documents) == 5 and folder.exists()
+
+
+def test_chunker_settings_come_back_from_the_manifest(docs, tmp_path):
+    idx = Index(HashEncoder(), Chunker(ChunkerSettings(chunk_size=200, chunk_overlap=40)))
+    idx.add_documents(docs)
+    idx.save(tmp_path / "idx")
+    loaded = Index.load(tmp_path / "idx", HashEncoder())
+    assert loaded.chunker.settings == ChunkerSettings(chunk_size=200, chunk_overlap=40)
+
+
+@pytest.mark.parametrize("kind", ["hnsw", "ivf"])
+def test_approximate_search_recall_at_10_against_exact(kind):
+    rng = np.random.default_rng(7)
+    # Clustered data, like real embeddings (uniform random vectors are a needlessly hard case).
+    centers = rng.normal(size=(50, 384)).astype(np.float32)
+    data = centers[rng.integers(0, 50, 20_000)] + 0.6 * rng.normal(size=(20_000, 384)).astype(
+        np.float32
+    )
+    data /= np.linalg.norm(data, axis=1, keepdims=True)
+    queries = data[rng.choice(len(data), 200, replace=False)] + 0.1 * rng.normal(
+        size=(200, 384)
+    ).astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    _, exact = build_faiss(data, "flat").search(queries, 10)
+    _, approx = build_faiss(data, kind).search(queries, 10)
+    recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact, strict=True)])
+    assert recall >= 0.95, recall
+
+
+def test_dense_index_kind_follows_setting_and_size():
+    assert DenseIndex(8, "auto").kind == "flat"
+    assert DenseIndex(8, "hnsw").kind == "hnsw"
+    big = DenseIndex(4, "auto")
+    big.vectors = np.zeros((250_000, 4), dtype=np.float32)
+    assert big.kind == "hnsw"
