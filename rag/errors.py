@@ -31,3 +31,7 @@ class ModelError(RagError):
 
 class GenerationError(RagError):
     """The optional language model failed, timed out or answered garbage."""
+
+
+class ReadOnlyError(RagError):
+    """A write was asked of a service started read-only."""

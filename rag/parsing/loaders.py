@@ -166,3 +166,34 @@ def parse_beir_corpus(raw: str, source: str) -> list[Document]:
             )
         )
     return docs
+
+
+def document_from_text(
+    title: str, text: str, authors: Iterable[str] = (), source: str = "api"
+) -> Document:
+    """A document given directly (e.g. over HTTP): blank-line paragraphs, wrapped lines joined.
+
+    Its id comes from ``source`` and the title, so posting the same title again replaces it.
+    """
+    builder = TextBuilder()
+    in_paragraph = False
+    for i, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            if in_paragraph:
+                builder.add_newline(i)
+            in_paragraph = False
+            continue
+        if in_paragraph:
+            builder.add_soft_break(i)
+        builder.add_line(line, i)
+        in_paragraph = True
+    body, line_map = builder.build()
+    clean_title = TextBuilder.clean(title)
+    return Document(
+        doc_id=make_doc_id(source, clean_title),
+        title=clean_title,
+        text=body,
+        authors=tuple(a.strip() for a in authors if a.strip()),
+        source=source,
+        line_map=line_map,
+    )

