@@ -6,7 +6,16 @@ message here must say what was wrong and how to fix it.
 
 
 class RagError(Exception):
-    """Base class of every error the library raises on purpose."""
+    """Base class of every error the library raises on purpose.
+
+    Args:
+        message: What was wrong and how to fix it.
+        param: The name of the offending input field, where there is one.
+    """
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
 
 
 class InputError(RagError):

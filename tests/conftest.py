@@ -17,3 +17,71 @@ def bundled_docs():
     from rag.parsing import load_documents
 
     return load_documents([BUNDLED_PAGE])
+
+
+MODEL_CACHE = ROOT / ".cache" / "models"
+
+
+@pytest.fixture(scope="session")
+def real_encoder():
+    """The real default model (converted once into .cache/models, reused across runs)."""
+    from rag.embedding.encoder import default_encoder
+
+    encoder = default_encoder(MODEL_CACHE)
+    encoder.warm_up()
+    return encoder
+
+
+@pytest.fixture(scope="session")
+def real_engine(real_encoder, tmp_path_factory):
+    """An engine over the bundled page with the real model, index in a temporary folder."""
+    from rag.engine import Engine, EngineConfig
+
+    config = EngineConfig(
+        index_dir=tmp_path_factory.mktemp("index") / "default", corpus=(BUNDLED_PAGE,)
+    )
+    engine = Engine(config, encoder=real_encoder)
+    engine.warm_up()
+    return engine
+
+
+class LiveServer:
+    """A real uvicorn server in a background thread, on a free local port."""
+
+    def __init__(self, app):
+        import socket
+        import threading
+
+        import uvicorn
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self):
+        import time
+
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc):
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def serve(engine, **settings):
+    """Start a live server for ``engine`` with the given setting overrides."""
+    from api.app import create_app
+    from api.settings import Settings
+
+    return LiveServer(create_app(Settings().with_overrides(**settings), engine=engine))

@@ -63,9 +63,9 @@ class Searcher:
         """
         query = validate_query(query)
         if not 1 <= top_k <= MAX_TOP_K:
-            raise InputError(f"top_k must be between 1 and {MAX_TOP_K}, got {top_k}")
+            raise InputError(f"top_k must be between 1 and {MAX_TOP_K}, got {top_k}", "top_k")
         if mode not in MODES:
-            raise InputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+            raise InputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}", "mode")
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         n = self.settings.candidates
@@ -138,16 +138,17 @@ class Searcher:
 MAX_QUERY_CHARS = 2000
 
 
-def validate_query(query: str) -> str:
+def validate_query(query: str, field: str = "query") -> str:
     """Strip a query and refuse empty or overlong ones with a message saying what to do."""
     if not isinstance(query, str) or not query.strip():
         raise InputError(
-            "query must not be empty: ask a question, e.g. 职业伤害保障试点有哪些亮点？"
+            f"{field} must not be empty: ask a question, e.g. 职业伤害保障试点有哪些亮点？", field
         )
     query = query.strip()
     if len(query) > MAX_QUERY_CHARS:
         raise InputError(
-            f"query is {len(query)} characters long; the limit is {MAX_QUERY_CHARS}: shorten it"
+            f"{field} is {len(query)} characters long; the limit is {MAX_QUERY_CHARS}: shorten it",
+            field,
         )
     return query
 
