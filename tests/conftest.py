@@ -19,15 +19,18 @@ def bundled_docs():
     return load_documents([BUNDLED_PAGE])
 
 
-MODEL_CACHE = ROOT / ".cache" / "models"
+def _model_cache() -> Path:
+    from api.settings import Settings
+
+    return Settings.from_env().model_cache
 
 
 @pytest.fixture(scope="session")
 def real_encoder():
-    """The real default model (converted once into .cache/models, reused across runs)."""
+    """The real default model (converted once into the model cache, reused across runs)."""
     from rag.embedding.encoder import default_encoder
 
-    encoder = default_encoder(MODEL_CACHE)
+    encoder = default_encoder(_model_cache())
     encoder.warm_up()
     return encoder
 
