@@ -1,0 +1,94 @@
+"""Sentences with exact offsets, so that a quoted sentence can always be found again.
+
+Text is NFKC-normalised before it gets here, so full-width ``！？`` arrive as ASCII ``! ?``
+while ``。…`` stay. A sentence keeps its closing mark and any closing quotes or brackets
+after it (``……。”``), and never starts with punctuation or whitespace: marks stranded at
+the start of a piece (a closing quote after a line break, a comma) belong to no sentence.
+Opening quotes and brackets may start a sentence (``“健全就业公共服务体系…”``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rag.types import Chunk, Document
+
+# A terminator run plus closing quotes/brackets, or a line break (a paragraph ends a
+# sentence even without a mark: headings, bylines). ASCII "." only ends a sentence before
+# whitespace, so decimals (94.9%) and dotted names stay whole. Semicolons do not end a
+# sentence: the clauses they separate rarely stand on their own as a quote.
+_CLOSERS = "”’」』)》\"'"
+_SENTENCE_END = re.compile(rf"(?:[。!?]+|…+|\.(?=\s|$))[{_CLOSERS}]*|\n")
+_LEADING = set("。!?;…,、:.”’」』)》-—·")
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence: ``text == source[start:end]`` for the text it was split from."""
+
+    text: str
+    start: int
+    end: int
+
+
+def split_sentences(text: str, offset: int = 0) -> list[Sentence]:
+    """Split ``text`` into sentences whose offsets are shifted by ``offset``.
+
+    Args:
+        text: The text to split (a chunk's text, a paragraph, a whole document).
+        offset: Where ``text`` starts in the document, so that
+            ``document.text[s.start:s.end] == s.text`` for every returned sentence.
+
+    Returns:
+        Sentences in text order; empty when the text holds nothing but marks and spaces.
+    """
+    sentences: list[Sentence] = []
+    pos = 0
+    for m in _SENTENCE_END.finditer(text):
+        end = m.start() if m.group() == "\n" else m.end()
+        _append(sentences, text, pos, end, offset)
+        pos = m.end()
+    _append(sentences, text, pos, len(text), offset)
+    return sentences
+
+
+def _append(out: list[Sentence], text: str, start: int, end: int, offset: int) -> None:
+    while start < end and (text[start] in _LEADING or text[start].isspace()):
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if start < end:
+        out.append(Sentence(text[start:end], offset + start, offset + end))
+
+
+def chunk_sentences(chunk: Chunk, document: Document | None = None) -> list[Sentence]:
+    """The sentences of a chunk, with offsets into its document.
+
+    Without ``document`` the chunk's own text is split, so a chunk that starts or ends in
+    the middle of a sentence yields a fragment there. With ``document``, the paragraphs
+    around the chunk are split instead and every sentence overlapping the chunk is
+    returned whole, even where it runs past the chunk's edges.
+
+    Args:
+        chunk: A retrieved chunk.
+        document: The chunk's document (``document.doc_id == chunk.doc_id``).
+
+    Returns:
+        Sentences in document order.
+    """
+    if document is None:
+        return split_sentences(chunk.text, chunk.start)
+    text = document.text
+    lo = text.rfind("\n", 0, chunk.start) + 1
+    hi = text.find("\n", chunk.end)
+    hi = len(text) if hi < 0 else hi
+    return [
+        s for s in split_sentences(text[lo:hi], lo) if s.start < chunk.end and s.end > chunk.start
+    ]
+
+
+def paragraph_start(document: Document, offset: int) -> bool:
+    """True when ``offset`` opens a paragraph (only whitespace before it on its line)."""
+    line_start = document.text.rfind("\n", 0, offset) + 1
+    return not document.text[line_start:offset].strip()

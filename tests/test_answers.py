@@ -1,0 +1,269 @@
+"""Extractive answers: exact citations, numbered markers, requested lists, not-found answers."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from rag.answering.extractive import ENGLISH_NOTE, NOT_FOUND_EN, NOT_FOUND_ZH, ExtractiveAnswerer
+from rag.answering.sentences import chunk_sentences, split_sentences
+from rag.embedding.fake import HashEncoder
+from rag.errors import InputError
+from rag.index.store import Index
+from rag.search import Searcher
+from rag.types import Answer, Chunk, Document, Hit, SearchResult
+
+HIGHLIGHTS_ZH = "职业伤害保障试点有哪四个亮点？"
+HIGHLIGHTS_EN = "What are the four highlights of the injury-insurance pilot?"
+ITEM_OPENINGS = ("其一,", "其二,", "其三,", "其四,")
+LEADING_MARKS = set("。!?;…,、:.”’」』)》")
+
+
+@pytest.fixture(scope="module")
+def index(bundled_docs) -> Index:
+    index = Index(HashEncoder())
+    index.add_documents(bundled_docs)
+    return index
+
+
+@pytest.fixture(scope="module")
+def documents(index) -> dict[str, Document]:
+    return index.documents
+
+
+def chunk_starting(index: Index, prefix: str) -> Chunk:
+    return next(c for c in index.chunks if c.text.startswith(prefix))
+
+
+def chunk_containing(index: Index, needle: str) -> Chunk:
+    return next(c for c in index.chunks if needle in c.text)
+
+
+def make_result(chunks: list[Chunk], answerable: bool = True, query: str = "q") -> SearchResult:
+    hits = tuple(Hit(chunk=c, rank=i, score=1.0 / i) for i, c in enumerate(chunks, start=1))
+    return SearchResult(query=query, mode="hybrid", hits=hits, answerable=answerable)
+
+
+def highlight_chunks(index: Index) -> list[Chunk]:
+    """The four item paragraphs and the one introducing them, in a scrambled rank order."""
+    intro = chunk_containing(index, "概括起来主要有四个亮点。")
+    items = [chunk_starting(index, p) for p in ITEM_OPENINGS]
+    return [items[2], intro, items[0], items[3], items[1]]
+
+
+def check_answer(answer: Answer, documents: dict[str, Document]) -> None:
+    """The invariants every answer must hold, whatever its shape."""
+    for c in answer.citations:
+        doc = documents[c.doc_id]
+        assert doc.text[c.start : c.end] == c.quote
+        assert c.lines == doc.lines_for(c.start, c.end)
+        assert c.section == doc.section_at(c.start)
+        assert c.title == doc.title
+    assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+    markers = [int(n) for n in re.findall(r"\[(\d+)\]", answer.text)]
+    first_use = list(dict.fromkeys(markers))
+    assert first_use == list(range(1, len(answer.citations) + 1))
+    quotes = [(c.doc_id, c.start, c.end) for c in answer.citations]
+    assert len(quotes) == len(set(quotes)), "identical quotes must share one number"
+    if answer.answerable:
+        assert answer.citations, "an answer must cite something"
+    else:
+        assert answer.citations == ()
+
+
+# ---- sentences -----------------------------------------------------------------------------
+def test_sentences_keep_marks_and_closing_quotes():
+    text = "他说:“好!”然后走了。真的吗?\n标题行\n,残句……结束。"
+    sentences = split_sentences(text, offset=100)
+    assert [s.text for s in sentences] == [
+        "他说:“好!”",
+        "然后走了。",
+        "真的吗?",
+        "标题行",
+        "残句……",
+        "结束。",
+    ]
+    for s in sentences:
+        assert text[s.start - 100 : s.end - 100] == s.text
+
+
+def test_sentences_keep_decimals_and_split_latin_sentences():
+    sentences = split_sentences("Growth was 94.9% in 2023. It rose again! Next")
+    assert [s.text for s in sentences] == ["Growth was 94.9% in 2023.", "It rose again!", "Next"]
+
+
+def test_chunk_sentences_are_whole_document_slices(index, documents):
+    for chunk in index.chunks:
+        doc = documents[chunk.doc_id]
+        sentences = chunk_sentences(chunk, doc)
+        assert sentences, chunk.chunk_id
+        for s in sentences:
+            assert doc.text[s.start : s.end] == s.text
+            assert s.start < chunk.end and s.end > chunk.start
+            assert s.text[0] not in LEADING_MARKS and not s.text[0].isspace()
+        for s in chunk_sentences(chunk):
+            assert doc.text[s.start : s.end] == s.text
+            assert chunk.start <= s.start < s.end <= chunk.end
+
+
+# ---- requested lists -----------------------------------------------------------------------
+@pytest.mark.parametrize("question", [HIGHLIGHTS_ZH, HIGHLIGHTS_EN])
+def test_four_highlights_become_a_numbered_list(index, documents, question):
+    answer = ExtractiveAnswerer().answer(question, make_result(highlight_chunks(index)), documents)
+    check_answer(answer, documents)
+    lines = answer.text.splitlines()
+    items = [line for line in lines if re.match(r"\d+\. ", line)]
+    assert len(items) == 4
+    cited = set()
+    for i, (line, opening) in enumerate(zip(items, ITEM_OPENINGS, strict=True), start=1):
+        assert line.startswith(f"{i}. {opening}")
+        numbers = re.findall(r"\[(\d+)\]", line)
+        assert len(numbers) == 1, line
+        cited.add(int(numbers[0]))
+        quote = answer.citations[int(numbers[0]) - 1].quote
+        assert quote.startswith(opening) and line.endswith(quote + f"[{numbers[0]}]")
+    assert len(cited) == 4
+    intro = lines[lines.index(items[0]) - 1]
+    assert intro.endswith("概括起来主要有四个亮点。[1]")
+    assert {h.chunk.doc_id for h in answer.passages} == {answer.citations[0].doc_id}
+
+
+def test_list_without_its_introduction_in_the_hits(index, documents):
+    items = [chunk_starting(index, p) for p in ITEM_OPENINGS]
+    answer = ExtractiveAnswerer().answer(HIGHLIGHTS_ZH, make_result(items), documents)
+    check_answer(answer, documents)
+    assert answer.text.splitlines()[0].startswith("1. 其一,")
+    assert len(answer.citations) == 4
+
+
+def test_incomplete_list_says_how_many_items_were_found(index, documents):
+    items = [chunk_starting(index, p) for p in ITEM_OPENINGS[:3]]
+    answer = ExtractiveAnswerer().answer(HIGHLIGHTS_ZH, make_result(items), documents)
+    check_answer(answer, documents)
+    assert [line[:5] for line in answer.text.splitlines()] == ["1. 其一", "2. 其二", "3. 其三"]
+    assert "3 of the 4" in answer.note
+
+
+# ---- plain answers -------------------------------------------------------------------------
+def test_english_question_gets_the_note_first(index, documents):
+    answer = ExtractiveAnswerer().answer(
+        "How many people are covered by occupational injury protection?",
+        make_result([chunk_containing(index, "668万人"), chunk_starting(index, "其一")]),
+        documents,
+    )
+    check_answer(answer, documents)
+    assert answer.text.splitlines()[0] == ENGLISH_NOTE
+    assert answer.note == ENGLISH_NOTE
+    # No lexical overlap to go on: the first sentences of the best chunk lead.
+    best = chunk_containing(index, "668万人")
+    assert answer.citations[0].quote == chunk_sentences(best, documents[best.doc_id])[0].text
+
+
+def test_chinese_question_quotes_the_matching_sentence(index, documents):
+    chunks = [
+        chunk_starting(index, "其二"),
+        chunk_containing(index, "668万人"),
+        chunk_starting(index, "第一,"),
+    ]
+    answer = ExtractiveAnswerer().answer(
+        "截至今年9月,累计有多少人纳入职业伤害保障范围?", make_result(chunks), documents
+    )
+    check_answer(answer, documents)
+    assert "累计有668万人纳入职业伤害保障范围。[1]" in answer.text
+    assert answer.note == ""
+
+
+def test_sentences_read_in_document_order_and_documents_by_rank(index, documents):
+    later = chunk_starting(index, "其四")
+    earlier = chunk_starting(index, "其一")
+    other = chunk_starting(index, "第一,")
+    answer = ExtractiveAnswerer().answer(
+        "制度设计的灵活性和平台从业人员的最大职业风险,以及职工队伍建设",
+        make_result([later, other, earlier]),
+        documents,
+        max_sentences=6,
+    )
+    check_answer(answer, documents)
+    by_doc: dict[str, list[int]] = {}
+    for c in answer.citations:
+        by_doc.setdefault(c.doc_id, []).append(c.start)
+    for starts in by_doc.values():
+        assert starts == sorted(starts)
+    # The article of the best hit comes first.
+    assert answer.citations[0].doc_id == later.doc_id
+
+
+def test_overlapping_chunks_quote_each_sentence_once(index, documents):
+    overlapping = [
+        (a, b)
+        for a in index.chunks
+        for b in index.chunks
+        if a.doc_id == b.doc_id and a.start < b.start < a.end
+    ]
+    assert overlapping, "the bundled page should have overlapping chunks"
+    a, b = overlapping[0]
+    answer = ExtractiveAnswerer().answer(
+        b.text[:40], make_result([b, a]), documents, max_sentences=10
+    )
+    check_answer(answer, documents)
+
+
+def test_max_sentences_caps_the_answer(index, documents):
+    chunks = [chunk_starting(index, p) for p in ITEM_OPENINGS]
+    answer = ExtractiveAnswerer().answer(
+        "平台从业人员的职业伤害保障", make_result(chunks), documents, max_sentences=2
+    )
+    check_answer(answer, documents)
+    assert 1 <= len(answer.citations) <= 2
+    with pytest.raises(InputError, match="max_sentences"):
+        ExtractiveAnswerer().answer("问题", make_result(chunks), documents, max_sentences=0)
+
+
+QUESTIONS = [
+    HIGHLIGHTS_ZH,
+    HIGHLIGHTS_EN,
+    "截至今年9月,累计有多少人纳入职业伤害保障范围?",
+    "北京工会要实施哪些行动?",
+    "建设世界一流企业的四个方面是什么?",
+    "新就业形态劳动者参加培训积极性为什么不高?",
+    "Who wrote about the Beijing trade unions?",
+    "中国工会十八大在哪里召开?",
+]
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+@pytest.mark.parametrize("top_k", [1, 5, 10])
+def test_answers_to_searched_questions_hold_the_invariants(index, documents, question, top_k):
+    result = Searcher(index).search(question, top_k=top_k)
+    forced = SearchResult(result.query, result.mode, result.hits, answerable=True)
+    answer = ExtractiveAnswerer().answer(question, forced, documents)
+    check_answer(answer, documents)
+    assert answer.answerable
+    assert set(h.chunk.chunk_id for h in answer.passages) <= {h.chunk.chunk_id for h in result.hits}
+
+
+# ---- not found -----------------------------------------------------------------------------
+def test_unanswerable_result_gives_the_closest_passages(index, documents):
+    result = make_result(highlight_chunks(index), answerable=False)
+    answer = ExtractiveAnswerer().answer("火星上有多少座城市?", result, documents)
+    check_answer(answer, documents)
+    assert answer.answerable is False
+    assert answer.text == NOT_FOUND_ZH
+    assert answer.citations == ()
+    assert answer.passages == result.hits
+
+
+def test_unanswerable_english_question_gets_an_english_message(index, documents):
+    result = make_result(highlight_chunks(index), answerable=False)
+    answer = ExtractiveAnswerer().answer("How many cities are on Mars?", result, documents)
+    assert answer.answerable is False
+    assert answer.text == NOT_FOUND_EN
+    assert answer.passages == result.hits
+
+
+def test_no_hits_is_not_answerable(documents):
+    answer = ExtractiveAnswerer().answer(HIGHLIGHTS_ZH, make_result([]), documents)
+    assert answer.answerable is False
+    assert answer.text == NOT_FOUND_ZH
+    assert answer.citations == () and answer.passages == ()
