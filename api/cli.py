@@ -178,7 +178,7 @@ def cmd_ask(args, settings: Settings) -> int:
         print(json.dumps(ask_response(answer).model_dump(), ensure_ascii=False, indent=2))
         return 0
     print(answer.text)
-    if answer.note:
+    if answer.note and answer.note not in answer.text:
         print(f"\n({answer.note})")
     if answer.citations:
         print("\nSources:")

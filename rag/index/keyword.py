@@ -42,6 +42,11 @@ class KeywordIndex:
         self.tokens = [t for t, keep in zip(self.tokens, mask, strict=True) if keep]
         self._bm25 = None
 
+    @property
+    def vocabulary(self) -> set[str]:
+        """Every token of the corpus."""
+        return self._vocab_set()
+
     def coverage(self, query_tokens: list[str]) -> float:
         """Fraction of the query's distinct tokens that occur anywhere in the corpus."""
         distinct = set(query_tokens)

@@ -23,7 +23,7 @@ _jieba_lock = threading.Lock()
 _jieba = None
 
 
-def _jieba_tokenizer():
+def jieba_tokenizer():
     """jieba's dictionary takes a second to load: load it once, on first use."""
     global _jieba
     with _jieba_lock:
@@ -50,7 +50,7 @@ def tokenize(text: str) -> list[str]:
         tokens.append(re.sub(r"\s+", "", m.group(0)))
     tokens.extend(_LATIN.findall(text))
     for run in _HAN_RUN.findall(text):
-        tokens.extend(w for w in _jieba_tokenizer().lcut(run) if w.strip())
+        tokens.extend(w for w in jieba_tokenizer().lcut(run) if w.strip())
         if len(run) > 1:
             tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
         else:

@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field
 
 from rag.errors import InputError
+from rag.index.crosslingual import DICTIONARY
 from rag.index.store import Index
 from rag.index.tokenize import has_han, tokenize
 from rag.search import enumeration
@@ -76,12 +77,12 @@ class Searcher:
         dense = _Leg([int(r) for r in d_rows[0] if r >= 0], [float(s) for s in d_scores[0]])
         timings["dense"] = _ms(t1)
         t2 = time.perf_counter()
-        tokens = tokenize(query)
+        tokens, coverage = self.keyword_query(query)
         k_scores, k_rows = self.index.keyword.search(tokens, n)
         keyword = _Leg([int(r) for r in k_rows], [float(s) for s in k_scores])
         timings["keyword"] = _ms(t2)
 
-        fused = self._fuse(query, tokens, dense, keyword, mode)
+        fused = self._fuse(coverage, dense, keyword, mode)
         order = sorted(fused, key=lambda row: (-fused[row], row))
         chunks = self.index.chunks
         ranked = [chunks[row] for row in order]
@@ -101,7 +102,7 @@ class Searcher:
             if row in k_rank:
                 scores["keyword"], ranks["keyword"] = k_score[row], k_rank[row]
             hits.append(Hit(chunk, rank, float(fused.get(row, 0.0)), scores, ranks))
-        evidence = self.evidence(query, dense)
+        evidence = self.evidence(query, dense, coverage)
         timings["total"] = _ms(t0)
         return SearchResult(
             query=query,
@@ -111,21 +112,32 @@ class Searcher:
             timings_ms=timings,
         )
 
-    def evidence(self, query: str, dense: _Leg) -> Evidence:
-        top = dense.scores[0] if dense.scores else 0.0
-        return gather_evidence(query, top, self.index.keyword)
+    def keyword_query(self, query: str) -> tuple[list[str], float | None]:
+        """The keyword leg's tokens for a query, and (for a query without Chinese) how much of
+        it the corpus vocabulary covers once translated; None for Chinese queries."""
+        tokens = tokenize(query)
+        if has_han(query):
+            return tokens, None
+        translation = DICTIONARY.translate(query, self.index.keyword.vocabulary)
+        return tokens + list(translation.terms), translation.coverage
 
-    def _fuse(self, query: str, tokens: list[str], dense: _Leg, keyword: _Leg, mode: str) -> dict:
+    def evidence(self, query: str, dense: _Leg, coverage: float | None = None) -> Evidence:
+        top = dense.scores[0] if dense.scores else 0.0
+        if coverage is None and not has_han(query):
+            coverage = self.keyword_query(query)[1]
+        return gather_evidence(query, top, self.index.keyword, coverage)
+
+    def _fuse(self, coverage: float | None, dense: _Leg, keyword: _Leg, mode: str) -> dict:
         s = self.settings
         if mode == "dense":
             return dict(zip(dense.rows, dense.scores, strict=True))
         if mode == "keyword":
             return dict(zip(keyword.rows, keyword.scores, strict=True))
         kw_weight = s.keyword_weight
-        if not has_han(query):
-            # A question without Chinese can only match Latin words and numbers; weigh the
-            # keyword leg by how much of the question the corpus vocabulary covers at all.
-            kw_weight *= self.index.keyword.coverage(tokens)
+        if coverage is not None:
+            # A question without Chinese reaches the Chinese keyword index only through its
+            # dictionary translation: weigh the leg by how much of the question it covers.
+            kw_weight *= coverage
         weights = {"dense": s.dense_weight, "keyword": kw_weight}
         if s.fusion == "rrf":
             return rrf({"dense": dense.rows, "keyword": keyword.rows}, weights, s.rrf_k)

