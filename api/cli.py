@@ -90,6 +90,8 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--limit", type=int, help="evaluate only the first N queries")
     sp.add_argument("--json", action="store_true")
     sp.add_argument("--out", type=Path, help="write per-query results, summary and chart here")
+    sp.add_argument("--cache-dir", type=Path, default=Path(".cache/eval"),
+                    help="where evaluation indexes are kept between runs")  # fmt: skip
     sp.set_defaults(func=cmd_eval)
 
     sp = sub.add_parser("model", help="manage the embedding model")

@@ -13,7 +13,6 @@ import json
 import logging
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from tqdm import tqdm
@@ -22,7 +21,12 @@ from rag.engine import EngineConfig, make_encoder
 from rag.errors import InputError
 from rag.evaluation.beir import load_beir
 from rag.evaluation.metrics import QueryResult, first_relevant_rank, summarise
-from rag.evaluation.questions import QuestionRun, evaluate_questions, load_questions
+from rag.evaluation.questions import (
+    QuestionRun,
+    evaluate_questions,
+    find_quote_rank,
+    load_questions,
+)
 from rag.evaluation.report import QueryRecord, ScoredId, format_table, write_report
 from rag.index.store import Index, read_manifest
 from rag.parsing import load_documents
@@ -86,10 +90,10 @@ def rank_documents(searcher: Searcher, query: str, mode: str) -> tuple[list[str]
 
 def evaluate_beir(
     dataset: Path, split: str | None, modes: tuple[str, ...], ks: tuple[int, ...],
-    config: EngineConfig, limit: int | None = None,
+    config: EngineConfig, limit: int | None = None, cache: Path = EVAL_CACHE,
 ) -> tuple[dict, list[QueryRecord], dict]:  # fmt: skip
     data = load_beir(dataset, split)
-    index = cached_index(dataset.name, beir_documents(data.corpus), config)
+    index = cached_index(dataset.name, beir_documents(data.corpus), config, cache)
     searcher = Searcher(index, config.search)
     queries = list(data.queries.items())[:limit] if limit else list(data.queries.items())
     summary, records = {}, []
@@ -116,11 +120,12 @@ def evaluate_beir(
 
 
 def evaluate_question_set(
-    path: Path, modes: tuple[str, ...], ks: tuple[int, ...], config: EngineConfig
-) -> tuple[dict, list[QueryRecord], dict]:
+    path: Path, modes: tuple[str, ...], ks: tuple[int, ...], config: EngineConfig,
+    cache: Path = EVAL_CACHE,
+) -> tuple[dict, list[QueryRecord], dict]:  # fmt: skip
     questions = load_questions(path)
     docs = load_documents(list(config.corpus))
-    index = cached_index("questions", docs, config)
+    index = cached_index("questions", docs, config, cache)
     searcher = Searcher(index, config.search)
     summary, records = {}, []
     for mode in modes:
@@ -129,8 +134,6 @@ def evaluate_question_set(
             result = searcher.search(q.question, top_k=max(ks), mode=mode)
             chunks = tuple(h.chunk.text for h in result.hits)
             runs[q.id] = QuestionRun(chunks, result.answerable)
-            from rag.evaluation.questions import find_quote_rank
-
             rank = find_quote_rank(chunks, q.quotes) if q.answerable else None
             records.append(
                 QueryRecord(q.id, q.question, mode, rank,
@@ -168,9 +171,3 @@ def run_eval_cli(args, config: EngineConfig) -> int:
     else:
         print(format_table(summary))
     return 0
-
-
-def with_chunker(config: EngineConfig, size: int, overlap: int) -> EngineConfig:
-    from rag.chunking import ChunkerSettings
-
-    return replace(config, chunker=ChunkerSettings(size, overlap))
