@@ -54,7 +54,7 @@ class Settings:
     passage_prompt: str | None = "passage: "
     chunk_size: int = 300
     chunk_overlap: int = 60
-    fusion: str = "rrf"
+    fusion: str = "convex"
     rrf_k: float = 60.0
     dense_weight: float = 1.0
     keyword_weight: float = 1.0
@@ -85,7 +85,7 @@ class Settings:
             passage_prompt=_env("PASSAGE_PROMPT", "passage: "),
             chunk_size=int(_env_float("CHUNK_SIZE", 300)),
             chunk_overlap=int(_env_float("CHUNK_OVERLAP", 60)),
-            fusion=_env("FUSION", "rrf") or "rrf",
+            fusion=_env("FUSION", "convex") or "convex",
             rrf_k=_env_float("RRF_K", 60.0),
             dense_weight=_env_float("DENSE_WEIGHT", 1.0),
             keyword_weight=_env_float("KEYWORD_WEIGHT", 1.0),

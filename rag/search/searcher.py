@@ -28,7 +28,7 @@ MAX_TOP_K = 100
 class SearchSettings:
     """How the two legs are fused (weights apply to both fusion methods)."""
 
-    fusion: str = "rrf"
+    fusion: str = "convex"
     rrf_k: float = 60.0
     dense_weight: float = 1.0
     keyword_weight: float = 1.0
