@@ -8,9 +8,10 @@ command -v "$PYTHON" >/dev/null || PYTHON=python3
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
-if ! command -v chromium >/dev/null; then
+# Debian's Chromium drives the browser tests; a CJK font makes their screenshots legible.
+if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi wenquanyi; then
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
-    $SUDO apt-get update -q && $SUDO apt-get install -y -q chromium
+    $SUDO apt-get update -q && $SUDO apt-get install -y -q chromium fonts-wqy-microhei
 fi
 .venv/bin/ruff check .
 exec .venv/bin/python -m pytest "$@"
