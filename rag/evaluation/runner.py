@@ -159,10 +159,12 @@ def run_eval_cli(args, config: EngineConfig) -> int:
         raise InputError("give exactly one of --dataset DIR (BEIR) or --questions FILE")
     if args.dataset:
         summary, records, meta = evaluate_beir(
-            args.dataset, args.split, modes, ks, config, args.limit
+            args.dataset, args.split, modes, ks, config, args.limit, args.cache_dir
         )
     else:
-        summary, records, meta = evaluate_question_set(args.questions, modes, ks, config)
+        summary, records, meta = evaluate_question_set(
+            args.questions, modes, ks, config, args.cache_dir
+        )
     if args.out:
         files = write_report(args.out, summary, records, meta=meta)
         print(f"report written to {files.summary_md.parent}", file=sys.stderr)
