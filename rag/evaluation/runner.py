@@ -100,7 +100,9 @@ def evaluate_beir(
     for mode in modes:
         results = []
         t0 = time.perf_counter()
-        for qid, text in tqdm(queries, desc=mode, file=sys.stderr, disable=None if len(queries) >= 50 else True):
+        for qid, text in tqdm(
+            queries, desc=mode, file=sys.stderr, disable=None if len(queries) >= 50 else True
+        ):
             ids, scores = rank_documents(searcher, text, mode)
             qrels = data.qrels.get(qid, {})
             results.append(QueryResult(qid, tuple(ids), qrels))
