@@ -30,7 +30,7 @@ from rag.evaluation.questions import (
 from rag.evaluation.report import QueryRecord, ScoredId, format_table, write_report
 from rag.index.store import Index, read_manifest
 from rag.parsing import load_documents
-from rag.parsing.cleaning import TextBuilder
+from rag.parsing.loaders import beir_document
 from rag.search import MODES, Searcher
 from rag.types import Document
 
@@ -64,16 +64,7 @@ def cached_index(
 
 
 def beir_documents(corpus: dict[str, tuple[str, str]]) -> list[Document]:
-    docs = []
-    for doc_id, (title, text) in corpus.items():
-        builder = TextBuilder()
-        for para in text.splitlines():
-            if para.strip():
-                builder.add_line(para, 0)
-                builder.add_newline(0)
-        body, _ = builder.build()
-        docs.append(Document(doc_id=doc_id, title=TextBuilder.clean(title), text=body or title))
-    return docs
+    return [beir_document(doc_id, title, text) for doc_id, (title, text) in corpus.items()]
 
 
 def rank_documents(searcher: Searcher, query: str, mode: str) -> tuple[list[str], list[float]]:

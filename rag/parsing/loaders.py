@@ -98,29 +98,7 @@ def parse_plain(raw: str, source: str, markdown: bool = False) -> Document:
             title = m.group(2) if m else line.strip()
             title_line = i + 1
             break
-    builder = TextBuilder()
-    sections: list[Section] = []
-    in_paragraph = False
-    for i, line in enumerate(lines, start=1):
-        if i == title_line or not line.strip():
-            if in_paragraph:
-                builder.add_newline(i)
-            in_paragraph = False
-            continue
-        m = _MD_HEADING.match(line.strip()) if markdown else None
-        if m:
-            if in_paragraph:
-                builder.add_newline(i)
-            start = len(builder)
-            builder.add_line(m.group(2), i)
-            sections.append(Section(title="".join(builder.chars[start:]), start=start))
-            builder.add_newline(i)
-            in_paragraph = False
-            continue
-        if in_paragraph:
-            builder.add_soft_break(i)
-        builder.add_line(line, i)
-        in_paragraph = True
+    builder, sections = _paragraphs(lines, markdown=markdown, skip_line=title_line)
     text, line_map = builder.build()
     if not text:  # a file of one line: its line is both title and text
         builder = TextBuilder()
@@ -150,21 +128,7 @@ def parse_beir_corpus(raw: str, source: str) -> list[Document]:
             raise SourceError(
                 f"{source}:{n}: expected a JSON object with '_id' and 'text' ({e})"
             ) from e
-        builder = TextBuilder()
-        for para in text.splitlines():
-            if para.strip():
-                builder.add_line(para, n)
-                builder.add_newline(n)
-        body, line_map = builder.build()
-        docs.append(
-            Document(
-                doc_id=doc_id,
-                title=TextBuilder.clean(str(obj.get("title") or "")),
-                text=body,
-                source=source,
-                line_map=line_map,
-            )
-        )
+        docs.append(beir_document(doc_id, str(obj.get("title") or ""), text, source, n))
     return docs
 
 
@@ -175,18 +139,7 @@ def document_from_text(
 
     Its id comes from ``source`` and the title, so posting the same title again replaces it.
     """
-    builder = TextBuilder()
-    in_paragraph = False
-    for i, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            if in_paragraph:
-                builder.add_newline(i)
-            in_paragraph = False
-            continue
-        if in_paragraph:
-            builder.add_soft_break(i)
-        builder.add_line(line, i)
-        in_paragraph = True
+    builder, _ = _paragraphs(text.splitlines())
     body, line_map = builder.build()
     clean_title = TextBuilder.clean(title)
     return Document(
@@ -197,3 +150,47 @@ def document_from_text(
         source=source,
         line_map=line_map,
     )
+
+
+def beir_document(doc_id: str, title: str, text: str, source: str = "", line: int = 0) -> Document:
+    """One BEIR corpus record as a document: its id kept, each line of text a paragraph."""
+    builder = TextBuilder()
+    for para in text.splitlines():
+        if para.strip():
+            builder.add_line(para, line)
+            builder.add_newline(line)
+    body, line_map = builder.build()
+    return Document(
+        doc_id=doc_id,
+        title=TextBuilder.clean(title),
+        text=body or TextBuilder.clean(title),
+        source=source,
+        line_map=line_map,
+    )
+
+
+def _paragraphs(
+    lines: list[str], markdown: bool = False, skip_line: int = 0
+) -> tuple[TextBuilder, list[Section]]:
+    """Clean plain-text lines: blank lines separate paragraphs, wrapped lines are joined by
+    the Chinese rules, and (in Markdown) ``#`` headings become sections."""
+    builder = TextBuilder()
+    sections: list[Section] = []
+    in_paragraph = False
+    for i, line in enumerate(lines, start=1):
+        heading = _MD_HEADING.match(line.strip()) if markdown else None
+        if i == skip_line or not line.strip() or heading:
+            if in_paragraph:
+                builder.add_newline(i)
+            in_paragraph = False
+            if heading and i != skip_line:
+                start = len(builder)
+                builder.add_line(heading.group(2), i)
+                sections.append(Section(title="".join(builder.chars[start:]), start=start))
+                builder.add_newline(i)
+            continue
+        if in_paragraph:
+            builder.add_soft_break(i)
+        builder.add_line(line, i)
+        in_paragraph = True
+    return builder, sections
