@@ -201,9 +201,15 @@ def cmd_serve(args, settings: Settings) -> int:
     import uvicorn
 
     from api.app import create_app
+    from rag.engine import Engine
 
     settings = settings.with_overrides(host=args.host, port=args.port, read_only=args.read_only)
-    app = create_app(settings)
+    # Load the model and the index (building it on first start) before binding the port, so a
+    # missing or mismatched index is reported as a plain error instead of a server traceback.
+    engine = Engine(settings.engine_config())
+    engine.warm_up(progress=True)
+    app = create_app(settings, engine=engine)
+    print(f"serving {len(engine.documents())} documents on http://{settings.host}:{settings.port}")
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
     return 0
 

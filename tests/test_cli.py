@@ -123,3 +123,24 @@ def test_readme_quick_start_commands_exist():
     readme = (ROOT / "README.md").read_text()
     assert "./scripts/serve.sh" in readme and "./scripts/test.sh" in readme
     assert "scripts/test.sh" in (ROOT / ".ci" / "run").read_text()
+
+
+@pytest.mark.slow
+def test_another_sentence_transformers_model_is_recorded_and_checked(tmp_path, real_encoder):
+    from rag.engine import Engine, EngineConfig
+    from rag.errors import IndexMismatchError
+    from rag.index.store import Index, read_manifest
+
+    folder = str(real_encoder.model)  # any local sentence-transformers folder will do
+    config = EngineConfig(index_dir=tmp_path / "idx", corpus=(BUNDLED_PAGE,), model=folder,
+                          query_prompt="query: ", passage_prompt="passage: ")  # fmt: skip
+    engine = Engine(config)
+    engine.warm_up()
+    assert read_manifest(tmp_path / "idx")["model"] == folder
+    assert (
+        engine.search("累计有多少人纳入职业伤害保障范围", top_k=1)
+        .hits[0]
+        .chunk.text.count("668万人")
+    )
+    with pytest.raises(IndexMismatchError, match="configured model"):
+        Index.load(tmp_path / "idx", real_encoder)
