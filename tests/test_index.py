@@ -167,3 +167,21 @@ def test_dense_index_kind_follows_setting_and_size():
     big = DenseIndex(4, "auto")
     big.vectors = np.zeros((250_000, 4), dtype=np.float32)
     assert big.kind == "hnsw"
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+def test_adding_vectors_extends_the_faiss_structure_in_place(kind):
+    rng = np.random.default_rng(1)
+    vectors = rng.normal(size=(500, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    dense = DenseIndex(16, kind)
+    dense.set_vectors(vectors[:400])
+    dense.search(vectors[:1], 5)  # builds the structure
+    built = dense._faiss
+    dense.add(vectors[400:])
+    assert dense._faiss is built and built.ntotal == 500  # no rebuild of a large index
+    _, rows = dense.search(vectors[450:451], 1)
+    assert rows[0][0] == 450
+    dense.keep(np.arange(500) % 2 == 0)  # deleting does rebuild, from the stored vectors
+    _, rows = dense.search(vectors[450:451], 1)
+    assert rows[0][0] == 225

@@ -37,6 +37,7 @@ class DenseIndex:
         self.ef_search = ef_search
         self.vectors = np.zeros((0, dim), dtype=np.float32)
         self._faiss: faiss.Index | None = None
+        self._faiss_kind = ""
 
     @property
     def kind(self) -> str:
@@ -57,7 +58,9 @@ class DenseIndex:
     def add(self, vectors: np.ndarray) -> None:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dim)
         self.vectors = np.concatenate([self.vectors, vectors]) if len(self.vectors) else vectors
-        if self._faiss is not None and self.kind == "flat":
+        if self._faiss is not None and self._faiss_kind == self.kind:
+            # Flat, HNSW and IVF all take new vectors in place; only deletions (and crossing
+            # the size at which "auto" switches structure) need a rebuild.
             self._faiss.add(vectors)
         else:
             self._faiss = None
@@ -79,6 +82,7 @@ class DenseIndex:
     def _structure(self) -> faiss.Index:
         if self._faiss is None:
             self._faiss = build_faiss(self.vectors, self.kind, self.hnsw_m, self.ef_search)
+            self._faiss_kind = self.kind
         return self._faiss
 
     def save(self, folder: Path) -> None:
@@ -88,8 +92,10 @@ class DenseIndex:
     @classmethod
     def load(cls, folder: Path, dim: int, ann: str = "auto") -> DenseIndex:
         index = cls(dim, ann)
-        index.vectors = np.load(folder / "vectors.npy")
+        # Memory-mapped: FAISS holds its own copy; this one is only read to rebuild it.
+        index.vectors = np.load(folder / "vectors.npy", mmap_mode="r")
         index._faiss = faiss.read_index(str(folder / "dense.faiss"))
+        index._faiss_kind = index.kind
         if index._faiss.ntotal != len(index.vectors):
             logger.warning("dense.faiss does not match vectors.npy; rebuilding it")
             index._faiss = None
