@@ -165,7 +165,7 @@ def test_dense_index_kind_follows_setting_and_size():
     assert DenseIndex(8, "auto").kind == "flat"
     assert DenseIndex(8, "hnsw").kind == "hnsw"
     big = DenseIndex(4, "auto")
-    big.vectors = np.zeros((250_000, 4), dtype=np.float32)
+    big.vectors = np.zeros((150_000, 4), dtype=np.float32)
     assert big.kind == "hnsw"
 
 

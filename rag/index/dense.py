@@ -21,14 +21,15 @@ from rag.errors import InputError
 logger = logging.getLogger(__name__)
 
 ANN_KINDS = ("auto", "flat", "hnsw", "ivf")
-# Below this many vectors exact search is fast enough (a few ms) and has perfect recall.
-AUTO_APPROX_THRESHOLD = 200_000
+# Below this many vectors exact search is fast enough (about 9 ms at 100k on one core) and has
+# perfect recall; above it exact search eats the /search latency budget (docs/benchmarks.md).
+AUTO_APPROX_THRESHOLD = 100_000
 
 
 class DenseIndex:
     """Rows of ``vectors`` are searched by inner product; row i is chunk i of the store."""
 
-    def __init__(self, dim: int, ann: str = "auto", hnsw_m: int = 32, ef_search: int = 128) -> None:
+    def __init__(self, dim: int, ann: str = "auto", hnsw_m: int = 32, ef_search: int = 256) -> None:
         if ann not in ANN_KINDS:
             raise InputError(f"ann must be one of {', '.join(ANN_KINDS)}, got {ann!r}")
         self.dim = dim
