@@ -3,11 +3,7 @@
 # and run the whole test suite (slow tests included: they load the real model).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYTHON=${PYTHON:-python3.11}
-command -v "$PYTHON" >/dev/null || PYTHON=python3
-[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[test]'
+bash scripts/install.sh "[test]"
 # Debian's Chromium drives the browser tests; a CJK font makes their screenshots legible.
 if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi wenquanyi; then
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
