@@ -138,18 +138,18 @@ def _engine(settings: Settings, read_only: bool | None = None):
 
 
 def cmd_ingest(args, settings: Settings) -> int:
-    from rag.index.store import Index, read_manifest
+    from rag.index.store import read_manifest
 
     engine = _engine(settings)
     paths = args.paths or list(settings.corpus)
     if not args.rebuild and read_manifest(settings.index_dir) is not None:
         engine.warm_up(build_if_missing=False, progress=True)
     report = engine.ingest(paths, rebuild=args.rebuild or engine.index is None, progress=True)
-    assert isinstance(engine.index, Index)
+    index = engine.index
     print(
         f"added {len(report.added)}, replaced {len(report.replaced)}, unchanged "
         f"{len(report.unchanged)} documents; +{report.chunks_added} / -{report.chunks_removed} chunks; "
-        f"index {settings.index_dir}: {len(engine.index.documents)} documents, {len(engine.index)} chunks"
+        f"index {settings.index_dir}: {len(index.documents)} documents, {len(index)} chunks"
     )
     return 0
 

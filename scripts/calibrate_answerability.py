@@ -15,7 +15,6 @@ from pathlib import Path
 from api.settings import Settings
 from rag.engine import Engine
 from rag.evaluation.questions import load_questions
-from rag.search.searcher import _Leg
 
 
 def main() -> None:
@@ -27,7 +26,7 @@ def main() -> None:
     for q in load_questions(path):
         qvec = engine.index.encoder.encode_queries([q.question])
         scores, _ = engine.index.dense.search(qvec, 1)
-        ev = searcher.evidence(q.question, _Leg([0], [float(scores[0][0])]))
+        ev = searcher.evidence(q.question, float(scores[0][0]))
         rows.append((q.lang, q.answerable, ev.top_cosine, ev.coverage, q.question))
     for lang in ("zh", "en"):
         print(f"\n== {lang}")

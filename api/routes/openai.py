@@ -104,8 +104,6 @@ def reply_text(answer: Answer) -> str:
 @router.post("/chat/completions")
 async def chat_completions(body: ChatRequest, engine: EngineDep):
     question = _question(body.messages)
-    if not 1 <= body.top_k <= 100:
-        raise InputError(f"top_k must be between 1 and 100, got {body.top_k}", "top_k")
     answer = await run_in_threadpool(engine.ask, question, body.top_k)
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     created = int(time.time())

@@ -45,21 +45,14 @@ class KeywordIndex:
     @property
     def vocabulary(self) -> set[str]:
         """Every token of the corpus."""
-        return self._vocab_set()
-
-    def coverage(self, query_tokens: list[str]) -> float:
-        """Fraction of the query's distinct tokens that occur anywhere in the corpus."""
-        distinct = set(query_tokens)
-        if not distinct:
-            return 0.0
         self._model()
-        return len(distinct & self._vocab) / len(distinct)
+        return self._vocab
 
     def scores(self, query_tokens: list[str]) -> np.ndarray:
         """BM25 score of every chunk for the query (zeros when nothing matches)."""
         if not self.tokens:
             return np.zeros(0, dtype=np.float32)
-        known = [t for t in query_tokens if t in self._vocab_set()]
+        known = [t for t in query_tokens if t in self.vocabulary]
         if not known:
             return np.zeros(len(self.tokens), dtype=np.float32)
         return np.asarray(self._model().get_scores(known), dtype=np.float32)
@@ -72,10 +65,6 @@ class KeywordIndex:
             return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
         top = positive[np.argsort(-scores[positive], kind="stable")[:k]]
         return scores[top], top
-
-    def _vocab_set(self) -> set[str]:
-        self._model()
-        return self._vocab
 
     def _model(self) -> bm25s.BM25:
         if self._bm25 is None:

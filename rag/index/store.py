@@ -79,6 +79,7 @@ class Index:
         self.dense = DenseIndex(encoder.dim, ann)
         self.keyword = KeywordIndex()
         self.built_at = ""
+        self._rows: tuple[dict[str, int], dict[str, list[int]]] | None = None
 
     # ---- reading -------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -93,7 +94,24 @@ class Index:
             ) from None
 
     def chunks_of(self, doc_id: str) -> list[Chunk]:
-        return [c for c in self.chunks if c.doc_id == doc_id]
+        """The chunks of one document, in order."""
+        return [self.chunks[row] for row in self._lookup()[1].get(doc_id, ())]
+
+    def row(self, chunk_id: str) -> int:
+        """Row of a chunk in the search structures."""
+        return self._lookup()[0][chunk_id]
+
+    def _lookup(self) -> tuple[dict[str, int], dict[str, list[int]]]:
+        # Built once per change of the chunk list, not per query: searches map hits back to
+        # rows and enumerations look up a document's chunks.
+        if self._rows is None:
+            by_id: dict[str, int] = {}
+            by_doc: dict[str, list[int]] = {}
+            for row, chunk in enumerate(self.chunks):
+                by_id[chunk.chunk_id] = row
+                by_doc.setdefault(chunk.doc_id, []).append(row)
+            self._rows = (by_id, by_doc)
+        return self._rows
 
     def fingerprint(self) -> str:
         """Identifies the indexed corpus: same documents, same fingerprint."""
@@ -122,6 +140,7 @@ class Index:
             self.dense.add(vectors)
             self.keyword.add([tokenize(t) for t in texts])
             self.chunks.extend(new_chunks)
+            self._rows = None
         for doc in to_index:
             self.documents[doc.doc_id] = doc
             self.hashes[doc.doc_id] = content_hash(doc)
@@ -144,6 +163,7 @@ class Index:
         removed = int((~mask).sum())
         if removed:
             self.chunks = [c for c, keep in zip(self.chunks, mask, strict=True) if keep]
+            self._rows = None
             self.dense.keep(mask)
             self.keyword.keep(mask)
         return removed

@@ -9,6 +9,7 @@ pulled up right behind it.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from rag.types import Chunk
 
@@ -43,13 +44,13 @@ def _item_number(chunk: Chunk, style: str) -> int:
 
 
 def expand(
-    ranked: list[Chunk], all_chunks: list[Chunk], query: str, window: int = 5
+    ranked: list[Chunk], chunks_of: Callable[[str], list[Chunk]], query: str, window: int = 5
 ) -> list[Chunk]:
     """Reorder ``ranked`` so that a requested enumeration's items follow its first hit.
 
     Args:
         ranked: Chunks best first.
-        all_chunks: Every chunk of the index (to find items that were not retrieved).
+        chunks_of: A document's chunks by its id (to find items that were not retrieved).
         query: The user's question.
         window: Only an enumeration touched by one of the first ``window`` hits counts.
     """
@@ -57,7 +58,7 @@ def expand(
     if count < 2:
         return ranked
     for pos, hit in enumerate(ranked[:window]):
-        siblings = [c for c in all_chunks if c.doc_id == hit.doc_id]
+        siblings = chunks_of(hit.doc_id)
         for style in _MARKERS:
             items: dict[int, Chunk] = {}
             for c in siblings:

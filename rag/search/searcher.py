@@ -87,22 +87,21 @@ class Searcher:
         chunks = self.index.chunks
         ranked = [chunks[row] for row in order]
         if self.settings.expand_enumerations and mode == "hybrid":
-            ranked = enumeration.expand(ranked, chunks, query, window=top_k)
-        row_of = {c.chunk_id: i for i, c in enumerate(chunks)}
+            ranked = enumeration.expand(ranked, self.index.chunks_of, query, window=top_k)
         d_rank = {row: i + 1 for i, row in enumerate(dense.rows)}
         d_score = dict(zip(dense.rows, dense.scores, strict=True))
         k_rank = {row: i + 1 for i, row in enumerate(keyword.rows)}
         k_score = dict(zip(keyword.rows, keyword.scores, strict=True))
         hits = []
         for rank, chunk in enumerate(ranked[:top_k], start=1):
-            row = row_of[chunk.chunk_id]
+            row = self.index.row(chunk.chunk_id)
             scores, ranks = {}, {}
             if row in d_rank:
                 scores["dense"], ranks["dense"] = d_score[row], d_rank[row]
             if row in k_rank:
                 scores["keyword"], ranks["keyword"] = k_score[row], k_rank[row]
             hits.append(Hit(chunk, rank, float(fused.get(row, 0.0)), scores, ranks))
-        evidence = self.evidence(query, dense, coverage)
+        evidence = self.evidence(query, dense.scores[0] if dense.scores else 0.0, coverage)
         timings["total"] = _ms(t0)
         return SearchResult(
             query=query,
@@ -121,11 +120,11 @@ class Searcher:
         translation = DICTIONARY.translate(query, self.index.keyword.vocabulary)
         return tokens + list(translation.terms), translation.coverage
 
-    def evidence(self, query: str, dense: _Leg, coverage: float | None = None) -> Evidence:
-        top = dense.scores[0] if dense.scores else 0.0
+    def evidence(self, query: str, top_cosine: float, coverage: float | None = None) -> Evidence:
+        """What the answerability flag is decided on, given the best passage's cosine."""
         if coverage is None and not has_han(query):
             coverage = self.keyword_query(query)[1]
-        return gather_evidence(query, top, self.index.keyword, coverage)
+        return gather_evidence(query, top_cosine, self.index.keyword, coverage)
 
     def _fuse(self, coverage: float | None, dense: _Leg, keyword: _Leg, mode: str) -> dict:
         s = self.settings
