@@ -19,6 +19,22 @@ def bundled_docs():
     return load_documents([BUNDLED_PAGE])
 
 
+@pytest.fixture(scope="module")
+def index(bundled_docs):
+    """The bundled page indexed with the fast fake encoder (read-only in the tests using it)."""
+    from rag.embedding.fake import HashEncoder
+    from rag.index.store import Index
+
+    index = Index(HashEncoder())
+    index.add_documents(bundled_docs)
+    return index
+
+
+@pytest.fixture(scope="module")
+def documents(index):
+    return index.documents
+
+
 def _model_cache() -> Path:
     from api.settings import Settings
 

@@ -8,7 +8,6 @@ import pytest
 
 from rag.answering.extractive import ENGLISH_NOTE, NOT_FOUND_EN, NOT_FOUND_ZH, ExtractiveAnswerer
 from rag.answering.sentences import chunk_sentences, split_sentences
-from rag.embedding.fake import HashEncoder
 from rag.errors import InputError
 from rag.index.store import Index
 from rag.search import Searcher
@@ -18,18 +17,6 @@ HIGHLIGHTS_ZH = "职业伤害保障试点有哪四个亮点？"
 HIGHLIGHTS_EN = "What are the four highlights of the injury-insurance pilot?"
 ITEM_OPENINGS = ("其一,", "其二,", "其三,", "其四,")
 LEADING_MARKS = set("。!?;…,、:.”’」』)》")
-
-
-@pytest.fixture(scope="module")
-def index(bundled_docs) -> Index:
-    index = Index(HashEncoder())
-    index.add_documents(bundled_docs)
-    return index
-
-
-@pytest.fixture(scope="module")
-def documents(index) -> dict[str, Document]:
-    return index.documents
 
 
 def chunk_starting(index: Index, prefix: str) -> Chunk:

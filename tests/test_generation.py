@@ -14,9 +14,7 @@ import pytest
 from rag.answering.extractive import ExtractiveAnswerer
 from rag.answering.generation import ChatGenerator
 from rag.answering.markers import renumber_citations
-from rag.embedding.fake import HashEncoder
 from rag.errors import InputError
-from rag.index.store import Index
 from rag.types import Answer, Chunk, Document, Hit, SearchResult
 
 QUESTION = "职业伤害保障试点有哪四个亮点？"
@@ -107,18 +105,6 @@ def server() -> Iterator[tuple[str, Script]]:
 
 
 # ---- corpus --------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def index(bundled_docs) -> Index:
-    index = Index(HashEncoder())
-    index.add_documents(bundled_docs)
-    return index
-
-
-@pytest.fixture(scope="module")
-def documents(index) -> dict[str, Document]:
-    return index.documents
-
-
 @pytest.fixture(scope="module")
 def result(index) -> SearchResult:
     """Three passages: [1] 其一…, [2] 其二…, [3] the 668万 paragraph."""
