@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from rag.errors import InputError, NotFoundError, ReadOnlyError
 from rag.index.store import Index, IngestReport, read_manifest
 from rag.parsing import load_documents
 from rag.search import Searcher, SearchSettings
-from rag.types import Answer, Document, SearchResult
+from rag.types import Answer, Document, SearchResult, Turn
 
 logger = logging.getLogger(__name__)
 
@@ -124,8 +125,12 @@ class Engine:
     def search(self, query: str, top_k: int = 5, mode: str = "hybrid") -> SearchResult:
         return self._ready()[1].search(query, top_k=top_k, mode=mode)
 
-    def ask(self, question: str, top_k: int = 5) -> Answer:
-        """Answer a question with citations (extractive, or phrased by the configured LLM)."""
+    def ask(self, question: str, top_k: int = 5, history: Sequence[Turn] = ()) -> Answer:
+        """Answer a question with citations (extractive, or phrased by the configured LLM).
+
+        ``history`` holds the conversation's earlier turns, oldest first; a follow-up question
+        is resolved against them.
+        """
         from rag.answering.extractive import ExtractiveAnswerer
 
         index, searcher = self._ready()

@@ -121,3 +121,16 @@ class Answer:
     passages: tuple[Hit, ...] = ()
     note: str = ""
     timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One earlier turn of a conversation: the question asked and the answer given to it.
+
+    Follow-up questions ("第二个亮点具体指什么？", "Tell me more about the second one") are
+    resolved against these: their topic and the documents their citations point at.
+    """
+
+    question: str
+    answer: str = ""
+    citations: tuple[Citation, ...] = ()
