@@ -294,7 +294,8 @@ class Engine:
         if not doc.text.strip():
             raise InputError("text must not be empty: send the article's body in 'text'", "text")
         store = self._writable_store()
-        if not store.chunker.split(doc):
+        # Marks alone make no searchable chunk (or a chunk no query can reach).
+        if not any(ch.isalnum() for ch in doc.text) or not store.chunker.split(doc):
             raise InputError(
                 "text has nothing to index (only punctuation or symbols), so the document "
                 "could never be found: send the article's words in 'text'",
