@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from pathlib import Path
@@ -80,7 +79,9 @@ def test_compaction_folds_the_log_into_the_base_with_the_same_results(tmp_path):
     assert not (folder / LOG_NAME).exists() or not (folder / LOG_NAME).read_bytes()
     engine.close()
     reopened = _engine(folder)
-    assert [h.chunk.chunk_id for h in reopened.search("职工服务中心的新举措", top_k=8).hits] == before
+    assert [
+        h.chunk.chunk_id for h in reopened.search("职工服务中心的新举措", top_k=8).hits
+    ] == before
     assert len(reopened.documents()) == 8
     assert not list(tmp_path.glob("idx.old-*")) and not list(tmp_path.glob("idx.tmp-*"))
 
