@@ -222,3 +222,26 @@ def test_document_metadata_is_stored_once_not_per_chunk(tmp_path):
     index.add_documents([Document(doc_id="big2", title="另一篇", text=text, authors=authors)])
     log = (tmp_path / "idx" / "wal.jsonl").read_text()
     assert log.count("作者299号") == 1
+
+
+def test_segmented_bm25_scores_equal_bm25s_lucene_exactly(index):
+    """The reference implementation: one bm25s model built over all rows at once."""
+    import bm25s
+
+    from rag.index.keyword import KeywordIndex
+    from rag.index.tokenize import tokenize
+
+    tokens = index.keyword.tokens + [[]]  # and an empty chunk, which bm25s indexes as [""]
+    segmented = KeywordIndex()
+    for lo in range(0, len(tokens), 7):  # many segments, merged along the way
+        segmented.add(tokens[lo : lo + 7])
+    mask = np.arange(len(tokens)) % 5 != 2
+    segmented.keep(mask)  # deletions rebuild some segments
+    kept = [t for t, k in zip(tokens, mask, strict=True) if k]
+    reference = bm25s.BM25(k1=1.2, b=0.75, method="lucene")
+    reference.index([t or [""] for t in kept], show_progress=False)
+    assert segmented.segments > 1 and len(segmented) == len(kept)
+    for query in ["职业伤害保障试点有哪四个亮点", "北京工会 工会 服务", "668万人", "2023年 快递员"]:
+        q = [t for t in tokenize(query) if t in segmented.vocabulary]
+        expected = reference.get_scores(q) if q else np.zeros(len(kept), dtype=np.float32)
+        np.testing.assert_array_equal(segmented.scores(tokenize(query)), expected)
