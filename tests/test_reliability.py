@@ -344,3 +344,27 @@ def test_readers_see_whole_writes_only(tmp_path):
     _check_consistent(engine.index)
     with pytest.raises(NotFoundError):
         engine.document(next(iter(deleted)))
+
+
+def test_a_format_1_index_is_read_and_upgraded_by_a_writer(tmp_path):
+    import json
+    from dataclasses import asdict
+
+    folder = tmp_path / "idx"
+    engine = _engine(folder)
+    chunks = engine.index.chunks
+    engine.close()
+    # Format 1 stored whole chunks, and a bm25/ folder the new code does not need.
+    with open(folder / "chunks.jsonl", "w", encoding="utf-8") as f:
+        for chunk in chunks:
+            f.write(json.dumps(asdict(chunk), ensure_ascii=False) + "\n")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    (folder / "manifest.json").write_text(json.dumps(manifest | {"format_version": 1}))
+    assert Index.load(folder, HashEncoder()).chunks == chunks
+    reader = _engine(folder, read_only=True)
+    assert reader.index.chunks == chunks and json.loads((folder / "chunks.jsonl").open().readline())
+    writer = _engine(folder)
+    assert writer.index.chunks == chunks
+    assert json.loads((folder / "manifest.json").read_text())["format_version"] == 2
+    assert isinstance(json.loads((folder / "chunks.jsonl").open().readline()), list)
+    writer.close()
