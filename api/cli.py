@@ -1,4 +1,4 @@
-"""The ``rag`` command: documents, ingest, search, ask, serve, eval, model build."""
+"""The ``rag`` command: documents, ingest, compact, search, ask, serve, eval, model build."""
 
 from __future__ import annotations
 
@@ -63,6 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     sp.add_argument("--rebuild", action="store_true", help="start the index over")
     sp.set_defaults(func=cmd_ingest)
+
+    sp = with_index(sub.add_parser("compact", help="fold the index's write log into its base"))
+    sp.set_defaults(func=cmd_compact)
 
     sp = with_index(sub.add_parser("search", help="rank passages for a query"))
     sp.add_argument("query")
@@ -144,13 +147,10 @@ def _engine(settings: Settings, read_only: bool | None = None):
 
 
 def cmd_ingest(args, settings: Settings) -> int:
-    from rag.index.store import read_manifest
-
     engine = _engine(settings)
     paths = args.paths or list(settings.corpus)
-    if not args.rebuild and read_manifest(settings.index_dir) is not None:
-        engine.warm_up(build_if_missing=False, progress=True)
-    report = engine.ingest(paths, rebuild=args.rebuild or engine.index is None, progress=True)
+    report = engine.ingest(paths, rebuild=args.rebuild, progress=True)
+    engine.close()
     index = engine.index
     print(
         f"added {len(report.added)}, replaced {len(report.replaced)}, unchanged "
@@ -160,8 +160,16 @@ def cmd_ingest(args, settings: Settings) -> int:
     return 0
 
 
-def cmd_search(args, settings: Settings) -> int:
+def cmd_compact(args, settings: Settings) -> int:
     engine = _engine(settings)
+    engine.compact()
+    engine.close()
+    print(f"compacted {settings.index_dir}: {len(engine.documents())} documents")
+    return 0
+
+
+def cmd_search(args, settings: Settings) -> int:
+    engine = _engine(settings, read_only=True)  # a reader: no writer lock, beside a server
     engine.warm_up(progress=True)
     result = engine.search(args.query, top_k=args.top_k, mode=args.mode)
     if args.json:
@@ -181,7 +189,7 @@ def cmd_search(args, settings: Settings) -> int:
 
 
 def cmd_ask(args, settings: Settings) -> int:
-    engine = _engine(settings)
+    engine = _engine(settings, read_only=True)
     engine.warm_up(progress=True)
     answer = engine.ask(args.question, top_k=args.top_k)
     if args.json:
