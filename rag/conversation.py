@@ -78,7 +78,7 @@ _EN_ITEM_NOUNS = {
 # "那天津市总工会呢？", "北京工会呢？", "至于鲁全呢"; "What about Tianjin?", "And Lu Quan?"
 _ZH_ELLIPSIS = re.compile(
     r"^(?:那么|那|还有|而|至于|换成|如果是)?\s*(?P<x>[^?？!！。,，]{2,20}?)\s*"
-    r"(?:呢|怎么样|又如何|又怎样|的情况呢?|的呢)\s*[?？。!！]?$"
+    r"(?:呢|又如何|又怎样|又怎么样|的情况呢?)\s*[?？。!！]?$"
 )
 _EN_ELLIPSIS = re.compile(
     r"^(?:and|so|but|ok|okay)?[\s,]*(?:what|how)\s+about\s+(?P<x>.+?)\s*[?.!]?$"
@@ -89,7 +89,13 @@ _ZH_PRONOUN = re.compile(
     r"(?P<d>这个|那个|这项|那项|这些|那些|这一|(?<!应)该|(?<![因如从彼])此|上述|它们|它|其中|"
     r"他们|她们|(?<!其)他|她)(?P<n>[\u4e00-\u9fff]{0,4})"
 )
-_EN_PRONOUN = re.compile(r"\b(it|its|they|them|their|this|that|these|those)\b", re.IGNORECASE)
+# "this"/"that" only stand for something on their own ("what does this mean?"); before a
+# noun ("this weekend") they are determiners.
+_EN_PRONOUN = re.compile(
+    r"\b(it|its|they|them|their|(?:this|that|these|those)(?=\s*(?:[?.!,]|$|is\b|are\b|was\b|"
+    r"were\b|mean|do\b|does\b|did\b|cover|include|work|start|say)))",
+    re.IGNORECASE,
+)
 # Words a question asks with, which carry no topic of their own.
 _ZH_QUESTION_WORDS = re.compile(
     r"什么|哪些|哪个|哪里|哪儿|哪|谁|多少|几|怎么|怎样|如何|为什么|为何|是否|吗|呢|么|啥"
