@@ -22,6 +22,7 @@ in the documents, since every quoted sentence is a verbatim slice of one.
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
@@ -492,6 +493,12 @@ def _substitute(previous_query: str, entity: str) -> str:
             if at >= 0:
                 return head[:at] + entity + head[at + len(subject) :]
         return f"{entity} {previous_query}"
+    if not has_han(previous_query) and entity[:1].isupper():
+        # A name replaces the previous question's first name (capitalised words after its
+        # first word): "Where does Zhan Mengxia work?" -> "Where does Lu Quan work?".
+        m = re.search(r"(?<=\s)[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*", previous_query)
+        if m:
+            return previous_query[: m.start()] + entity + previous_query[m.end() :]
     if subject and subject in previous_query:
         return previous_query.replace(subject, entity, 1)
     return f"{previous_query} {entity}"
@@ -500,19 +507,43 @@ def _substitute(previous_query: str, entity: str) -> str:
 def _documents_naming(entity: str, documents: Mapping[str, Document]) -> tuple[str, ...]:
     """Documents whose byline, title or column names ``entity``, else those whose text does.
 
-    None when every document does (no focus then).
+    An English name ("Tianjin") is looked up in CC-CEDICT first; the documents whose
+    metadata hold most of its translations are those it names. Empty when every document
+    (or none) names it: no focus then.
     """
-    needle = unicodedata.normalize("NFKC", entity).lower()
 
     def meta(doc: Document) -> str:
         parts = (doc.title, doc.affiliation, doc.column, *doc.authors)
         return unicodedata.normalize("NFKC", " ".join(parts)).lower()
 
-    for field in (meta, lambda d: unicodedata.normalize("NFKC", d.text).lower()):
-        named = tuple(d.doc_id for d in documents.values() if needle in field(d))
-        if named and len(named) < len(documents):
-            return named
-    return ()
+    def narrow(named: Sequence[str]) -> tuple[str, ...]:
+        return tuple(named) if named and len(named) < len(documents) else ()
+
+    needles = {entity, unicodedata.normalize("NFKC", entity).lower()}
+    if not has_han(entity):
+        terms = _translate(entity, documents)
+        if terms:
+            counts = {d.doc_id: sum(t in meta(d) for t in terms) for d in documents.values()}
+            best = max(counts.values(), default=0)
+            if best:
+                return narrow([doc_id for doc_id, c in counts.items() if c == best])
+    named = narrow([d.doc_id for d in documents.values() if any(n in meta(d) for n in needles)])
+    if named:
+        return named
+    return narrow([d.doc_id for d in documents.values() if any(n in d.text for n in needles)])
+
+
+def _translate(entity: str, documents: Mapping[str, Document]) -> tuple[str, ...]:
+    """Chinese words for an English name, as far as the documents' metadata use them."""
+    from rag.index.crosslingual import DICTIONARY
+    from rag.index.tokenize import tokenize
+
+    vocabulary: set[str] = set()
+    for doc in documents.values():
+        vocabulary.update(
+            tokenize(" ".join((doc.title, doc.affiliation, doc.column, *doc.authors)))
+        )
+    return DICTIONARY.translate(entity, vocabulary).terms
 
 
 def _item_core(sentence: str) -> str:
@@ -596,7 +627,8 @@ def _cited_lines(turn: Turn, documents: Mapping[str, Document]) -> list[tuple[in
             n = int(m.group(1))
             span = by_number.get(n)
             if span is None:
-                span = _locate(rest[pos : m.start()].strip(), documents)
+                prefer = spans[-1].doc_id if spans else (lines[-1][1][-1].doc_id if lines else "")
+                span = _locate(rest[pos : m.start()].strip(), documents, prefer)
             if span is not None and span not in spans:
                 spans.append(span)
             pos = m.end()
@@ -631,12 +663,12 @@ def _checked(c: Citation, documents: Mapping[str, Document]) -> Span | None:
 
 
 def _locate(quote: str, documents: Mapping[str, Document], prefer: str = "") -> Span | None:
-    """Where a quoted sentence sits in the documents (the first match, ``prefer`` first)."""
+    """Where a quoted sentence sits in the documents (``prefer`` first, then the first match)."""
     quote = quote.strip()
     if len(quote) < 4:
         return None
-    order = sorted(documents.values(), key=lambda d: d.doc_id != prefer)
-    for doc in order:
+    first = documents.get(prefer)
+    for doc in itertools.chain([first] if first is not None else [], documents.values()):
         at = doc.text.find(quote)
         if at >= 0:
             return Span(doc.doc_id, at, at + len(quote))

@@ -219,6 +219,13 @@ def test_english_what_about_keeps_the_question(docs):
     assert "Zhan Mengxia" not in followup.query
 
 
+def test_english_new_place_is_looked_up_in_the_dictionary(docs):
+    turn = Turn("How does the Beijing trade union promote the model-worker spirit?", "")
+    followup = resolve("What about Tianjin?", [turn], docs)
+    assert followup.query == "How does the Tianjin trade union promote the model-worker spirit?"
+    assert followup.documents == (doc_named(docs, TIANJIN_TITLE).doc_id,)
+
+
 @pytest.mark.parametrize(
     ("question", "expected"),
     [
