@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from rag import conversation
 from rag.chunking import Chunker, ChunkerSettings
 from rag.embedding.base import Encoder
 from rag.errors import InputError, NotFoundError, ReadOnlyError
@@ -236,9 +237,14 @@ class Engine:
         state = self._ready()
         index, searcher = state.index, state.searcher
         t0 = time.perf_counter()
-        result = searcher.search(question, top_k=top_k, mode="hybrid")
+        # A follow-up ("第二个呢？", "那天津市总工会呢？") is read against the earlier turns first.
+        followup = conversation.resolve(question, history, index.documents)
+        result = searcher.search(followup.query, followup.search_depth(top_k), mode="hybrid")
+        result = conversation.focus(result, followup.documents, top_k)
         t1 = time.perf_counter()
-        answer = ExtractiveAnswerer().answer(result.query, result, index.documents)
+        answer = conversation.item_answer(
+            followup, result, index.documents, index.chunks_of
+        ) or ExtractiveAnswerer().answer(result.query, result, index.documents)
         if self.config.llm is not None and answer.answerable:
             from rag.answering.generation import ChatGenerator
 
@@ -249,7 +255,7 @@ class Engine:
         timings["search"] = round((t1 - t0) * 1000, 2)
         timings["answer"] = round((time.perf_counter() - t1) * 1000, 2)
         timings["total"] = round((time.perf_counter() - t0) * 1000, 2)
-        return _with_timings(answer, timings)
+        return _with_timings(followup.annotate(answer), timings)
 
     def documents(self) -> list[Document]:
         return list(self._ready().index.documents.values())
