@@ -97,6 +97,10 @@ _EN_PRONOUN = re.compile(
     r"were\b|mean|do\b|does\b|did\b|cover|include|work|start|say)))",
     re.IGNORECASE,
 )
+# "这篇文章的作者是谁？", "Who wrote this article?": the article the last answer quoted.
+_THIS_ARTICLE = re.compile(
+    r"这篇|那篇|该文|此文|这一篇|\b(?:this|that|the same) (?:article|piece|essay)\b", re.IGNORECASE
+)
 # Words a question asks with, which carry no topic of their own.
 _ZH_QUESTION_WORDS = re.compile(
     r"什么|哪些|哪个|哪里|哪儿|哪|谁|多少|几|怎么|怎样|如何|为什么|为何|是否|吗|呢|么|啥"
@@ -147,7 +151,8 @@ class FollowUp:
     Attributes:
         question: The question as asked.
         query: What retrieval searches for: the question itself when it stands alone.
-        kind: ``"standalone"``, ``"ordinal"``, ``"entity"``, ``"pronoun"`` or ``"more"``.
+        kind: ``"standalone"``, ``"ordinal"``, ``"entity"``, ``"pronoun"``, ``"article"``
+            (about the article last quoted) or ``"more"``.
         documents: Documents retrieval is focused on (empty: the whole index).
         item: For an ordinal, the list item it points at.
     """
@@ -349,6 +354,9 @@ def _read(question: str, previous: _Context | None, documents: Mapping[str, Docu
 
     if _only_generic(text, english):
         return FollowUp(question, f"{previous.query} {original}", "more", previous.documents)
+
+    if _THIS_ARTICLE.search(text) and previous.documents:
+        return FollowUp(question, question, "article", previous.documents[:1])
 
     rewritten = _replace_pronoun(original, previous.subject, previous.query, english)
     if rewritten is not None:

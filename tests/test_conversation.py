@@ -259,6 +259,29 @@ def test_asking_for_more_continues_the_previous_question(docs, question):
     assert followup.documents == (doc.doc_id,)
 
 
+@pytest.mark.parametrize("question", ["这篇文章的作者是谁？", "Who wrote this article?"])
+def test_this_article_is_the_article_last_quoted(docs, question):
+    tianjin = doc_named(docs, TIANJIN_TITLE)
+    beijing = doc_named(docs, BEIJING_TITLE)
+    turn = Turn(
+        "天津市总工会如何弘扬劳模精神？",
+        "",
+        (
+            make_citation(1, tianjin, "", *_span(tianjin, "二是将培养")),
+            make_citation(2, beijing, "", *_span(beijing, "持续深化产业工人")),
+        ),
+    )
+    followup = resolve(question, [turn], docs)
+    assert followup.kind == "article"
+    assert followup.query == question
+    assert followup.documents == (tianjin.doc_id,)
+
+
+def _span(doc, prefix):
+    s = sentence(doc, prefix)
+    return s.start, s.end
+
+
 def test_follow_ups_chain_through_earlier_follow_ups(docs):
     tianjin = doc_named(docs, TIANJIN_TITLE)
     history = [Turn("北京工会如何弘扬劳模精神？", ""), Turn("那天津市总工会呢？", "")]
