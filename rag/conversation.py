@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import threading
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -544,14 +545,29 @@ def _documents_naming(entity: str, documents: Mapping[str, Document]) -> tuple[s
 def _translate(entity: str, documents: Mapping[str, Document]) -> tuple[str, ...]:
     """Chinese words for an English name, as far as the documents' metadata use them."""
     from rag.index.crosslingual import DICTIONARY
+
+    return DICTIONARY.translate(entity, _metadata_vocabulary(documents)).terms
+
+
+# The vocabulary of the last document set seen. The set itself is kept, not its id, so a
+# new set (another snapshot) can never be mistaken for it.
+_vocabulary_cache: list[tuple[Mapping[str, Document], frozenset[str]]] = []
+_vocabulary_lock = threading.Lock()
+
+
+def _metadata_vocabulary(documents: Mapping[str, Document]) -> frozenset[str]:
     from rag.index.tokenize import tokenize
 
-    vocabulary: set[str] = set()
+    with _vocabulary_lock:
+        if _vocabulary_cache and _vocabulary_cache[0][0] is documents:
+            return _vocabulary_cache[0][1]
+    words: set[str] = set()
     for doc in documents.values():
-        vocabulary.update(
-            tokenize(" ".join((doc.title, doc.affiliation, doc.column, *doc.authors)))
-        )
-    return DICTIONARY.translate(entity, vocabulary).terms
+        words.update(tokenize(" ".join((doc.title, doc.affiliation, doc.column, *doc.authors))))
+    vocabulary = frozenset(words)
+    with _vocabulary_lock:
+        _vocabulary_cache[:] = [(documents, vocabulary)]
+    return vocabulary
 
 
 def _item_core(sentence: str) -> str:
