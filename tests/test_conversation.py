@@ -249,7 +249,34 @@ def test_english_pronoun_stands_for_the_previous_subject(docs):
     assert followup.query == "How many people does the injury insurance pilot cover?"
 
 
-@pytest.mark.parametrize("question", ["为什么？", "具体呢？", "还有呢？", "Why?", "Tell me more."])
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("有多少人参加？", "职业伤害保障试点有多少人参加？"),
+        ("什么时候开始的？", "职业伤害保障试点什么时候开始的？"),
+        ("这四个亮点中哪个最重要？", "职业伤害保障试点亮点中哪个最重要？"),
+    ],
+)
+def test_a_dropped_subject_is_the_previous_one(docs, highlights_turn, question, expected):
+    followup = resolve(question, [highlights_turn], docs)
+    assert followup.kind == "pronoun"
+    assert followup.query == expected
+    assert followup.documents == (doc_named(docs, PILOT_TITLE).doc_id,)
+
+
+@pytest.mark.parametrize(("question", "attribute"), [("那作者呢？", "作者"), ("背景呢", "背景")])
+def test_an_attribute_is_asked_of_the_previous_subject(docs, highlights_turn, question, attribute):
+    followup = resolve(question, [highlights_turn], docs)
+    assert followup.kind == "attribute"
+    assert followup.query == f"职业伤害保障试点的{attribute}"
+    assert followup.documents == (doc_named(docs, PILOT_TITLE).doc_id,)
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["为什么？", "具体呢？", "还有呢？", "为什么这么说？", "能举个例子吗？", "请详细解释一下",
+     "Why?", "Tell me more."],
+)  # fmt: skip
 def test_asking_for_more_continues_the_previous_question(docs, question):
     doc = doc_named(docs, PILOT_TITLE)
     turn = answer_turn("职业伤害保障试点是什么时候开始的？", doc, ["试点于"])
