@@ -70,6 +70,11 @@ class Settings:
     llm_model: str | None = None
     llm_api_key: str | None = None
     llm_timeout: float = 30.0
+    llm_max_retries: int = 0
+    # How /v1/chat/completions shows citations: "events" (Open WebUI's source events,
+    # without the text Sources list), "text" (the list only), or "auto" (events for
+    # requests that look like Open WebUI's).
+    chat_sources: str = "auto"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -102,6 +107,8 @@ class Settings:
             llm_model=_env("LLM_MODEL"),
             llm_api_key=_env("LLM_API_KEY"),
             llm_timeout=_env_float("LLM_TIMEOUT", 30.0),
+            llm_max_retries=int(_env_float("LLM_MAX_RETRIES", 0)),
+            chat_sources=_env("CHAT_SOURCES", "auto") or "auto",
         )
 
     def with_overrides(self, **overrides) -> Settings:
@@ -116,6 +123,7 @@ class Settings:
                 model=self.llm_model or "default",
                 api_key=self.llm_api_key,
                 timeout=self.llm_timeout,
+                max_retries=self.llm_max_retries,
             )
         return EngineConfig(
             index_dir=self.index_dir,

@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rag.chunking import Chunker, ChunkerSettings
 from rag.embedding.base import Encoder
@@ -21,6 +22,9 @@ from rag.index.store import Index, IngestReport, read_manifest
 from rag.parsing import load_documents
 from rag.search import Searcher, SearchSettings
 from rag.types import Answer, Document, SearchResult, Turn
+
+if TYPE_CHECKING:
+    from rag.answering.generation import AnswerEvent, ChatGenerator
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +39,7 @@ class LLMConfig:
     model: str
     api_key: str | None = None
     timeout: float = 30.0
+    max_retries: int = 0
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,7 @@ class Engine:
         self.index: Index | None = None
         self.searcher: Searcher | None = None
         self._write_lock = threading.Lock()
+        self._chat_generator: ChatGenerator | None = None
 
     # ---- life cycle ----------------------------------------------------------------------
     def warm_up(self, build_if_missing: bool = True, progress: bool = False) -> None:
@@ -131,24 +137,62 @@ class Engine:
         ``history`` holds the conversation's earlier turns, oldest first; a follow-up question
         is resolved against them.
         """
+        index, result, answer, t0, t1 = self._answer_from_passages(question, top_k, history)
+        generator = self._generator()
+        if generator is not None and answer.answerable:
+            answer = generator.generate(result.query, result, index.documents, fallback=answer)
+        return _with_timings(answer, _timings(result, t0, t1))
+
+    def ask_stream(
+        self, question: str, top_k: int = 5, history: Sequence[Turn] = ()
+    ) -> Iterator[AnswerEvent]:
+        """:meth:`ask`, streamed: text pieces as they are written, then the whole answer.
+
+        With a language model configured its tokens come as it writes them (markers
+        renumbered on the fly); without one the extractive answer comes line by line.
+        """
+        from rag.answering.generation import Final, lines_of
+
+        index, result, answer, t0, t1 = self._answer_from_passages(question, top_k, history)
+        generator = self._generator()
+        if generator is not None and answer.answerable:
+            events = generator.stream(result.query, result, index.documents, fallback=answer)
+        else:
+            events = lines_of(answer)
+        for event in events:
+            if isinstance(event, Final):
+                event = Final(_with_timings(event.answer, _timings(result, t0, t1)))
+            yield event
+
+    def _answer_from_passages(
+        self, question: str, top_k: int, history: Sequence[Turn]
+    ) -> tuple[Index, SearchResult, Answer, float, float]:
+        """Search for the (standalone) question and build the extractive answer."""
         from rag.answering.extractive import ExtractiveAnswerer
 
         index, searcher = self._ready()
         t0 = time.perf_counter()
+        generator = self._generator()
+        if history and generator is not None:
+            # With a model, the follow-up is rewritten into a standalone question first.
+            question = generator.rewrite(question, history) or question
         result = searcher.search(question, top_k=top_k, mode="hybrid")
         t1 = time.perf_counter()
         answer = ExtractiveAnswerer().answer(result.query, result, index.documents)
-        if self.config.llm is not None and answer.answerable:
+        return index, result, answer, t0, t1
+
+    def _generator(self) -> ChatGenerator | None:
+        """The configured language model's client (made once), or None."""
+        llm = self.config.llm
+        if llm is None:
+            return None
+        if self._chat_generator is None:
             from rag.answering.generation import ChatGenerator
 
-            llm = self.config.llm
-            generator = ChatGenerator(llm.base_url, llm.model, llm.api_key, llm.timeout)
-            answer = generator.generate(result.query, result, index.documents, fallback=answer)
-        timings = dict(result.timings_ms)
-        timings["search"] = round((t1 - t0) * 1000, 2)
-        timings["answer"] = round((time.perf_counter() - t1) * 1000, 2)
-        timings["total"] = round((time.perf_counter() - t0) * 1000, 2)
-        return _with_timings(answer, timings)
+            self._chat_generator = ChatGenerator(
+                llm.base_url, llm.model, llm.api_key, llm.timeout, max_retries=llm.max_retries
+            )
+        return self._chat_generator
 
     def documents(self) -> list[Document]:
         return list(self._ready()[0].documents.values())
@@ -199,6 +243,14 @@ class Engine:
             raise ReadOnlyError(
                 "the service was started read-only; restart it without --read-only to change documents"
             )
+
+
+def _timings(result: SearchResult, t0: float, t1: float) -> dict[str, float]:
+    timings = dict(result.timings_ms)
+    timings["search"] = round((t1 - t0) * 1000, 2)
+    timings["answer"] = round((time.perf_counter() - t1) * 1000, 2)
+    timings["total"] = round((time.perf_counter() - t0) * 1000, 2)
+    return timings
 
 
 def _with_timings(answer: Answer, timings: dict[str, float]) -> Answer:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
 
 from rag.answering.extractive import ExtractiveAnswerer
@@ -45,7 +46,12 @@ class ChatHandler(BaseHTTPRequestHandler):
         script = self.server.script
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         script.requests.append(
-            {"path": self.path, "headers": dict(self.headers), "json": json.loads(body)}
+            # Header names are case-insensitive (HTTP/1.1 clients differ in how they spell them).
+            {
+                "path": self.path,
+                "headers": httpx.Headers(dict(self.headers)),
+                "json": json.loads(body),
+            }
         )
         reply = script.replies.pop(0) if script.replies else Reply(content="")
         if reply.sleep:
