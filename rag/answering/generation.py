@@ -307,6 +307,7 @@ class ChatGenerator:
                 stream=True,
                 extra_headers=self._headers(),
             )
+            finished = False
             with stream:
                 for chunk in stream:
                     choices = getattr(chunk, "choices", None) or []
@@ -314,6 +315,11 @@ class ChatGenerator:
                     content = getattr(delta, "content", None)
                     if isinstance(content, str) and content:
                         yield content
+                    finished = finished or bool(choices and choices[0].finish_reason)
+            # A connection dropped mid-reply can end the stream quietly; a complete reply
+            # always ends with a finish reason.
+            if not finished:
+                raise GenerationError("the reply stopped before it was finished")
 
     @property
     def client(self) -> Any:
