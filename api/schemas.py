@@ -2,11 +2,39 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, WrapValidator
+from pydantic_core import PydanticCustomError
 
+from rag.search.searcher import MAX_QUERY_CHARS, MAX_TOP_K
 from rag.types import Answer, Citation, Document, Hit, SearchResult
+
+_RANGE_ERRORS = {"greater_than_equal", "less_than_equal", "greater_than", "less_than"}
+
+
+def between(lo: int, hi: int) -> WrapValidator:
+    """Report either bound's violation as one ``out_of_range`` error naming both bounds.
+
+    The bounds themselves are ``Field(ge=lo, le=hi)`` next to it, so /openapi.json shows them.
+    """
+
+    def check(value, handler):
+        try:
+            return handler(value)
+        except ValidationError as e:
+            if any(err["type"] in _RANGE_ERRORS for err in e.errors()):
+                raise PydanticCustomError(
+                    "out_of_range", "must be between {lo} and {hi}", {"lo": lo, "hi": hi}
+                ) from None
+            raise
+
+    return WrapValidator(check)
+
+
+#: Strict: ``true``, ``"5"`` and ``5.0`` are refused rather than read as 1 or 5.
+TopK = Annotated[int, Field(strict=True, ge=1, le=MAX_TOP_K), between(1, MAX_TOP_K)]
+MAX_TITLE_CHARS = 300
 
 
 class SearchRequest(BaseModel):
@@ -21,9 +49,13 @@ class SearchRequest(BaseModel):
             ]
         }
     )
-    query: str = Field(description="The question or keywords, in Chinese or English.")
-    top_k: int = Field(5, description="How many passages to return (1-100).")
-    mode: str = Field("hybrid", description="hybrid, dense or keyword.")
+    query: str = Field(
+        max_length=MAX_QUERY_CHARS, description="The question or keywords, in Chinese or English."
+    )
+    top_k: TopK = Field(5, description="How many passages to return.")
+    mode: Literal["hybrid", "dense", "keyword"] = Field(
+        "hybrid", description="Both retrievers fused, or one of them alone."
+    )
 
 
 class AskRequest(BaseModel):
@@ -38,8 +70,10 @@ class AskRequest(BaseModel):
             ]
         }
     )
-    question: str = Field(description="The question, in Chinese or English.")
-    top_k: int = Field(5, description="How many passages to draw the answer from (1-100).")
+    question: str = Field(
+        max_length=MAX_QUERY_CHARS, description="The question, in Chinese or English."
+    )
+    top_k: TopK = Field(5, description="How many passages to draw the answer from.")
 
 
 class DocumentIn(BaseModel):
@@ -55,7 +89,7 @@ class DocumentIn(BaseModel):
             ]
         }
     )
-    title: str = Field(description="The article's title.")
+    title: str = Field(max_length=MAX_TITLE_CHARS, description="The article's title.")
     text: str = Field(description="The article's body; blank lines separate paragraphs.")
     authors: list[str] = Field(default_factory=list)
     source: str = Field("api", description="Where it comes from (part of its id).")
@@ -108,6 +142,22 @@ class AskResponse(BaseModel):
     timings_ms: dict[str, float]
 
 
+class DeletedDocument(BaseModel):
+    deleted: str = Field(description="The id of the removed document.")
+    chunks_removed: int = Field(description="How many passages left the index with it.")
+
+
+class Health(BaseModel):
+    status: Literal["ok", "starting"]
+    version: str
+    model: str = Field(description="The embedding model's name.")
+    documents: int
+    chunks: int
+    index_built_at: str = Field(description="When the index was built (ISO 8601), or empty.")
+    read_only: bool = Field(description="Whether document changes are refused.")
+    generation: bool = Field(description="Whether a language model phrases the answers.")
+
+
 class DocumentSummary(BaseModel):
     id: str
     title: str
@@ -119,10 +169,15 @@ class DocumentSummary(BaseModel):
     chunks: int
 
 
+class SectionOut(BaseModel):
+    title: str
+    start: int = Field(description="Offset of the section's first character in the text.")
+
+
 class DocumentOut(DocumentSummary):
     text: str
     standfirst: str
-    sections: list[dict[str, Any]]
+    sections: list[SectionOut]
 
 
 def hit_out(hit: Hit) -> HitOut:
@@ -199,5 +254,5 @@ def document_out(doc: Document, chunks: int) -> DocumentOut:
         **document_summary(doc, chunks).model_dump(),
         text=doc.text,
         standfirst=doc.standfirst,
-        sections=[{"title": s.title, "start": s.start} for s in doc.sections],
+        sections=[SectionOut(title=s.title, start=s.start) for s in doc.sections],
     )

@@ -13,7 +13,6 @@ suggestions) are answered by :mod:`rag.chat.tasks`, without searching.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 import uuid
@@ -24,6 +23,7 @@ from fastapi import APIRouter, Request
 from sse_starlette import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
+from api.access import annotate
 from api.deps import EngineDep, SettingsDep
 from api.schemas import citation_out
 from api.schemas_openai import (
@@ -143,18 +143,6 @@ def _wants_events(request: Request, body: ChatRequest, default: str) -> bool:
     return looks_like_open_webui(request, body)
 
 
-def _log_fields(request: Request, **fields: Any) -> dict[str, Any]:
-    """What the access log prints for this request (the middleware reads it at the end)."""
-    log: dict[str, Any] = getattr(request.state, "log_fields", None) or {}
-    log.update(fields)
-    request.state.log_fields = log
-    return log
-
-
-def _question_hash(question: str) -> str:
-    return hashlib.sha256(question.encode("utf-8")).hexdigest()[:12]
-
-
 @router.post("/chat/completions", response_model=ChatCompletion, response_model_exclude_none=True)
 async def chat_completions(
     body: ChatRequest, request: Request, engine: EngineDep, settings: SettingsDep
@@ -166,7 +154,7 @@ async def chat_completions(
 
     task = recognise_task(messages)
     if task is not None:
-        _log_fields(request, task=task.kind, answerable=None, citations=0)
+        annotate(request, task=task.kind)
         documents = {d.doc_id: d for d in await run_in_threadpool(engine.documents)}
         text = answer_task(task, documents)
         if body.stream:
@@ -179,16 +167,14 @@ async def chat_completions(
         )
 
     question, earlier = split_question(messages)
-    log = _log_fields(
-        request, question=question, question_hash=_question_hash(question), turns=len(earlier)
-    )
+    annotate(request, question=question, turns=len(earlier))
     documents = {d.doc_id: d for d in await run_in_threadpool(engine.documents)} if earlier else {}
     history = turns(earlier, documents)
     events = _wants_events(request, body, settings.chat_sources)
 
     if not body.stream:
         answer = await run_in_threadpool(engine.ask, question, body.top_k, history)
-        log.update(answerable=answer.answerable, citations=len(answer.citations))
+        annotate(request, answerable=answer.answerable, citations=len(answer.citations))
         return ChatCompletion(
             id=completion_id,
             created=created,
@@ -199,7 +185,7 @@ async def chat_completions(
             sources=open_webui_sources(answer.citations) if events else None,
         )
     stream = engine.ask_stream(question, body.top_k, history)
-    return _sse(_answer_chunks(completion_id, created, model, stream, events, log))
+    return _sse(_answer_chunks(completion_id, created, model, stream, events, request))
 
 
 def _sse(chunks: Iterator[dict[str, Any]]) -> EventSourceResponse:
@@ -227,7 +213,7 @@ def _answer_chunks(
     model: str,
     events: Iterator[TextDelta | Final],
     source_events: bool,
-    log: dict[str, Any],
+    request: Request,
 ) -> Iterator[dict[str, Any]]:
     """The streamed reply: text as it comes, the Sources list, source events, citations."""
     yield chunk(cid, created, model, {"role": "assistant", "content": ""})
@@ -238,7 +224,8 @@ def _answer_chunks(
         else:
             answer = event.answer
     assert answer is not None  # every answer stream ends with its Final event
-    log.update(answerable=answer.answerable, citations=len(answer.citations))
+    # The access log line is written after the last byte, so these still make it in.
+    annotate(request, answerable=answer.answerable, citations=len(answer.citations))
     # What reply_text adds under the answer's text (note, Sources or closest passages).
     rest = reply_text(answer, not source_events)[len(answer.text) :]
     if rest:

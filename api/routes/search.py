@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
+from api.access import annotate
 from api.deps import EngineDep
 from api.schemas import (
     AskRequest,
@@ -20,15 +21,19 @@ router = APIRouter(tags=["search"])
 
 
 @router.post("/search", response_model=SearchResponse)
-async def search(body: SearchRequest, engine: EngineDep) -> SearchResponse:
+async def search(body: SearchRequest, engine: EngineDep, request: Request) -> SearchResponse:
     """Rank passages for a query (hybrid by default), with per-leg scores and ranks."""
+    annotate(request, question=body.query)
     result = await run_in_threadpool(engine.search, body.query, body.top_k, body.mode)
+    annotate(request, answerable=result.answerable, hits=len(result.hits))
     return search_response(result)
 
 
 @router.post("/ask", response_model=AskResponse)
-async def ask(body: AskRequest, engine: EngineDep) -> AskResponse:
+async def ask(body: AskRequest, engine: EngineDep, request: Request) -> AskResponse:
     """Answer a question from the articles; every sentence cites its source."""
+    annotate(request, question=body.question)
     question = validate_query(body.question, "question")
     answer = await run_in_threadpool(engine.ask, question, body.top_k)
+    annotate(request, answerable=answer.answerable, citations=len(answer.citations))
     return ask_response(answer)
