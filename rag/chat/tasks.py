@@ -168,41 +168,45 @@ def make_follow_ups(
 ) -> list[str]:
     """Questions a reader may ask next, drawn from the documents the last answer cited.
 
-    First the items of the list just answered (and the items of that list in the article
-    that the answer did not show), then the sections of the articles cited, then their
-    authors. Questions already asked are left out.
+    First the items of the list just answered (with the items of that list in the article
+    that the answer did not show), then the sections of the articles cited, the items of
+    their lists, and their authors and subject. Questions already asked are left out.
     """
     english = bool(asked) and not has_han(asked[-1])
+
+    def about_item(lead: str) -> str:
+        return f"Tell me more about “{lead}”." if english else f"“{lead}”具体指什么？"
+
     leads = [_lead(m.group("text")) for m in _ANSWER_ITEM.finditer(answer)]
     for c in citations:
         doc = documents.get(c.doc_id)
         item = _ITEM.match(doc.text, c.start) if doc is not None else None
         if item:  # the cited quote opens a list item: its siblings are the list's other items
             leads.extend(_siblings(doc.text, item.group("mark")))
-    items = [
-        f"Tell me more about “{lead}”." if english else f"“{lead}”具体指什么？"
-        for lead in dict.fromkeys(x for x in leads if x)
+    items = [about_item(lead) for lead in dict.fromkeys(x for x in leads if x)]
+    cited = [documents[d] for d in dict.fromkeys(c.doc_id for c in citations) if d in documents]
+    sections = [
+        f"What does the section “{section.title}” of 《{doc.title}》 say?"
+        if english
+        else f"《{doc.title}》中“{section.title}”部分讲了什么？"
+        for doc in cited
+        for section in doc.sections
+        if section.title not in {c.section for c in citations if c.doc_id == doc.doc_id}
     ]
-    about: list[str] = []
-    cited_docs = [
-        documents[d] for d in dict.fromkeys(c.doc_id for c in citations) if d in documents
-    ]
-    for doc in cited_docs:
-        shown = {c.section for c in citations if c.doc_id == doc.doc_id}
-        for section in doc.sections:
-            if section.title not in shown:
-                about.append(
-                    f"What does the section “{section.title}” of 《{doc.title}》 say?"
-                    if english
-                    else f"《{doc.title}》中“{section.title}”部分讲了什么？"
-                )
-    for doc in cited_docs:
+    lists = [about_item(lead) for doc in cited for lead in _article_list(doc.text)]
+    articles = []
+    for doc in cited:
         if doc.authors:
-            about.append(
+            articles.append(
                 f"Who wrote 《{doc.title}》?" if english else f"《{doc.title}》的作者是谁？"
             )
+        articles.append(
+            f"What is 《{doc.title}》 about?" if english else f"《{doc.title}》主要讲了什么？"
+        )
     # The list's items come first, but a long list leaves room for the articles themselves.
-    ranked = items[:3] + about + items[3:]
+    ranked = (
+        items[:3] + sections[:2] + articles[:1] + items[3:] + sections[2:] + lists + articles[1:]
+    )
     asked_set = {q.strip() for q in asked}
     return [s for s in dict.fromkeys(ranked) if s not in asked_set][:_MAX_FOLLOW_UPS]
 
@@ -244,6 +248,16 @@ def _lead(text: str) -> str:
     if item:
         return item.group("lead").strip(" ,，、:：")
     return re.split(r"[。！？；]", text, maxsplit=1)[0][:60].strip(" ,，、:：")
+
+
+def _article_list(text: str) -> list[str]:
+    """The leads of an article's longest list (its 其一…其N, 一是…N是 or 第一…第N items)."""
+    by_style: dict[str, list[str]] = {}
+    for m in _ITEM.finditer(text):
+        style = re.sub(f"[{_CN_NUMBERS}]+", "N", m.group("mark"))
+        by_style.setdefault(style, []).append(m.group("lead").strip(" ,，、:："))
+    longest = max(by_style.values(), key=len, default=[])
+    return longest if len(longest) >= 2 else []
 
 
 def _siblings(text: str, mark: str) -> list[str]:
