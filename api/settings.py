@@ -82,6 +82,11 @@ class Settings(BaseSettings):
     llm_model: str | None = None
     llm_api_key: str | None = None
     llm_timeout: float = Field(30.0, gt=0)
+    llm_max_retries: int = Field(0, ge=0, le=10)
+    # How /v1/chat/completions shows citations: "events" (Open WebUI's source events,
+    # without the text Sources list), "text" (the list only), or "auto" (events for
+    # requests that look like Open WebUI's).
+    chat_sources: Literal["auto", "events", "text"] = "auto"
 
     @field_validator("corpus", mode="before")
     @classmethod
@@ -145,6 +150,7 @@ class Settings(BaseSettings):
                 model=self.llm_model or "default",
                 api_key=self.llm_api_key,
                 timeout=self.llm_timeout,
+                max_retries=self.llm_max_retries,
             )
         return EngineConfig(
             index_dir=self.index_dir,
