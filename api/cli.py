@@ -22,11 +22,13 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    settings = get_settings().with_overrides(
-        index_dir=getattr(args, "index_dir", None),
-        model=getattr(args, "model", None),
-    )
     try:
+        # Inside the try: a setting with a value it does not accept (RAG_READ_ONLY=enabled)
+        # ends here with one line naming the variable and what it accepts, and exit code 2.
+        settings = get_settings().with_overrides(
+            index_dir=getattr(args, "index_dir", None),
+            model=getattr(args, "model", None),
+        )
         return args.func(args, settings) or 0
     except RagError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -84,6 +86,10 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "--read-only", action="store_true", default=None, help="refuse document changes"
     )
+    sp.add_argument(
+        "--log-questions", action="store_true", default=None,
+        help="write questions to the access log as text (default: a hash of each)",
+    )  # fmt: skip
     sp.set_defaults(func=cmd_serve)
 
     sp = with_index(
@@ -215,7 +221,12 @@ def cmd_serve(args, settings: Settings) -> int:
     from api.app import create_app
     from rag.engine import Engine
 
-    settings = settings.with_overrides(host=args.host, port=args.port, read_only=args.read_only)
+    settings = settings.with_overrides(
+        host=args.host,
+        port=args.port,
+        read_only=args.read_only,
+        log_questions=args.log_questions,
+    )
     # Load the model and the index (building it on first start) before binding the port, so a
     # missing or mismatched index is reported as a plain error instead of a server traceback.
     engine = Engine(settings.engine_config())
@@ -227,7 +238,9 @@ def cmd_serve(args, settings: Settings) -> int:
     faiss.omp_set_num_threads(1)
     app = create_app(settings, engine=engine)
     print(f"serving {len(engine.documents())} documents on http://{settings.host}:{settings.port}")
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    # The app's own access log (rag.access) replaces uvicorn's: it adds latency and, for
+    # questions, a hash or the text, answerable and citations.
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", access_log=False)
     return 0
 
 
