@@ -163,6 +163,8 @@ class Index:
     # ---- writing -------------------------------------------------------------------------
     def add_documents(self, docs: list[Document], progress: bool = False) -> IngestReport:
         """Add new documents, replace changed ones, skip identical ones (no re-embedding)."""
+        # One document per id, the last one given: two with one id would leave orphan chunks.
+        docs = list({doc.doc_id: doc for doc in docs}.values())
         with self._write_lock:
             snap = self._snapshot
             added, replaced, unchanged, to_index, digests = [], [], [], [], []
