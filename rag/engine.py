@@ -362,6 +362,12 @@ class Engine:
         with self._write_lock:
             report = store.add_documents([doc])
             self._publish()
+        logger.info(
+            "added %s: %d chunks; ms: %s",
+            doc.doc_id,
+            report.chunks_added,
+            ", ".join(f"{k} {v:.0f}" for k, v in report.timings_ms.items()),
+        )
         self._maybe_compact()
         return report
 

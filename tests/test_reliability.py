@@ -61,7 +61,9 @@ def test_writes_are_logged_and_replayed_without_rewriting_the_base(tmp_path):
     folder = tmp_path / "idx"
     engine = _engine(folder)
     base = {p.name: p.stat().st_mtime_ns for p in folder.iterdir() if p.is_file()}
-    added = engine.add_document(_doc(1)).added
+    report = engine.add_document(_doc(1))
+    added = report.added
+    assert set(report.timings_ms) == {"embed", "index", "log"}
     engine.delete_document(engine.documents()[0].doc_id)
     assert (folder / LOG_NAME).exists()
     # The base files were not touched: a write costs what it adds.
