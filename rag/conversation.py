@@ -171,7 +171,8 @@ class FollowUp:
         kind: ``"standalone"``, ``"ordinal"``, ``"entity"`` (the last question about
             something else), ``"attribute"`` (something about the last subject),
             ``"pronoun"`` (a pronoun or a dropped subject), ``"article"`` (the article last
-            quoted) or ``"more"``.
+            quoted), ``"more"``, or ``"rewritten"`` (by a language model, see
+            :meth:`with_query`).
         documents: Documents retrieval is focused on (empty: the whole index).
         item: For an ordinal, the list item it points at.
     """
@@ -189,6 +190,17 @@ class FollowUp:
     def search_depth(self, top_k: int) -> int:
         """How many hits to retrieve so that :func:`focus` can keep ``top_k`` of them."""
         return max(top_k, FOCUS_CANDIDATES) if self.documents else top_k
+
+    def with_query(self, query: str | None) -> FollowUp:
+        """This reading with another standalone question (a language model's rewrite).
+
+        An ordinal keeps its item: the rules already know which item is meant, and the
+        model's wording of it adds nothing. An empty or unchanged query changes nothing.
+        """
+        query = (query or "").strip()
+        if not query or query == self.query or self.item is not None:
+            return self
+        return replace(self, query=query, kind=self.kind if self.is_followup else "rewritten")
 
     def annotate(self, answer: Answer) -> Answer:
         """The answer as given to the question asked, saying how a follow-up was read."""
