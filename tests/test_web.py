@@ -363,6 +363,7 @@ def test_conversation_keeps_earlier_turns_and_sends_them_with_a_follow_up(page, 
     assert lead["quote"].startswith("其二")
     # The follow-up's answer is the second item, not a list of two.
     expect(page.locator("#current-question")).to_contain_text(follow_up)
+    expect(page.locator("#current-question")).to_be_in_viewport()  # scrolled to the new answer
     expect(page.locator("#answer")).to_contain_text(lead["quote"])
     expect(page.locator("#answer li")).to_have_count(0)
     expect(page.locator("#answer")).not_to_contain_text("其一")
