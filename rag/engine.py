@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rag import conversation
 from rag.chunking import Chunker, ChunkerSettings
@@ -26,6 +27,9 @@ from rag.index.store import Index, IngestReport, read_manifest
 from rag.parsing import load_documents
 from rag.search import Searcher, SearchSettings
 from rag.types import Answer, Document, SearchResult, Turn
+
+if TYPE_CHECKING:
+    from rag.answering.generation import AnswerEvent, ChatGenerator
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +44,7 @@ class LLMConfig:
     model: str
     api_key: str | None = None
     timeout: float = 30.0
+    max_retries: int = 0
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,7 @@ class Engine:
         self._writer: WriterLock | None = None
         self._write_lock = threading.RLock()
         self._compaction: threading.Thread | None = None
+        self._chat_generator: ChatGenerator | None = None
 
     # ---- state ---------------------------------------------------------------------------
     @property
@@ -230,6 +236,42 @@ class Engine:
         ``history`` holds the conversation's earlier turns, oldest first; a follow-up question
         is resolved against them.
         """
+        index, result, answer, followup, t0, t1 = self._answer_from_passages(
+            question, top_k, history
+        )
+        generator = self._generator()
+        if generator is not None and answer.answerable:
+            answer = generator.generate(result.query, result, index.documents, fallback=answer)
+        return _with_timings(followup.annotate(answer), _timings(result, t0, t1))
+
+    def ask_stream(
+        self, question: str, top_k: int = 5, history: Sequence[Turn] = ()
+    ) -> Iterator[AnswerEvent]:
+        """:meth:`ask`, streamed: text pieces as they are written, then the whole answer.
+
+        With a language model configured its tokens come as it writes them (markers
+        renumbered on the fly); without one the extractive answer comes line by line.
+        """
+        from rag.answering.generation import Final, lines_of
+
+        index, result, answer, followup, t0, t1 = self._answer_from_passages(
+            question, top_k, history
+        )
+        generator = self._generator()
+        if generator is not None and answer.answerable:
+            events = generator.stream(result.query, result, index.documents, fallback=answer)
+        else:
+            events = lines_of(answer)
+        for event in events:
+            if isinstance(event, Final):
+                answer = followup.annotate(event.answer)
+                event = Final(_with_timings(answer, _timings(result, t0, t1)))
+            yield event
+
+    def _answer_from_passages(
+        self, question: str, top_k: int, history: Sequence[Turn]
+    ) -> tuple[Snapshot, SearchResult, Answer, conversation.FollowUp, float, float]:
+        """Search for the (standalone) question and build the extractive answer."""
         from rag.answering.extractive import ExtractiveAnswerer
 
         # One state for the whole answer: the passages and the documents they are quoted
@@ -237,7 +279,11 @@ class Engine:
         state = self._ready()
         index, searcher = state.index, state.searcher
         t0 = time.perf_counter()
-        # A follow-up ("第二个呢？", "那天津市总工会呢？") is read against the earlier turns first.
+        generator = self._generator()
+        if history and generator is not None:
+            # With a model, the follow-up is rewritten into a standalone question first.
+            question = generator.rewrite(question, history) or question
+        # A follow-up ("第二个呢？", "那天津市总工会呢？") is read against the earlier turns.
         followup = conversation.resolve(question, history, index.documents)
         result = searcher.search(followup.query, followup.search_depth(top_k), mode="hybrid")
         result = conversation.focus(result, followup.documents, top_k)
@@ -245,17 +291,20 @@ class Engine:
         answer = conversation.item_answer(
             followup, result, index.documents, index.chunks_of
         ) or ExtractiveAnswerer().answer(result.query, result, index.documents)
-        if self.config.llm is not None and answer.answerable:
+        return index, result, answer, followup, t0, t1
+
+    def _generator(self) -> ChatGenerator | None:
+        """The configured language model's client (made once), or None."""
+        llm = self.config.llm
+        if llm is None:
+            return None
+        if self._chat_generator is None:
             from rag.answering.generation import ChatGenerator
 
-            llm = self.config.llm
-            generator = ChatGenerator(llm.base_url, llm.model, llm.api_key, llm.timeout)
-            answer = generator.generate(result.query, result, index.documents, fallback=answer)
-        timings = dict(result.timings_ms)
-        timings["search"] = round((t1 - t0) * 1000, 2)
-        timings["answer"] = round((time.perf_counter() - t1) * 1000, 2)
-        timings["total"] = round((time.perf_counter() - t0) * 1000, 2)
-        return _with_timings(followup.annotate(answer), timings)
+            self._chat_generator = ChatGenerator(
+                llm.base_url, llm.model, llm.api_key, llm.timeout, max_retries=llm.max_retries
+            )
+        return self._chat_generator
 
     def documents(self) -> list[Document]:
         return list(self._ready().index.documents.values())
@@ -359,6 +408,14 @@ class Engine:
             raise ReadOnlyError(
                 "the service was started read-only; restart it without --read-only to change documents"
             )
+
+
+def _timings(result: SearchResult, t0: float, t1: float) -> dict[str, float]:
+    timings = dict(result.timings_ms)
+    timings["search"] = round((t1 - t0) * 1000, 2)
+    timings["answer"] = round((time.perf_counter() - t1) * 1000, 2)
+    timings["total"] = round((time.perf_counter() - t0) * 1000, 2)
+    return timings
 
 
 def _with_timings(answer: Answer, timings: dict[str, float]) -> Answer:

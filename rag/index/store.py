@@ -198,7 +198,7 @@ class Index:
             hashes=tuple(digests),
             spans=tuple(spans),
             vectors=vectors,
-            tokens=tuple(tuple(tokenize(t)) for t in texts),
+            tokens=tuple(tuple(t) for t in tokenize_chunks(texts)),
         )
 
     def delete_document(self, doc_id: str) -> int:
@@ -343,6 +343,27 @@ class Index:
         index._folder = folder
         index._log = WriteLog(folder, len(records), size)
         return index
+
+
+def tokenize_chunks(texts: list[str]) -> list[list[str]]:
+    """Keyword tokens of each chunk's embedding text, its header tokenised once per document.
+
+    Every chunk of a document repeats the same header (title, byline, section) above its
+    text; BM25 counts tokens, not their order, so the header's tokens are reused. Only a header
+    ending in a digit is tokenised with its text, where a number could run on into a unit
+    (``2023`` + ``年``).
+    """
+    header_tokens: dict[str, list[str]] = {}
+    out = []
+    for text in texts:
+        header, _, body = text.partition("\n")
+        if not header or header[-1].isdigit():
+            out.append(tokenize(text))
+            continue
+        if header not in header_tokens:
+            header_tokens[header] = tokenize(header)
+        out.append(header_tokens[header] + tokenize(body))
+    return out
 
 
 def apply_record(snap: Snapshot, record: dict) -> Snapshot:
