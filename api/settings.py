@@ -60,6 +60,7 @@ class Settings:
     keyword_weight: float = 1.0
     ann: str = "auto"
     device: str = "cpu"
+    runtime: str = "auto"  # encoder runtime: onnx | torch | auto (onnx on CPU, torch on GPU)
     host: str = "127.0.0.1"
     port: int = 8000
     api_key: str | None = None
@@ -92,6 +93,7 @@ class Settings:
             keyword_weight=_env_float("KEYWORD_WEIGHT", 1.0),
             ann=_env("ANN", "auto") or "auto",
             device=_env("DEVICE", "cpu") or "cpu",
+            runtime=_env("RUNTIME", "auto") or "auto",
             host=_env("HOST", "127.0.0.1") or "127.0.0.1",
             port=int(_env_float("PORT", 8000)),
             api_key=_env("API_KEY"),
@@ -133,6 +135,7 @@ class Settings:
             ),
             ann=self.ann,
             device=self.device,
+            runtime=self.runtime,
             read_only=self.read_only,
             llm=llm,
         )
