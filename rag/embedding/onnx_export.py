@@ -154,7 +154,14 @@ def _export(model_dir: Path, out: Path) -> None:
             "exporting to ONNX needs `pip install sentence-transformers torch onnx`"
         ) from e
     pooling = _pooling(model_dir)
-    if not pooling.get("pooling_mode_mean_tokens") or not (model_dir / "2_Normalize").is_dir():
+    # sentence-transformers 6 writes pooling_mode "mean"; earlier versions a flag per mode.
+    mean = pooling.get("pooling_mode") == "mean" or pooling.get("pooling_mode_mean_tokens")
+    modules = (
+        (model_dir / "modules.json").read_text(encoding="utf-8")
+        if (model_dir / "modules.json").is_file()
+        else ""
+    )
+    if not mean or "Normalize" not in modules:
         raise ModelError(
             f"only models with mean pooling and a Normalize module export to ONNX here; "
             f"{model_dir} has pooling {pooling or 'unknown'}: use runtime 'torch' for it"
