@@ -65,20 +65,29 @@ class EngineConfig:
     device: str = "cpu"
     # Logged writes after which the log is folded into a new base, in the background.
     compact_after: int = 500
+    runtime: str = "auto"  # onnx | torch | auto (onnx on CPU, torch on a GPU)
 
 
 def make_encoder(config: EngineConfig, progress: bool = False) -> Encoder:
-    """The configured encoder (not loaded yet): the bundled e5 model unless another is named."""
-    from rag.embedding.encoder import SentenceTransformerEncoder, default_encoder
+    """The configured encoder (not loaded yet): the bundled e5 model unless another is named,
+    on the configured runtime, with concurrent queries batched and query vectors cached."""
+    from rag.embedding.factory import build_encoder
 
     if config.model == DEFAULT_MODEL:
-        return default_encoder(config.model_cache, progress=progress, device=config.device)
-    return SentenceTransformerEncoder(
+        from rag.embedding.e5convert import ensure_e5_model
+        from rag.embedding.encoder import DEFAULT_MODEL_NAME
+
+        folder = ensure_e5_model(config.model_cache, progress=progress)
+        return build_encoder(
+            folder, DEFAULT_MODEL_NAME, runtime=config.runtime, device=config.device
+        )
+    return build_encoder(
+        Path(config.model) if Path(config.model).is_dir() else config.model,
         config.model,
+        runtime=config.runtime,
+        device=config.device,
         query_prompt=config.query_prompt,
         passage_prompt=config.passage_prompt,
-        device=config.device,
-        name=config.model,
     )
 
 
@@ -145,8 +154,7 @@ class Engine:
         if self._state is not None:
             return
         encoder = self._load_encoder(progress)
-        if hasattr(encoder, "warm_up"):
-            encoder.warm_up()
+        encoder.warm_up()
         with self._write_lock:
             if not self.config.read_only:
                 self._take_writer_lock()

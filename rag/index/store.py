@@ -224,6 +224,9 @@ class Index:
             "package_version": __version__,
             "model": self.encoder.name,
             "dim": self.encoder.dim,
+            # Which runtime built the vectors (torch-fp32, onnx-int8...): informative, since a
+            # query encoder of the same model on another runtime is compatible (cosine >= 0.99).
+            "runtime": self.encoder.runtime,
             "chunker": self.chunker.settings.as_dict(),
             "ann": snap.dense.ann,
             "ann_kind": snap.dense.kind,
@@ -385,8 +388,19 @@ def check_manifest(manifest: dict, encoder: Encoder, folder: Path) -> None:
     if manifest.get("model") != encoder.name or manifest.get("dim") != encoder.dim:
         raise IndexMismatchError(
             f"index in {folder} was built with model {manifest.get('model')!r} "
-            f"(dim {manifest.get('dim')}), but the configured model is {encoder.name!r} "
-            f"(dim {encoder.dim}); {REBUILD_HINT}, or configure the model it was built with"
+            f"(dim {manifest.get('dim')}, runtime {manifest.get('runtime', 'unknown')}), but "
+            f"the configured model is {encoder.name!r} (dim {encoder.dim}, runtime "
+            f"{encoder.runtime}); its vectors are not comparable: {REBUILD_HINT}, or configure "
+            "the model it was built with"
+        )
+    if manifest.get("runtime") not in (None, encoder.runtime):
+        # Same model, other runtime (e.g. built with torch, queried with ONNX int8): allowed.
+        logger.info(
+            "index in %s was built with runtime %s, queried with %s (same model %r)",
+            folder,
+            manifest.get("runtime"),
+            encoder.runtime,
+            encoder.name,
         )
 
 
