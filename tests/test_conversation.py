@@ -483,3 +483,18 @@ def test_a_model_rewrite_replaces_the_query_but_not_an_ordinal_item(docs, highli
     assert alone.with_query("") == alone
     assert alone.with_query("哪些平台企业参加了职业伤害保障试点？").kind == "rewritten"
     assert alone.with_query("哪些平台企业参加了职业伤害保障试点？").is_followup
+
+
+def test_citations_that_point_nowhere_are_ignored(docs, highlights_turn):
+    from rag.types import Citation
+
+    junk = (
+        Citation(1, "no-such-doc", "", "t", "不存在的句子，哪里都没有。", 0, 12),
+        Citation(2, highlights_turn.citations[0].doc_id, "", "t", "", 50, 10),
+        Citation(3, highlights_turn.citations[0].doc_id, "", "t", "", -5, 10**9),
+    )
+    turn = Turn(FOUR_HIGHLIGHTS, "1. 甲[1]\n2. 乙[2]\n3. 丙[3]", junk)
+    followup = resolve("第二个呢？", [turn], docs)
+    # Nothing to point into: read as asking for more about the earlier question.
+    assert followup.kind == "more"
+    assert followup.item is None and followup.documents == ()
