@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, WrapValidato
 from pydantic_core import PydanticCustomError
 
 from rag.search.searcher import MAX_QUERY_CHARS, MAX_TOP_K
-from rag.types import Answer, Citation, Document, Hit, SearchResult
+from rag.types import Answer, Citation, Document, Hit, SearchResult, Turn
 
 _RANGE_ERRORS = {"greater_than_equal", "less_than_equal", "greater_than", "less_than"}
 
@@ -58,11 +58,43 @@ class SearchRequest(BaseModel):
     )
 
 
+class HistoryCitation(BaseModel):
+    """A citation of an earlier answer, as /ask returned it (extra fields are ignored)."""
+
+    n: int
+    doc_id: str = ""
+    chunk_id: str = ""
+    title: str = ""
+    quote: str = ""
+    start: int = 0
+    end: int = 0
+
+
+class HistoryTurn(BaseModel):
+    """An earlier turn of the conversation: its question, and the answer /ask gave."""
+
+    question: str = Field(description="The earlier question, as asked.")
+    answer: str = Field("", description="The answer text /ask returned for it.")
+    citations: list[HistoryCitation] = Field(
+        default_factory=list, description="The citations /ask returned with that answer."
+    )
+
+
 class AskRequest(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
                 {"question": "职业伤害保障试点有哪四个亮点？"},
+                {
+                    "question": "第二个亮点具体指什么？",
+                    "history": [
+                        {
+                            "question": "职业伤害保障试点有哪四个亮点？",
+                            "answer": "1. 其一，精准回应了平台从业人员目前面临的最大职业风险。[1]\n"
+                            "2. 其二，在缴费方式上实现了一定的突破和创新。[2]",
+                        }
+                    ],
+                },
                 {
                     "question": "What are the four highlights of the injury-insurance pilot?",
                     "top_k": 5,
@@ -74,6 +106,11 @@ class AskRequest(BaseModel):
         max_length=MAX_QUERY_CHARS, description="The question, in Chinese or English."
     )
     top_k: TopK = Field(5, description="How many passages to draw the answer from.")
+    history: list[HistoryTurn] = Field(
+        default_factory=list,
+        description="Earlier turns of the conversation, oldest first (at most 20): a "
+        "follow-up such as 第二个亮点具体指什么？ is resolved against them.",
+    )
 
 
 class DocumentIn(BaseModel):
@@ -255,4 +292,27 @@ def document_out(doc: Document, chunks: int) -> DocumentOut:
         text=doc.text,
         standfirst=doc.standfirst,
         sections=[SectionOut(title=s.title, start=s.start) for s in doc.sections],
+    )
+
+
+def history_turns(turns: list[HistoryTurn]) -> tuple[Turn, ...]:
+    """The library's :class:`Turn` records for an /ask request's history."""
+    return tuple(
+        Turn(
+            question=t.question,
+            answer=t.answer,
+            citations=tuple(
+                Citation(
+                    n=c.n,
+                    doc_id=c.doc_id,
+                    chunk_id=c.chunk_id,
+                    title=c.title,
+                    quote=c.quote,
+                    start=c.start,
+                    end=c.end,
+                )  # fmt: skip
+                for c in t.citations
+            ),
+        )
+        for t in turns
     )

@@ -29,6 +29,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 BUNDLED_CORPUS = REPO_ROOT / "data" / "articles.txt"
 DEFAULT_INDEX_DIR = REPO_ROOT / "index" / "default"
 DEFAULT_MODEL_CACHE = Path(os.path.expanduser("~/.cache/rag-news-zh/models"))
+DEFAULT_MILVUS_URI = str(REPO_ROOT / "index" / "milvus.db")
 ENV_PREFIX = "RAG_"
 
 DEVICE_HELP = "cpu, cuda, cuda:N (N a GPU number) or mps"
@@ -66,7 +67,7 @@ class Settings(BaseSettings):
     device: str = "cpu"
     # Room for the vector-store and encoder-runtime seams; the engine reads them once wired.
     backend: Literal["faiss", "milvus"] = "faiss"
-    milvus_uri: str | None = None
+    milvus_uri: str = DEFAULT_MILVUS_URI
     runtime: Literal["onnx", "torch", "auto"] = "auto"
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
@@ -167,6 +168,7 @@ class Settings(BaseSettings):
             ),
             ann=self.ann,
             device=self.device,
+            runtime=self.runtime,
             read_only=self.read_only,
             llm=llm,
         )

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rag import conversation
 from rag.chunking import Chunker, ChunkerSettings
 from rag.embedding.base import Encoder
 from rag.errors import InputError, NotFoundError, ReadOnlyError
@@ -64,20 +65,29 @@ class EngineConfig:
     device: str = "cpu"
     # Logged writes after which the log is folded into a new base, in the background.
     compact_after: int = 500
+    runtime: str = "auto"  # onnx | torch | auto (onnx on CPU, torch on a GPU)
 
 
 def make_encoder(config: EngineConfig, progress: bool = False) -> Encoder:
-    """The configured encoder (not loaded yet): the bundled e5 model unless another is named."""
-    from rag.embedding.encoder import SentenceTransformerEncoder, default_encoder
+    """The configured encoder (not loaded yet): the bundled e5 model unless another is named,
+    on the configured runtime, with concurrent queries batched and query vectors cached."""
+    from rag.embedding.factory import build_encoder
 
     if config.model == DEFAULT_MODEL:
-        return default_encoder(config.model_cache, progress=progress, device=config.device)
-    return SentenceTransformerEncoder(
+        from rag.embedding.e5convert import ensure_e5_model
+        from rag.embedding.encoder import DEFAULT_MODEL_NAME
+
+        folder = ensure_e5_model(config.model_cache, progress=progress)
+        return build_encoder(
+            folder, DEFAULT_MODEL_NAME, runtime=config.runtime, device=config.device
+        )
+    return build_encoder(
+        Path(config.model) if Path(config.model).is_dir() else config.model,
         config.model,
+        runtime=config.runtime,
+        device=config.device,
         query_prompt=config.query_prompt,
         passage_prompt=config.passage_prompt,
-        device=config.device,
-        name=config.model,
     )
 
 
@@ -144,8 +154,7 @@ class Engine:
         if self._state is not None:
             return
         encoder = self._load_encoder(progress)
-        if hasattr(encoder, "warm_up"):
-            encoder.warm_up()
+        encoder.warm_up()
         with self._write_lock:
             if not self.config.read_only:
                 self._take_writer_lock()
@@ -235,11 +244,13 @@ class Engine:
         ``history`` holds the conversation's earlier turns, oldest first; a follow-up question
         is resolved against them.
         """
-        index, result, answer, t0, t1 = self._answer_from_passages(question, top_k, history)
+        index, result, answer, followup, t0, t1 = self._answer_from_passages(
+            question, top_k, history
+        )
         generator = self._generator()
         if generator is not None and answer.answerable:
             answer = generator.generate(result.query, result, index.documents, fallback=answer)
-        return _with_timings(answer, _timings(result, t0, t1))
+        return _with_timings(followup.annotate(answer), _timings(result, t0, t1))
 
     def ask_stream(
         self, question: str, top_k: int = 5, history: Sequence[Turn] = ()
@@ -251,7 +262,9 @@ class Engine:
         """
         from rag.answering.generation import Final, lines_of
 
-        index, result, answer, t0, t1 = self._answer_from_passages(question, top_k, history)
+        index, result, answer, followup, t0, t1 = self._answer_from_passages(
+            question, top_k, history
+        )
         generator = self._generator()
         if generator is not None and answer.answerable:
             events = generator.stream(result.query, result, index.documents, fallback=answer)
@@ -259,12 +272,13 @@ class Engine:
             events = lines_of(answer)
         for event in events:
             if isinstance(event, Final):
-                event = Final(_with_timings(event.answer, _timings(result, t0, t1)))
+                answer = followup.annotate(event.answer)
+                event = Final(_with_timings(answer, _timings(result, t0, t1)))
             yield event
 
     def _answer_from_passages(
         self, question: str, top_k: int, history: Sequence[Turn]
-    ) -> tuple[Snapshot, SearchResult, Answer, float, float]:
+    ) -> tuple[Snapshot, SearchResult, Answer, conversation.FollowUp, float, float]:
         """Search for the (standalone) question and build the extractive answer."""
         from rag.answering.extractive import ExtractiveAnswerer
 
@@ -277,10 +291,15 @@ class Engine:
         if history and generator is not None:
             # With a model, the follow-up is rewritten into a standalone question first.
             question = generator.rewrite(question, history) or question
-        result = searcher.search(question, top_k=top_k, mode="hybrid")
+        # A follow-up ("第二个呢？", "那天津市总工会呢？") is read against the earlier turns.
+        followup = conversation.resolve(question, history, index.documents)
+        result = searcher.search(followup.query, followup.search_depth(top_k), mode="hybrid")
+        result = conversation.focus(result, followup.documents, top_k)
         t1 = time.perf_counter()
-        answer = ExtractiveAnswerer().answer(result.query, result, index.documents)
-        return index, result, answer, t0, t1
+        answer = conversation.item_answer(
+            followup, result, index.documents, index.chunks_of
+        ) or ExtractiveAnswerer().answer(result.query, result, index.documents)
+        return index, result, answer, followup, t0, t1
 
     def _generator(self) -> ChatGenerator | None:
         """The configured language model's client (made once), or None."""

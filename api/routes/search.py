@@ -13,8 +13,10 @@ from api.schemas import (
     SearchRequest,
     SearchResponse,
     ask_response,
+    history_turns,
     search_response,
 )
+from rag.conversation import validate_history
 from rag.search.searcher import validate_query
 
 router = APIRouter(tags=["search"])
@@ -31,9 +33,15 @@ async def search(body: SearchRequest, engine: EngineDep, request: Request) -> Se
 
 @router.post("/ask", response_model=AskResponse)
 async def ask(body: AskRequest, engine: EngineDep, request: Request) -> AskResponse:
-    """Answer a question from the articles; every sentence cites its source."""
-    annotate(request, question=body.question)
+    """Answer a question from the articles; every sentence cites its source.
+
+    Send the earlier turns in ``history`` and a follow-up ("第二个亮点具体指什么？",
+    "那天津市总工会呢？", "Tell me more about the second one") is read against them.
+    """
+    annotate(request, question=body.question, turns=len(body.history) or None)
     question = validate_query(body.question, "question")
-    answer = await run_in_threadpool(engine.ask, question, body.top_k)
+    # The question's length limit is not applied to earlier turns; the history has its own.
+    history = validate_history(history_turns(body.history), "history")
+    answer = await run_in_threadpool(engine.ask, question, body.top_k, history)
     annotate(request, answerable=answer.answerable, citations=len(answer.citations))
     return ask_response(answer)

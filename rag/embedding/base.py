@@ -11,12 +11,22 @@ import numpy as np
 class Encoder(Protocol):
     """Turns text into L2-normalised float32 vectors.
 
-    Queries and documents are encoded separately because e5-style models need a
-    different prompt for each (``query: `` / ``passage: ``).
+    Queries and documents are encoded separately because e5-style models need a different
+    prompt for each (``query: `` / ``passage: ``). Constructors are cheap; the model loads in
+    :meth:`warm_up` (the encode methods call it on first use).
+
+    ``name`` identifies the model, not how it runs: an index records it, and a query encoder
+    with another name is refused. ``runtime`` (e.g. ``torch-fp32``, ``onnx-int8``) is recorded
+    too, but vectors of the same model from two runtimes are compatible.
     """
 
     name: str
     dim: int
+    runtime: str
+
+    def warm_up(self) -> None:
+        """Load the model once; later calls return at once."""
+        ...
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         """Return a float32 array of shape ``(len(texts), dim)``, rows of unit length."""

@@ -198,7 +198,7 @@ class Index:
             hashes=tuple(digests),
             spans=tuple(spans),
             vectors=vectors,
-            tokens=tuple(tuple(tokenize(t)) for t in texts),
+            tokens=tuple(tuple(t) for t in tokenize_chunks(texts)),
         )
 
     def delete_document(self, doc_id: str) -> int:
@@ -224,6 +224,9 @@ class Index:
             "package_version": __version__,
             "model": self.encoder.name,
             "dim": self.encoder.dim,
+            # Which runtime built the vectors (torch-fp32, onnx-int8...): informative, since a
+            # query encoder of the same model on another runtime is compatible (cosine >= 0.99).
+            "runtime": self.encoder.runtime,
             "chunker": self.chunker.settings.as_dict(),
             "ann": snap.dense.ann,
             "ann_kind": snap.dense.kind,
@@ -345,6 +348,27 @@ class Index:
         return index
 
 
+def tokenize_chunks(texts: list[str]) -> list[list[str]]:
+    """Keyword tokens of each chunk's embedding text, its header tokenised once per document.
+
+    Every chunk of a document repeats the same header (title, byline, section) above its
+    text; BM25 counts tokens, not their order, so the header's tokens are reused. Only a header
+    ending in a digit is tokenised with its text, where a number could run on into a unit
+    (``2023`` + ``年``).
+    """
+    header_tokens: dict[str, list[str]] = {}
+    out = []
+    for text in texts:
+        header, _, body = text.partition("\n")
+        if not header or header[-1].isdigit():
+            out.append(tokenize(text))
+            continue
+        if header not in header_tokens:
+            header_tokens[header] = tokenize(header)
+        out.append(header_tokens[header] + tokenize(body))
+    return out
+
+
 def apply_record(snap: Snapshot, record: dict) -> Snapshot:
     """The snapshot after one logged write (structures left for the caller to prepare)."""
     if record.get("op") == "add":
@@ -364,8 +388,19 @@ def check_manifest(manifest: dict, encoder: Encoder, folder: Path) -> None:
     if manifest.get("model") != encoder.name or manifest.get("dim") != encoder.dim:
         raise IndexMismatchError(
             f"index in {folder} was built with model {manifest.get('model')!r} "
-            f"(dim {manifest.get('dim')}), but the configured model is {encoder.name!r} "
-            f"(dim {encoder.dim}); {REBUILD_HINT}, or configure the model it was built with"
+            f"(dim {manifest.get('dim')}, runtime {manifest.get('runtime', 'unknown')}), but "
+            f"the configured model is {encoder.name!r} (dim {encoder.dim}, runtime "
+            f"{encoder.runtime}); its vectors are not comparable: {REBUILD_HINT}, or configure "
+            "the model it was built with"
+        )
+    if manifest.get("runtime") not in (None, encoder.runtime):
+        # Same model, other runtime (e.g. built with torch, queried with ONNX int8): allowed.
+        logger.info(
+            "index in %s was built with runtime %s, queried with %s (same model %r)",
+            folder,
+            manifest.get("runtime"),
+            encoder.runtime,
+            encoder.name,
         )
 
 
