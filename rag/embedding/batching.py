@@ -128,7 +128,7 @@ class BatchingEncoder:
 
     @property
     def runtime(self) -> str:
-        return getattr(self.encoder, "runtime", "unknown")
+        return self.encoder.runtime
 
     def warm_up(self) -> None:
         self.encoder.warm_up()
