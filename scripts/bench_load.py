@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,8 @@ import time
 from pathlib import Path
 
 import httpx
+from benchmarks.common import proc_status
+from benchmarks.harness import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = [
@@ -60,17 +61,8 @@ def article(i: int, chars: int = 3000) -> dict:
     return {"title": f"负载测试新闻{i}", "text": text, "authors": ["记者甲", "记者乙"]}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    return proc_status(pid).get("VmRSS", float("nan"))
 
 
 def pct(values: list[float], q: float) -> float:
