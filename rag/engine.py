@@ -18,18 +18,19 @@ from typing import TYPE_CHECKING
 
 from rag import conversation
 from rag.chunking import Chunker, ChunkerSettings
+from rag.components import AnswerStage, Generator
 from rag.embedding.base import Encoder
 from rag.errors import InputError, NotFoundError, ReadOnlyError
 from rag.index.files import recover
 from rag.index.lock import WriterLock
 from rag.index.snapshot import Snapshot
-from rag.index.store import Index, IngestReport, read_manifest
+from rag.index.store import FORMAT_VERSION, Index, IngestReport, read_manifest
 from rag.parsing import load_documents
 from rag.search import Searcher, SearchSettings
 from rag.types import Answer, Document, SearchResult, Turn
 
 if TYPE_CHECKING:
-    from rag.answering.generation import AnswerEvent, ChatGenerator
+    from rag.answering.generation import AnswerEvent
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +92,25 @@ def make_encoder(config: EngineConfig, progress: bool = False) -> Encoder:
     )
 
 
+def make_answerer(config: EngineConfig) -> AnswerStage:
+    """The default answer stage: quoting the retrieved sentences that best match."""
+    from rag.answering.extractive import ExtractiveAnswerer
+
+    return ExtractiveAnswerer()
+
+
+def make_generator(config: EngineConfig) -> Generator | None:
+    """The configured language model's client (cheap: no connection yet), or None."""
+    llm = config.llm
+    if llm is None:
+        return None
+    from rag.answering.generation import ChatGenerator
+
+    return ChatGenerator(
+        llm.base_url, llm.model, llm.api_key, llm.timeout, max_retries=llm.max_retries
+    )
+
+
 @dataclass(frozen=True)
 class _State:
     """What one request reads: a snapshot and a searcher over that same snapshot."""
@@ -109,15 +129,24 @@ class Engine:
     second writer (another server, ``rag ingest``) is refused instead of losing data.
     """
 
-    def __init__(self, config: EngineConfig, encoder: Encoder | None = None) -> None:
+    def __init__(
+        self,
+        config: EngineConfig,
+        encoder: Encoder | None = None,
+        answerer: AnswerStage | None = None,
+        generator: Generator | None = None,
+    ) -> None:
+        """Take the parts given; the others are built from ``config`` (the encoder when
+        first needed, as it may have to be converted first)."""
         self.config = config
         self._encoder = encoder
+        self._answerer = answerer if answerer is not None else make_answerer(config)
+        self._chat_generator = generator if generator is not None else make_generator(config)
         self._store: Index | None = None
         self._state: _State | None = None
         self._writer: WriterLock | None = None
         self._write_lock = threading.RLock()
         self._compaction: threading.Thread | None = None
-        self._chat_generator: ChatGenerator | None = None
 
     # ---- state ---------------------------------------------------------------------------
     @property
@@ -155,11 +184,17 @@ class Engine:
             return
         encoder = self._load_encoder(progress)
         encoder.warm_up()
+        self._answerer.warm_up()
+        if self._chat_generator is not None:
+            self._chat_generator.warm_up()
         with self._write_lock:
             if not self.config.read_only:
                 self._take_writer_lock()
             if self.has_index():
                 self._store = Index.load(self.config.index_dir, encoder)
+                if self._store.format_version < FORMAT_VERSION and not self.config.read_only:
+                    logger.info("upgrading the index in %s", self.config.index_dir)
+                    self._store.compact()
                 self._publish()
             elif not build_if_missing:
                 raise NotFoundError(
@@ -280,8 +315,6 @@ class Engine:
         self, question: str, top_k: int, history: Sequence[Turn]
     ) -> tuple[Snapshot, SearchResult, Answer, conversation.FollowUp, float, float]:
         """Search for the (standalone) question and build the extractive answer."""
-        from rag.answering.extractive import ExtractiveAnswerer
-
         # One state for the whole answer: the passages and the documents they are quoted
         # from come from the same snapshot, whatever is written meanwhile.
         state = self._ready()
@@ -298,20 +331,11 @@ class Engine:
         t1 = time.perf_counter()
         answer = conversation.item_answer(
             followup, result, index.documents, index.chunks_of
-        ) or ExtractiveAnswerer().answer(result.query, result, index.documents)
+        ) or self._answerer.answer(result.query, result, index.documents)
         return index, result, answer, followup, t0, t1
 
-    def _generator(self) -> ChatGenerator | None:
-        """The configured language model's client (made once), or None."""
-        llm = self.config.llm
-        if llm is None:
-            return None
-        if self._chat_generator is None:
-            from rag.answering.generation import ChatGenerator
-
-            self._chat_generator = ChatGenerator(
-                llm.base_url, llm.model, llm.api_key, llm.timeout, max_retries=llm.max_retries
-            )
+    def _generator(self) -> Generator | None:
+        """The language model's client, or None when answers are extractive only."""
         return self._chat_generator
 
     def documents(self) -> list[Document]:
