@@ -33,6 +33,7 @@ from rag.errors import IndexMismatchError, NotFoundError
 from rag.index.dense import DenseIndex
 from rag.index.keyword import KeywordIndex
 from rag.index.tokenize import tokenize
+from rag.parsing.cleaning import TEXT_VERSION
 from rag.types import Chunk, Document, Section
 
 logger = logging.getLogger(__name__)
@@ -172,6 +173,7 @@ class Index:
     def manifest(self) -> dict:
         return {
             "format_version": FORMAT_VERSION,
+            "text_version": TEXT_VERSION,
             "package_version": __version__,
             "model": self.encoder.name,
             "dim": self.encoder.dim,
@@ -251,6 +253,13 @@ def check_manifest(manifest: dict, encoder: Encoder, folder: Path) -> None:
         raise IndexMismatchError(
             f"index in {folder} has format {manifest.get('format_version')}, this version "
             f"reads format {FORMAT_VERSION}; {REBUILD_HINT}"
+        )
+    # Indexes from before the text version was recorded had version 1 (punctuation folded).
+    if manifest.get("text_version", 1) != TEXT_VERSION:
+        raise IndexMismatchError(
+            f"index in {folder} holds text cleaned by older rules (text version "
+            f"{manifest.get('text_version', 1)}; this version keeps full-width punctuation as "
+            f"printed and is version {TEXT_VERSION}), so its offsets no longer match; {REBUILD_HINT}"
         )
     if manifest.get("model") != encoder.name or manifest.get("dim") != encoder.dim:
         raise IndexMismatchError(

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 
 from rag.parsing.cleaning import TextBuilder, clean_inline, clean_title
+from rag.parsing.dates import find_published
 from rag.parsing.layout import Block, Kind, classify, label_text, read_lines
 from rag.types import Document, Section
 
@@ -216,15 +217,15 @@ def _to_document(article: _Article, source: str) -> Document:
         builder.add_newline(block.lines[-1].no)
     text, line_map = builder.build()
     title_lines = [line for b in article.title_blocks for line in b.lines]
-    title = clean_title([line.text for line in title_lines]) if title_lines else ""
+    title = clean_title([line.raw for line in title_lines]) if title_lines else ""
     if not title:
         title = _fallback_title(text)
     affiliation = ""
     if article.affiliation is not None:
-        affiliation = clean_inline([line.text for line in article.affiliation.lines])
+        affiliation = clean_inline([line.raw for line in article.affiliation.lines])
         affiliation = re.sub(r"^[(（]\s*|\s*[)）]$", "", affiliation)
     standfirst = "\n".join(
-        clean_inline([line.text for line in p.lines]) for p in article.prefix_paras
+        clean_inline([line.raw for line in p.lines]) for p in article.prefix_paras
     )
     return Document(
         doc_id=make_doc_id(source, title),
@@ -237,6 +238,8 @@ def _to_document(article: _Article, source: str) -> Document:
         sections=tuple(sections),
         source=source,
         line_map=line_map,
+        kind="page",
+        published=find_published(text),
         title_lines=tuple(line.no for line in title_lines),
     )
 
@@ -261,6 +264,7 @@ def _unplaced_document(blocks: list[Block], source: str) -> Document:
         text=text,
         source=source,
         line_map=line_map,
+        kind="page",
     )
 
 
