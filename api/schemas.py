@@ -6,10 +6,34 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rag.search.filters import Filters
 from rag.types import Answer, Citation, Document, Hit, SearchResult
 
 
-class SearchRequest(BaseModel):
+class FilterFields(BaseModel):
+    """Optional conditions on the documents a search or answer draws from."""
+
+    published_after: str | None = Field(
+        None, description="Only documents published on or after this date (YYYY-MM-DD)."
+    )
+    published_before: str | None = Field(
+        None, description="Only documents published on or before this date (YYYY-MM-DD)."
+    )
+    source: str | None = Field(
+        None, description="Only documents whose source (file name or URL) is this or starts so."
+    )
+    kind: str | None = Field(
+        None, description="Only documents of this kind: page, web, pdf, docx, text."
+    )
+    doc_ids: list[str] | None = Field(None, description="Only these documents.")
+
+    def filters(self) -> Filters | None:
+        return Filters.make(
+            self.published_after, self.published_before, self.source, self.kind, self.doc_ids
+        )
+
+
+class SearchRequest(FilterFields):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -18,6 +42,7 @@ class SearchRequest(BaseModel):
                     "query": "How many people were covered by the injury insurance pilot?",
                     "top_k": 3,
                 },
+                {"query": "新就业形态", "published_after": "2023-01-01", "kind": "web"},
             ]
         }
     )
@@ -26,7 +51,7 @@ class SearchRequest(BaseModel):
     mode: str = Field("hybrid", description="hybrid, dense or keyword.")
 
 
-class AskRequest(BaseModel):
+class AskRequest(FilterFields):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -59,6 +84,11 @@ class DocumentIn(BaseModel):
     text: str = Field(description="The article's body; blank lines separate paragraphs.")
     authors: list[str] = Field(default_factory=list)
     source: str = Field("api", description="Where it comes from (part of its id).")
+    published: str | None = Field(
+        None,
+        description="Publication date, YYYY-MM-DD (default: a date the text states near its top).",
+    )
+    kind: str = Field("text", description="page, web, pdf, docx or text.")
 
 
 class HitOut(BaseModel):
@@ -115,6 +145,9 @@ class DocumentSummary(BaseModel):
     affiliation: str
     column: str
     source: str
+    published: str
+    kind: str
+    site: str
     characters: int
     chunks: int
 
@@ -189,6 +222,9 @@ def document_summary(doc: Document, chunks: int) -> DocumentSummary:
         affiliation=doc.affiliation,
         column=doc.column,
         source=doc.source,
+        published=doc.published,
+        kind=doc.kind,
+        site=doc.site,
         characters=len(doc.text),
         chunks=chunks,
     )

@@ -18,8 +18,9 @@ from rag.chunking import Chunker, ChunkerSettings
 from rag.embedding.base import Encoder
 from rag.errors import InputError, NotFoundError, ReadOnlyError
 from rag.index.store import Index, IngestReport, read_manifest
-from rag.parsing import load_documents
+from rag.parsing.loaders import load_batch
 from rag.search import Searcher, SearchSettings
+from rag.search.filters import Filters
 from rag.types import Answer, Document, SearchResult, Turn
 
 logger = logging.getLogger(__name__)
@@ -122,20 +123,28 @@ class Engine:
         return self.index, self.searcher
 
     # ---- reading -------------------------------------------------------------------------
-    def search(self, query: str, top_k: int = 5, mode: str = "hybrid") -> SearchResult:
-        return self._ready()[1].search(query, top_k=top_k, mode=mode)
+    def search(
+        self, query: str, top_k: int = 5, mode: str = "hybrid", filters: Filters | None = None
+    ) -> SearchResult:
+        return self._ready()[1].search(query, top_k=top_k, mode=mode, filters=filters)
 
-    def ask(self, question: str, top_k: int = 5, history: Sequence[Turn] = ()) -> Answer:
+    def ask(
+        self,
+        question: str,
+        top_k: int = 5,
+        history: Sequence[Turn] = (),
+        filters: Filters | None = None,
+    ) -> Answer:
         """Answer a question with citations (extractive, or phrased by the configured LLM).
 
         ``history`` holds the conversation's earlier turns, oldest first; a follow-up question
-        is resolved against them.
+        is resolved against them. ``filters`` limit the documents the answer draws from.
         """
         from rag.answering.extractive import ExtractiveAnswerer
 
         index, searcher = self._ready()
         t0 = time.perf_counter()
-        result = searcher.search(question, top_k=top_k, mode="hybrid")
+        result = searcher.search(question, top_k=top_k, mode="hybrid", filters=filters)
         t1 = time.perf_counter()
         answer = ExtractiveAnswerer().answer(result.query, result, index.documents)
         if self.config.llm is not None and answer.answerable:
@@ -163,9 +172,14 @@ class Engine:
     def ingest(
         self, paths: list[Path], rebuild: bool = False, progress: bool = False
     ) -> IngestReport:
-        """Add files and folders to the index (or start over with ``rebuild``) and save it."""
+        """Add files and folders to the index (or start over with ``rebuild``) and save it.
+
+        A file that cannot be read is left out and listed in the report's ``skipped``; the
+        rest of the batch still goes in.
+        """
         self._check_writable()
-        docs = load_documents(paths)
+        batch = load_batch(paths)
+        docs = list(batch.documents)
         with self._write_lock:
             if self.index is None or rebuild:
                 if self._encoder is None:
@@ -174,7 +188,7 @@ class Engine:
             assert self.index is not None
             report = self.index.add_documents(docs, progress=progress)
             self.index.save(self.config.index_dir)
-        return report
+        return replace(report, skipped=tuple((f.path, f.reason) for f in batch.skipped))
 
     def add_document(self, doc: Document) -> IngestReport:
         self._check_writable()

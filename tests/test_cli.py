@@ -18,6 +18,9 @@ def test_documents_lists_each_article_with_title_authors_affiliation(capsys):
         "authors",
         "affiliation",
         "column",
+        "published",
+        "kind",
+        "source",
         "characters",
         "chunks",
     ]

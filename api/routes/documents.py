@@ -9,6 +9,8 @@ from api.deps import EngineDep
 from api.schemas import DocumentIn, DocumentOut, DocumentSummary, document_out, document_summary
 from rag.errors import InputError
 from rag.parsing.loaders import document_from_text
+from rag.search.filters import check_date
+from rag.types import DOCUMENT_KINDS
 
 router = APIRouter(prefix="/documents", tags=["documents"])
 
@@ -35,7 +37,15 @@ async def add_document(body: DocumentIn, engine: EngineDep) -> DocumentSummary:
         raise InputError(f"title is longer than {MAX_TITLE_CHARS} characters", "title")
     if not body.text.strip():
         raise InputError("text must not be empty: send the article's body", "text")
-    doc = document_from_text(body.title, body.text, body.authors, body.source or "api")
+    published = (body.published or "").strip()
+    check_date(published, "published")
+    if body.kind not in DOCUMENT_KINDS:
+        raise InputError(
+            f"kind must be one of {', '.join(DOCUMENT_KINDS)}, got {body.kind!r}", "kind"
+        )
+    doc = document_from_text(
+        body.title, body.text, body.authors, body.source or "api", published, body.kind
+    )
     await run_in_threadpool(engine.add_document, doc)
     return document_summary(doc, engine.chunk_count(doc.doc_id))
 

@@ -22,7 +22,9 @@ router = APIRouter(tags=["search"])
 @router.post("/search", response_model=SearchResponse)
 async def search(body: SearchRequest, engine: EngineDep) -> SearchResponse:
     """Rank passages for a query (hybrid by default), with per-leg scores and ranks."""
-    result = await run_in_threadpool(engine.search, body.query, body.top_k, body.mode)
+    result = await run_in_threadpool(
+        engine.search, body.query, body.top_k, body.mode, body.filters()
+    )
     return search_response(result)
 
 
@@ -30,5 +32,6 @@ async def search(body: SearchRequest, engine: EngineDep) -> SearchResponse:
 async def ask(body: AskRequest, engine: EngineDep) -> AskResponse:
     """Answer a question from the articles; every sentence cites its source."""
     question = validate_query(body.question, "question")
-    answer = await run_in_threadpool(engine.ask, question, body.top_k)
+    filters = body.filters()
+    answer = await run_in_threadpool(engine.ask, question, body.top_k, filters=filters)
     return ask_response(answer)

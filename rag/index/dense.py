@@ -24,6 +24,9 @@ ANN_KINDS = ("auto", "flat", "hnsw", "ivf")
 # Below this many vectors exact search is fast enough (about 9 ms at 100k on one core) and has
 # perfect recall; above it exact search eats the /search latency budget (docs/benchmarks.md).
 AUTO_APPROX_THRESHOLD = 100_000
+# A filtered search over at most this many rows is exact (a matrix product over the subset);
+# over more, an approximate structure searches with a FAISS ID selector.
+EXACT_SUBSET_MAX = 20_000
 
 
 class DenseIndex:
@@ -71,14 +74,30 @@ class DenseIndex:
         self.vectors = np.ascontiguousarray(self.vectors[mask])
         self._faiss = None
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``k`` inner-product scores and row numbers (-1 where fewer rows exist)."""
+    def search(
+        self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` inner-product scores and row numbers (-1 where fewer rows exist).
+
+        With ``allowed`` (sorted row numbers), only those rows are searched: the best ``k``
+        among them, not the best overall filtered afterwards.
+        """
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
-        if not len(self.vectors):
-            n = len(queries)
+        n = len(queries)
+        if not len(self.vectors) or (allowed is not None and not len(allowed)):
             return np.zeros((n, 0), dtype=np.float32), np.zeros((n, 0), dtype=np.int64)
+        if allowed is None:
+            return self._structure().search(queries, min(k, len(self.vectors)))
+        k = min(k, len(allowed))
+        if self.kind == "flat" or len(allowed) <= EXACT_SUBSET_MAX:
+            # Exact search over the allowed rows: cost in proportion to them, perfect recall.
+            scores = queries @ np.asarray(self.vectors[allowed]).T
+            top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+            return np.take_along_axis(scores, top, axis=1), allowed[top]
+        # Many allowed rows in an approximate structure: let FAISS skip the others as it goes.
         index = self._structure()
-        return index.search(queries, min(k, len(self.vectors)))
+        params = _search_params(index, self.kind, faiss.IDSelectorBatch(allowed))
+        return index.search(queries, k, params=params)
 
     def _structure(self) -> faiss.Index:
         if self._faiss is None:
@@ -101,6 +120,17 @@ class DenseIndex:
             logger.warning("dense.faiss does not match vectors.npy; rebuilding it")
             index._faiss = None
         return index
+
+
+def _search_params(
+    index: faiss.Index, kind: str, selector: faiss.IDSelector
+) -> faiss.SearchParameters:
+    """Search parameters restricting ``index`` to ``selector``, keeping its own settings."""
+    if kind == "hnsw":
+        return faiss.SearchParametersHNSW(sel=selector, efSearch=index.hnsw.efSearch)
+    if kind == "ivf":
+        return faiss.SearchParametersIVF(sel=selector, nprobe=faiss.extract_index_ivf(index).nprobe)
+    return faiss.SearchParameters(sel=selector)
 
 
 def build_faiss(

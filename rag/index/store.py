@@ -51,6 +51,7 @@ class IngestReport:
     unchanged: tuple[str, ...] = ()
     chunks_added: int = 0
     chunks_removed: int = 0
+    skipped: tuple[tuple[str, str], ...] = ()  # (file, why) for files of a batch left out
 
 
 def content_hash(doc: Document) -> str:
