@@ -415,7 +415,8 @@
       const data = await api("ask", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ question: question.trim(), top_k: 5 }),
+        body: JSON.stringify({ question: question.trim(), top_k: 5,
+          ...(window.ragFilters ? window.ragFilters() : {}) }),
       });
       render(data);
       setStatus(data.answerable ? label("已回答", "Answered")
