@@ -43,6 +43,7 @@ _AFFIL_START = re.compile(r"^[(（]\s*作\s*者")
 _AFFIL_END = re.compile(r"[)）]\s*$")
 _NAME = rf"[{HAN}·]{{2,4}}"
 _BYLINE = re.compile(rf"^{_NAME}(?:\s+{_NAME}){{0,3}}$")
+_HAN_RUN4 = re.compile(rf"[{HAN}]{{4,}}")
 
 
 @dataclass(frozen=True)
@@ -209,12 +210,19 @@ def _continues(run: list[Line], i: int, last_end: int) -> bool:
     return run[i].width >= run[i + 1].width - 2.5
 
 
+def _is_two_part_title(line: Line) -> bool:
+    """A main title and its second half on one line, apart (``打造… 助力…``): OCR puts stray
+    spaces next to digits and single characters, never between two long runs of Han."""
+    parts = line.text.split()
+    return len(parts) == 2 and all(_HAN_RUN4.fullmatch(p) for p in parts)
+
+
 def _starts_heading(run: list[Line], i: int) -> bool:
     """Whether ``run[i]`` (at a paragraph boundary) is the first line of a heading."""
     first = run[i]
     if ends_sentence(first.text):
         return False
-    if i + 1 >= len(run) or _dense_break_after(run, i):
+    if i + 1 >= len(run) or _dense_break_after(run, i) or _is_two_part_title(first):
         return True
     nxt = run[i + 1]
     # A body paragraph's first line is never clearly wider than its next unfinished line.
@@ -228,7 +236,7 @@ def _wrapped_heading(run: list[Line], i: int) -> bool:
     The continuation is itself short: the line after it is clearly wider (body text), or
     a paragraph break follows it.
     """
-    if i + 1 >= len(run) or _dense_break_after(run, i):
+    if i + 1 >= len(run) or _dense_break_after(run, i) or _is_two_part_title(run[i]):
         return False
     first, nxt = run[i], run[i + 1]
     if ends_sentence(nxt.text) or nxt.width > first.width - 3:

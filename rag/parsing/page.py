@@ -93,8 +93,14 @@ def _read_article(
     bylines = [i for i, b in enumerate(inner) if b.kind is Kind.BYLINE]
     if bylines:
         start = bylines[-1] + 1
-        article.authors = tuple(inner[bylines[-1]].lines[0].text.split())
-        prefix = inner[: bylines[-1]]
+        # Two or more authors may share one line or get one line each.
+        first = bylines[-1]
+        while first > 0 and inner[first - 1].kind is Kind.BYLINE:
+            first -= 1
+        article.authors = tuple(
+            name for b in inner[first:start] for name in b.lines[0].text.split()
+        )
+        prefix = inner[:first]
     else:
         start = _first_body_index(inner)
         prefix = inner[:start]

@@ -100,3 +100,127 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# ---- variants: the same articles laid out in the other ways real pages use ----------------
+# The roles of each group's blocks, by the first raw line of the block (written down by hand
+# from the printed page, like GROUPS): column label, pull quote (or box text), title, byline.
+ROLES = [
+    {"title": 246},
+    {"title": 248, "label": 249, "pull": 251, "byline": 261},
+    {"label": 422, "pull": 423, "title": 433, "byline": 435},
+    {"label": 649, "pull": 651, "byline": 667, "title": 742, "box": 746},
+]
+TITLE_AFTER = [True, False, False, True]  # where the original page prints each title
+
+
+def _group_roles(group, roles):
+    """Split a group's blocks into label, pull, title, byline, body, affil and box blocks."""
+    by_line = {b.lines[0].no: b for b in group}
+    parts = {name: [by_line[no]] for name, no in roles.items() if name != "box"}
+    box_start = roles.get("box")
+    parts["box"] = [b for b in group if box_start and b.lines[0].no >= box_start]
+    taken = {id(b) for bs in parts.values() for b in bs}
+    parts["affil"] = [b for b in group if b.kind is Kind.AFFIL]
+    taken |= {id(b) for b in parts["affil"]}
+    parts["body"] = [b for b in group if id(b) not in taken]
+    return parts
+
+
+ALL_CHANGES = frozenset({"order", "width", "spacing", "title", "pull", "byline"})
+PULL_FIRST = [True, False, True, True]  # whether the original prints the pull quote first
+
+
+def make_variant(seed: int, page: str | None = None, changes=ALL_CHANGES) -> str:
+    """One variant of the bundled page, drawn from ``seed``.
+
+    Per piece (article group), drawn at random: its place on the page, its body width
+    (16-30 characters), its heading width, its blank-line style (a blank line after every
+    line, or only between blocks), whether its title comes before or after its body, whether
+    its pull quote comes before or after its title, and whether two authors share one byline
+    line or get one each.
+    """
+    import random
+
+    rng = random.Random(seed)
+    root = Path(__file__).resolve().parents[2]
+    page = page if page is not None else (root / "data/articles.txt").read_text(encoding="utf-8")
+    blocks = classify(read_lines(page))
+    groups = [[b for b in blocks if lo <= b.lines[0].no <= hi] for lo, hi in GROUPS]
+    order = list(range(len(groups)))
+    if "order" in changes:
+        rng.shuffle(order)
+    out: list[str] = []
+    for pos, g in enumerate(order):
+        parts = _group_roles(groups[g], ROLES[g])
+        body_width = rng.choice([16.0, 18.0, 20.0, 22.0, 24.0, 26.0, 28.0, 30.0])
+        head_width = rng.choice([10.0, 12.0, 14.0, 40.0])
+        spaced = rng.random() < 0.5
+        title_after = rng.random() < 0.5
+        pull_first = rng.random() < 0.5
+        split_byline = rng.random() < 0.5
+        if "width" not in changes:
+            body_width, head_width = BODY_WIDTH, 40.0
+        if "spacing" not in changes:
+            spaced = pos % 2 == 1
+        if "title" not in changes:
+            title_after = TITLE_AFTER[g]
+        if "pull" not in changes:
+            pull_first = PULL_FIRST[g]
+        if "byline" not in changes:
+            split_byline = False
+        front = []
+        if parts.get("pull") and parts.get("title") and not title_after:
+            pair = [*parts["pull"], *parts["title"]]
+            front = [*parts.get("label", []), *(pair if pull_first else pair[::-1])]
+        else:
+            front = [*parts.get("label", []), *parts.get("pull", [])]
+            if not title_after:
+                front += parts.get("title", [])
+        # A pull quote is set in a larger type than the body: fewer characters a line.
+        pull_width = rng.choice([10.0, 12.0, 14.0]) if "width" in changes else 13.0
+        rendered: list[list[str]] = []
+        for block in front:
+            is_pull = block in parts.get("pull", [])
+            rendered.append(_render(block, pull_width if is_pull else body_width, head_width))
+        for block in parts.get("byline", []):
+            names = block.lines[0].raw.split()
+            if split_byline and len(names) > 1:
+                rendered.extend([[n] for n in names])
+            else:
+                rendered.append([block.lines[0].raw.strip()])
+        for block in parts["body"] + parts["affil"]:
+            rendered.append(_render(block, body_width, head_width))
+        if title_after:
+            rendered.extend(_render(b, body_width, head_width) for b in parts.get("title", []))
+        rendered.extend(_render(b, body_width, head_width) for b in parts["box"])
+        for lines in rendered:
+            for line in lines:
+                out.append(line)
+                if spaced:
+                    out.append("")
+            if not spaced:
+                out.append("")
+    return "\n".join(out) + "\n"
+
+
+def _render(block, body_width: float, head_width: float) -> list[str]:
+    raw = [line.raw.strip() for line in block.lines]
+    text = "".join(raw)
+    if block.kind is Kind.PARA:
+        out = wrap(text, body_width, indent=2.0)
+        if len(out) > 1 and display_width(out[-1]) >= body_width - 1:
+            out[-1:] = [out[-1][:-2], out[-1][-2:]]  # a paragraph's last line is never full
+        return out
+    if block.kind is Kind.HEAD and " " not in text and display_width(text) > head_width:
+        return balanced(text, head_width)
+    return raw
+
+
+def balanced(text: str, width: float) -> list[str]:
+    """A heading over as few lines as ``width`` allows, evened out the way typesetters do (no
+    one- or two-character last line), each line no longer than the one before."""
+    units = _units(text)
+    n = -(-len(units) // int(width))  # lines needed
+    per = -(-len(units) // n)
+    return ["".join(units[i : i + per]) for i in range(0, len(units), per)]
