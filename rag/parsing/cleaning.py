@@ -60,6 +60,10 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text)
 
 
+def _is_word_char(ch: str) -> bool:
+    return ch.isascii() and ch.isalnum()
+
+
 def is_cjk(ch: str) -> bool:
     """True for Han characters, CJK punctuation and full-width forms."""
     if not ch:
@@ -110,6 +114,7 @@ class TextBuilder:
 
     chars: list[str] = field(default_factory=list)
     lines: list[int] = field(default_factory=list)
+    _soft_space: bool = False  # the pending space is a line wrap, not a space in the source
 
     def __len__(self) -> int:
         return len(self.chars)
@@ -139,13 +144,17 @@ class TextBuilder:
                 return
             self.chars.append(ch)
             self.lines.append(lineno)
+            self._soft_space = soft
             return
-        # A pending space survives only between two Latin/digit characters.
+        # A pending space survives only between two Latin/digit characters; a line wrap only
+        # between two letters or digits (words), not before a mark: "42" + "%" is "42%".
         if self.chars and self.chars[-1] == " ":
             before = self.chars[-2] if len(self.chars) > 1 else ""
-            if is_cjk(before) or is_cjk(ch) or not before:
+            wrap_joins = self._soft_space and not (_is_word_char(before) and _is_word_char(ch))
+            if is_cjk(before) or is_cjk(ch) or not before or wrap_joins:
                 self.chars.pop()
                 self.lines.pop()
+        self._soft_space = False
         self.chars.append(ch)
         self.lines.append(lineno)
 

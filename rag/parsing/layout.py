@@ -43,6 +43,8 @@ _AFFIL_START = re.compile(r"^[(（]\s*作\s*者")
 _AFFIL_END = re.compile(r"[)）]\s*$")
 _NAME = rf"[{HAN}·]{{2,4}}"
 _BYLINE = re.compile(rf"^{_NAME}(?:\s+{_NAME}){{0,3}}$")
+# A long title in a narrow column runs to three lines, each no longer than the one before.
+MAX_HEADING_LINES = 3
 _HAN_RUN4 = re.compile(rf"[{HAN}]{{4,}}")
 
 
@@ -207,7 +209,13 @@ def _continues(run: list[Line], i: int, last_end: int) -> bool:
     """
     if i >= last_end or _dense_break_after(run, i) or _starts_heading(run, i + 1):
         return False
-    return run[i].width >= run[i + 1].width - 2.5
+    if run[i].width >= run[i + 1].width - 2.5:
+        return True
+    # The next line may run past the column (a mark hung at its end), and a word or number
+    # that did not fit leaves a first line up to two characters short: compare with the
+    # column, unless the next line is itself indented (a new paragraph).
+    column = max(line.width for line in run[i + 1 : i + 5])
+    return run[i + 1].width > column - 1.5 and run[i].width >= column - 4.5
 
 
 def _is_two_part_title(line: Line) -> bool:
@@ -227,7 +235,28 @@ def _starts_heading(run: list[Line], i: int) -> bool:
     nxt = run[i + 1]
     # A body paragraph's first line is never clearly wider than its next unfinished line.
     wider = not ends_sentence(nxt.text) and nxt.width <= first.width - 3
-    return wider or first.width < 0.7 * nxt.width
+    if wider or first.width < 0.7 * nxt.width:
+        return True
+    # Nor clearly shorter than an indented first line: a heading set in larger type holds
+    # fewer characters than the column by more than the two-character indent.
+    if first.width <= nxt.width - 3 and first.width <= _column_after(run, i + 1) - 5:
+        return True
+    # The same for a heading wrapped over two lines (the second no longer than the first).
+    if i + 2 >= len(run) or ends_sentence(nxt.text) or nxt.width > first.width:
+        return False
+    after = run[i + 2]
+    return first.width <= after.width - 3 and first.width <= _column_after(run, i + 2) - 5
+
+
+def _column_after(run: list[Line], i: int) -> float:
+    """The column width of the paragraph from ``run[i]`` on: its widest line among the next
+    four, up to the line ending its first sentence."""
+    widest = 0.0
+    for line in run[i : i + 4]:
+        widest = max(widest, line.width)
+        if ends_sentence(line.text):
+            break
+    return widest
 
 
 def _wrapped_heading(run: list[Line], i: int) -> bool:
@@ -255,9 +284,9 @@ def _merge_headings(blocks: list[Block]) -> list[Block]:
             prev is not None
             and block.kind is Kind.HEAD
             and prev.kind is Kind.HEAD
-            and len(prev.lines) == 1
+            and len(prev.lines) < MAX_HEADING_LINES
             and len(block.lines) == 1
-            and block.width <= prev.width
+            and block.width <= prev.lines[-1].width
             and prev.width + block.width <= 32
         ):
             prev.lines.append(block.lines[0])

@@ -16,7 +16,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 
-from rag.parsing.cleaning import TextBuilder, clean_inline, clean_title
+from rag.parsing.cleaning import TextBuilder, clean_inline, clean_title, ends_sentence
 from rag.parsing.dates import find_published
 from rag.parsing.layout import Block, Kind, classify, label_text, read_lines
 from rag.types import Document, Section
@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 UNPLACED_TITLE = "未归类内容"
 # A pull quote repeats the body almost verbatim; the column's introduction box does not.
 PULL_QUOTE_OVERLAP = 0.6
+# A line this much shorter than its paragraph's column is more than an indented first line.
+TITLE_SLACK = 3.0
 
 
 @dataclass
@@ -90,6 +92,8 @@ def _read_article(
 ) -> _Article:
     article = _Article(affiliation=segment[-1])
     inner = segment[:-1]
+    if previous is not None and previous.needs_title:
+        inner = _peel_title(inner)
     bylines = [i for i, b in enumerate(inner) if b.kind is Kind.BYLINE]
     if bylines:
         start = bylines[-1] + 1
@@ -112,6 +116,23 @@ def _read_article(
         article.title_blocks.append(candidates.pop(0))
     leftovers.extend(candidates)
     return article
+
+
+def _peel_title(blocks: list[Block]) -> list[Block]:
+    """The previous article's title when it was set right against the next paragraph.
+
+    An article printed without a title in front has it after its affiliation note; with no
+    blank line between that title and the next article's first paragraph, the two read as
+    one block. The first line is the title when it is no sentence's end and shorter than the
+    paragraph's column by more than a first line's indent.
+    """
+    if not blocks or blocks[0].kind is not Kind.PARA or len(blocks[0].lines) < 3:
+        return blocks
+    first, *rest = blocks[0].lines
+    column = max(line.width for line in rest[:4])
+    if ends_sentence(first.text) or first.width > column - TITLE_SLACK:
+        return blocks
+    return [Block(Kind.HEAD, [first]), Block(Kind.PARA, rest), *blocks[1:]]
 
 
 def _first_body_index(blocks: list[Block]) -> int:
@@ -169,6 +190,8 @@ def _read_tail(
     Returns the paragraphs found there, to be placed once the boxes are known.
     """
     paras: list[Block] = []
+    if previous is not None and previous.needs_title:
+        segment = _peel_title(segment)
     i = 0
     while i < len(segment):
         block = segment[i]

@@ -111,7 +111,10 @@ ROLES = [
     {"label": 422, "pull": 423, "title": 433, "byline": 435},
     {"label": 649, "pull": 651, "byline": 667, "title": 742, "box": 746},
 ]
-TITLE_AFTER = [True, False, False, True]  # where the original page prints each title
+TITLE_AFTER = [True, False, False, True]
+# In group 3 the paragraph before the byline is not a pull quote but the text of the box
+# ("开栏的话"), printed across the page in its own frame: it moves, but keeps its lines.
+BOX_TEXT = {3}  # where the original page prints each title
 
 
 def _group_roles(group, roles):
@@ -181,6 +184,9 @@ def make_variant(seed: int, page: str | None = None, changes=ALL_CHANGES) -> str
         pull_width = rng.choice([10.0, 12.0, 14.0]) if "width" in changes else 13.0
         rendered: list[list[str]] = []
         for block in front:
+            if block in parts.get("pull", []) and g in BOX_TEXT:
+                rendered.append([line.raw.strip() for line in block.lines])  # a box, as printed
+                continue
             is_pull = block in parts.get("pull", [])
             rendered.append(_render(block, pull_width if is_pull else body_width, head_width))
         for block in parts.get("byline", []):
