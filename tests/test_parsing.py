@@ -13,6 +13,7 @@ from rag.errors import SourceError
 from rag.parsing import load_documents
 from rag.parsing.cleaning import TextBuilder, display_normalize
 from rag.parsing.layout import LABEL_BULLETS
+from rag.parsing.page import parse_page
 from tests.conftest import BUNDLED_PAGE, REARRANGED_PAGE
 
 # What a reader of the page sees (written by hand from the printed page, not by the parser).
@@ -200,3 +201,49 @@ def test_empty_file_is_skipped_with_a_warning(tmp_path, caplog):
         docs = load_documents([tmp_path])
     assert [d.title for d in docs] == ["标题"]
     assert "empty.txt: empty file skipped" in caplog.text
+
+
+# ---- the page laid out in other ways (tests/data/make_rearranged_page.py:make_variant) -------
+def _variant_maker():
+    import importlib.util
+
+    path = REARRANGED_PAGE.parent / "make_rearranged_page.py"
+    spec = importlib.util.spec_from_file_location("make_rearranged_page", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+VARIANTS = _variant_maker()
+LAYOUT_CHANGES = VARIANTS.ALL_CHANGES - {"width"}
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_page_variants_parse_to_the_same_documents(bundled_docs, seed):
+    """Pieces moved to the top or bottom, blank-line style per piece, titles before or after
+    the body, pull quotes before or after the title, one byline or one per author."""
+    page = VARIANTS.make_variant(seed, changes=LAYOUT_CHANGES)
+    docs = parse_page(page, "variant.txt")
+    assert sorted(map(_essential, docs)) == sorted(map(_essential, bundled_docs))
+
+
+def _without_breaks(doc):
+    return (doc.title, doc.authors, doc.affiliation, doc.column, doc.standfirst,
+            doc.text.replace("\n", ""), tuple(s.title for s in doc.sections))  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_page_variants_with_other_column_widths_keep_articles_and_metadata(bundled_docs, seed):
+    """Also other column, pull quote and heading widths. Without indentation in the text, a
+    full line ending a sentence followed by a short one can be a paragraph's end and a one-line
+    paragraph alike; so paragraph breaks may move, and nothing else."""
+    page = VARIANTS.make_variant(seed)
+    docs = parse_page(page, "variant.txt")
+    assert sorted(map(_without_breaks, docs)) == sorted(map(_without_breaks, bundled_docs))
+
+
+def test_variants_really_differ_from_the_page():
+    pages = {VARIANTS.make_variant(seed) for seed in range(10)}
+    assert len(pages) == 10 and BUNDLED_PAGE.read_text() not in pages
+    firsts = {page.lstrip().splitlines()[0] for page in pages}
+    assert len(firsts) >= 3  # different pieces at the top

@@ -45,6 +45,9 @@ _NAME = rf"[{HAN}·]{{2,4}}"
 _BYLINE = re.compile(rf"^{_NAME}(?:\s+{_NAME}){{0,3}}$")
 # A long title in a narrow column runs to three lines, each no longer than the one before.
 MAX_HEADING_LINES = 3
+# A title wrapped over lines holds at most this many characters in all; two headings in a row
+# holding more are two titles.
+MAX_HEADING_WIDTH = 32
 _HAN_RUN4 = re.compile(rf"[{HAN}]{{4,}}")
 
 
@@ -238,14 +241,36 @@ def _starts_heading(run: list[Line], i: int) -> bool:
     if wider or first.width < 0.7 * nxt.width:
         return True
     # Nor clearly shorter than an indented first line: a heading set in larger type holds
-    # fewer characters than the column by more than the two-character indent.
-    if first.width <= nxt.width - 3 and first.width <= _column_after(run, i + 1) - 5:
-        return True
-    # The same for a heading wrapped over two lines (the second no longer than the first).
-    if i + 2 >= len(run) or ends_sentence(nxt.text) or nxt.width > first.width:
+    # fewer characters than the column by more than the two-character indent. A heading of
+    # two or three lines (each no longer than the one before) is measured the same way.
+    m = 1
+    while (
+        m < MAX_HEADING_LINES
+        and i + m + 1 < len(run)
+        and not ends_sentence(run[i + m].text)
+        and run[i + m].width <= run[i + m - 1].width
+        and not _dense_break_after(run, i + m - 1)
+    ):
+        if _dense_break_after(run, i + m):
+            return True  # unfinished lines standing apart: no paragraph ends so
+        m += 1
+        if _heading_before(run, i, m):
+            return True
+    return _heading_before(run, i, 1)
+
+
+def _heading_before(run: list[Line], i: int, m: int) -> bool:
+    """Whether ``run[i : i + m]`` is clearly narrower than the paragraph after it."""
+    if i + m >= len(run):
         return False
-    after = run[i + 2]
-    return first.width <= after.width - 3 and first.width <= _column_after(run, i + 2) - 5
+    widest = max(line.width for line in run[i : i + m])
+    after = run[i + m]
+    column = _column_after(run, i + m)
+    if widest <= after.width - 2 and widest <= column - 5:
+        return True
+    # Two or three lines, each no longer than the one before, then an indented first line:
+    # a paragraph's own lines never narrow and then widen again.
+    return m >= 2 and widest <= column - 3 and after.width <= column - 1.5
 
 
 def _column_after(run: list[Line], i: int) -> float:
@@ -268,15 +293,20 @@ def _wrapped_heading(run: list[Line], i: int) -> bool:
     if i + 1 >= len(run) or _dense_break_after(run, i) or _is_two_part_title(run[i]):
         return False
     first, nxt = run[i], run[i + 1]
-    if ends_sentence(nxt.text) or nxt.width > first.width - 3:
+    if ends_sentence(nxt.text) or nxt.width > first.width:
         return False
+    if first.width + nxt.width > MAX_HEADING_WIDTH:
+        return False  # two titles in a row (one printed after its body, the next in front)
     if i + 2 >= len(run) or _dense_break_after(run, i + 1):
         return True
-    return run[i + 2].width >= nxt.width + 3
+    if nxt.width <= first.width - 3 and run[i + 2].width >= nxt.width + 3:
+        return True
+    return _heading_before(run, i, 2)
 
 
 def _merge_headings(blocks: list[Block]) -> list[Block]:
-    """Join a heading printed over two blocks (second line no longer than the first)."""
+    """Join a heading printed over two blocks (up to three lines, each no longer than the one
+    before)."""
     out: list[Block] = []
     for block in blocks:
         prev = out[-1] if out else None
@@ -284,12 +314,12 @@ def _merge_headings(blocks: list[Block]) -> list[Block]:
             prev is not None
             and block.kind is Kind.HEAD
             and prev.kind is Kind.HEAD
-            and len(prev.lines) < MAX_HEADING_LINES
-            and len(block.lines) == 1
-            and block.width <= prev.lines[-1].width
-            and prev.width + block.width <= 32
+            and len(prev.lines) + len(block.lines) <= MAX_HEADING_LINES
+            and not _is_two_part_title(prev.lines[0])
+            and block.lines[0].width <= prev.lines[-1].width
+            and prev.width + block.width <= MAX_HEADING_WIDTH
         ):
-            prev.lines.append(block.lines[0])
+            prev.lines.extend(block.lines)
             continue
         out.append(block)
     return out

@@ -138,7 +138,8 @@ def make_variant(seed: int, page: str | None = None, changes=ALL_CHANGES) -> str
     """One variant of the bundled page, drawn from ``seed``.
 
     Per piece (article group), drawn at random: its place on the page, its body width
-    (16-30 characters), its heading width, its blank-line style (a blank line after every
+    (16-30 characters), its pull quote's and headings' widths (larger type: fewer characters
+    than the body's column, or a title on one line across columns), its blank-line style (a blank line after every
     line, or only between blocks), whether its title comes before or after its body, whether
     its pull quote comes before or after its title, and whether two authors share one byline
     line or get one each.
@@ -157,13 +158,17 @@ def make_variant(seed: int, page: str | None = None, changes=ALL_CHANGES) -> str
     for pos, g in enumerate(order):
         parts = _group_roles(groups[g], ROLES[g])
         body_width = rng.choice([16.0, 18.0, 20.0, 22.0, 24.0, 26.0, 28.0, 30.0])
-        head_width = rng.choice([10.0, 12.0, 14.0, 40.0])
+        # Type sizes: title > pull quote > body, so per line a pull quote holds fewer
+        # characters than the body's column, and a title set over a column fewer still
+        # (under 70%, docs/parsing.md); a title spanning several columns sits on one line.
+        pull_width = float(round(body_width * rng.uniform(0.55, 0.8)))
+        across = rng.random() < 0.5
         spaced = rng.random() < 0.5
         title_after = rng.random() < 0.5
         pull_first = rng.random() < 0.5
         split_byline = rng.random() < 0.5
         if "width" not in changes:
-            body_width, head_width = BODY_WIDTH, 40.0
+            body_width, pull_width, across = BODY_WIDTH, 13.0, None
         if "spacing" not in changes:
             spaced = pos % 2 == 1
         if "title" not in changes:
@@ -180,15 +185,19 @@ def make_variant(seed: int, page: str | None = None, changes=ALL_CHANGES) -> str
             front = [*parts.get("label", []), *parts.get("pull", [])]
             if not title_after:
                 front += parts.get("title", [])
-        # A pull quote is set in a larger type than the body: fewer characters a line.
-        pull_width = rng.choice([10.0, 12.0, 14.0]) if "width" in changes else 13.0
+
+        def hw(block, body_width=body_width, pull_width=pull_width, across=across):
+            if across is None:  # widths unchanged: headings keep their lines
+                return 0.0
+            return _heading_width(block, body_width, pull_width, across)
+
         rendered: list[list[str]] = []
         for block in front:
             if block in parts.get("pull", []) and g in BOX_TEXT:
                 rendered.append([line.raw.strip() for line in block.lines])  # a box, as printed
                 continue
             is_pull = block in parts.get("pull", [])
-            rendered.append(_render(block, pull_width if is_pull else body_width, head_width))
+            rendered.append(_render(block, pull_width if is_pull else body_width, hw(block)))
         for block in parts.get("byline", []):
             names = block.lines[0].raw.split()
             if split_byline and len(names) > 1:
@@ -196,10 +205,10 @@ def make_variant(seed: int, page: str | None = None, changes=ALL_CHANGES) -> str
             else:
                 rendered.append([block.lines[0].raw.strip()])
         for block in parts["body"] + parts["affil"]:
-            rendered.append(_render(block, body_width, head_width))
+            rendered.append(_render(block, body_width, hw(block)))
         if title_after:
-            rendered.extend(_render(b, body_width, head_width) for b in parts.get("title", []))
-        rendered.extend(_render(b, body_width, head_width) for b in parts["box"])
+            rendered.extend(_render(b, body_width, hw(b)) for b in parts.get("title", []))
+        rendered.extend(_render(b, body_width, hw(b)) for b in parts["box"])
         for lines in rendered:
             for line in lines:
                 out.append(line)
@@ -218,15 +227,26 @@ def _render(block, body_width: float, head_width: float) -> list[str]:
         if len(out) > 1 and display_width(out[-1]) >= body_width - 1:
             out[-1:] = [out[-1][:-2], out[-1][-2:]]  # a paragraph's last line is never full
         return out
-    if block.kind is Kind.HEAD and " " not in text and display_width(text) > head_width:
+    wide = head_width and display_width(text) > head_width
+    if block.kind is Kind.HEAD and wide and " " not in text:
         return balanced(text, head_width)
     return raw
 
 
+def _heading_width(block, body_width: float, pull_width: float, across: bool) -> float:
+    """The characters a line of a heading holds: on one line across columns only when that
+    makes it clearly wider than the body's column, else under 70% of the narrower text."""
+    text = "".join(line.raw.strip() for line in block.lines)
+    if across and display_width(text) >= body_width + 3:
+        return 0.0
+    return float(int(0.7 * min(body_width, pull_width)))
+
+
 def balanced(text: str, width: float) -> list[str]:
-    """A heading over as few lines as ``width`` allows, evened out the way typesetters do (no
-    one- or two-character last line), each line no longer than the one before."""
+    """A heading over as few lines as ``width`` allows (three at most), evened out the way
+    typesetters do (no one- or two-character last line), each line no longer than the one
+    before."""
     units = _units(text)
-    n = -(-len(units) // int(width))  # lines needed
+    n = min(-(-len(units) // int(width)), 3)  # lines needed; a longer title gets smaller type
     per = -(-len(units) // n)
     return ["".join(units[i : i + per]) for i in range(0, len(units), per)]
