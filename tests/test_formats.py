@@ -291,3 +291,48 @@ def test_control_characters_are_stripped_and_offsets_stay_right(tmp_path):
     (doc,) = load_documents([path])
     assert doc.text == "第一段文字，继续。\n第二段。"
     assert doc.line_at(doc.text.index("继续")) == 3 and doc.line_at(doc.text.index("第二")) == 5
+
+
+def test_ingest_reports_skipped_files_and_indexes_the_rest(tmp_path):
+    from rag.embedding.fake import HashEncoder
+    from rag.engine import Engine, EngineConfig
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "good.md").write_text("# 好文章\n\n2023年10月26日\n\n正文第一段，讲社区食堂。\n")
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.4 truncated")
+    engine = Engine(EngineConfig(index_dir=tmp_path / "idx"), encoder=HashEncoder())
+    report = engine.ingest([folder], rebuild=True)
+    assert len(report.added) == 1
+    assert [(Path(p).name, "not a readable PDF" in why) for p, why in report.skipped] == [
+        ("broken.pdf", True)
+    ]
+    (doc,) = engine.documents()
+    assert (doc.title, doc.published, doc.kind) == ("好文章", "2023-10-26", "text")
+
+
+def test_index_from_before_full_width_punctuation_asks_for_a_rebuild(tmp_path):
+    import json
+
+    from rag.embedding.fake import HashEncoder
+    from rag.errors import IndexMismatchError
+    from rag.index.store import Index
+
+    index = Index(HashEncoder())
+    index.add_documents(load_documents([BUNDLED_PAGE])[:1])
+    index.save(tmp_path / "idx")
+    manifest = json.loads((tmp_path / "idx" / "manifest.json").read_text())
+    del manifest["text_version"]  # as written before the text version was recorded
+    (tmp_path / "idx" / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexMismatchError, match=r"text version 1.*rag ingest --rebuild"):
+        Index.load(tmp_path / "idx", HashEncoder())
+
+
+def test_quotes_keep_full_width_punctuation_and_ascii_queries_still_match(index):
+    from rag.search.searcher import Searcher
+
+    hits = Searcher(index).search("其一,精准回应了平台从业人员", top_k=3, mode="keyword").hits
+    assert any("其一，精准回应" in h.chunk.text for h in hits)
+    for h in hits:
+        doc = index.documents[h.chunk.doc_id]
+        assert doc.text[h.chunk.start : h.chunk.end] == h.chunk.text
