@@ -2,7 +2,8 @@
 
 The CLI and the HTTP API both build an :class:`Engine` from an :class:`EngineConfig` of plain
 values (read from the environment and flags at the edge), call :meth:`Engine.warm_up` once,
-and then use it. Writes are serialised by a lock and saved atomically.
+and then use it. Reads work on immutable snapshots; writes are serialised, logged durably and
+published as the next snapshot.
 """
 
 from __future__ import annotations
@@ -14,10 +15,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from rag import conversation
 from rag.chunking import Chunker, ChunkerSettings
 from rag.embedding.base import Encoder
 from rag.errors import InputError, NotFoundError, ReadOnlyError
+from rag.index.files import recover
+from rag.index.lock import WriterLock
+from rag.index.snapshot import Snapshot
 from rag.index.store import Index, IngestReport, read_manifest
+from rag.parsing import load_documents
 from rag.parsing.loaders import load_batch
 from rag.search import Searcher, SearchSettings
 from rag.search.filters import Filters
@@ -54,6 +60,8 @@ class EngineConfig:
     read_only: bool = False
     llm: LLMConfig | None = None
     device: str = "cpu"
+    # Logged writes after which the log is folded into a new base, in the background.
+    compact_after: int = 500
 
 
 def make_encoder(config: EngineConfig, progress: bool = False) -> Encoder:
@@ -71,62 +79,154 @@ def make_encoder(config: EngineConfig, progress: bool = False) -> Encoder:
     )
 
 
+@dataclass(frozen=True)
+class _State:
+    """What one request reads: a snapshot and a searcher over that same snapshot."""
+
+    index: Snapshot
+    searcher: Searcher
+
+
 class Engine:
-    """Search, answers and document management over one index folder."""
+    """Search, answers and document management over one index folder.
+
+    Reads take no lock: each request reads :attr:`_state` once and works on that immutable
+    snapshot to the end, while a write builds the next snapshot and swaps the state in one
+    assignment. Writes are serialised, logged durably before they return, and a writable
+    engine holds the folder's writer lock (``rag.index.lock``) from :meth:`warm_up` on, so a
+    second writer (another server, ``rag ingest``) is refused instead of losing data.
+    """
 
     def __init__(self, config: EngineConfig, encoder: Encoder | None = None) -> None:
         self.config = config
         self._encoder = encoder
-        self.index: Index | None = None
-        self.searcher: Searcher | None = None
-        self._write_lock = threading.Lock()
+        self._store: Index | None = None
+        self._state: _State | None = None
+        self._writer: WriterLock | None = None
+        self._write_lock = threading.RLock()
+        self._compaction: threading.Thread | None = None
+
+    # ---- state ---------------------------------------------------------------------------
+    @property
+    def index(self) -> Snapshot | None:
+        """The current snapshot (None before :meth:`warm_up`)."""
+        state = self._state
+        return state.index if state is not None else None
+
+    @index.setter
+    def index(self, snapshot: Snapshot) -> None:
+        self._state = _State(snapshot, Searcher(snapshot, self.config.search))
+
+    @property
+    def searcher(self) -> Searcher | None:
+        state = self._state
+        return state.searcher if state is not None else None
+
+    @searcher.setter
+    def searcher(self, searcher: Searcher) -> None:
+        self._state = _State(searcher.index, searcher)
+
+    def _publish(self) -> None:
+        assert self._store is not None
+        snapshot = self._store.snapshot
+        self._state = _State(snapshot, Searcher(snapshot, self.config.search))
 
     # ---- life cycle ----------------------------------------------------------------------
     def warm_up(self, build_if_missing: bool = True, progress: bool = False) -> None:
-        """Load the model and the index; build the index from the corpus if there is none."""
-        if self.index is not None:
+        """Load the model and the index; build the index from the corpus if there is none.
+
+        Raises:
+            IndexLockedError: The engine is writable and another writer holds the folder.
+        """
+        if self._state is not None:
             return
-        encoder = self._encoder or make_encoder(self.config, progress=progress)
-        self._encoder = encoder
+        encoder = self._load_encoder(progress)
         if hasattr(encoder, "warm_up"):
             encoder.warm_up()
-        if read_manifest(self.config.index_dir) is None:
-            if not build_if_missing:
+        with self._write_lock:
+            if not self.config.read_only:
+                self._take_writer_lock()
+            if self.has_index():
+                self._store = Index.load(self.config.index_dir, encoder)
+                self._publish()
+            elif not build_if_missing:
                 raise NotFoundError(
                     f"no index in {self.config.index_dir}; build one with `rag ingest`"
                 )
-            logger.info(
-                "no index in %s: building it from %s", self.config.index_dir, self.corpus_names()
-            )
-            self._set_index(self._new_index())
-            self.ingest(list(self.config.corpus), progress=progress)
-        else:
-            self._set_index(Index.load(self.config.index_dir, encoder))
+            else:
+                logger.info(
+                    "no index in %s: building it from %s",
+                    self.config.index_dir,
+                    self.corpus_names(),
+                )
+                self._build(load_documents(list(self.config.corpus)), progress)
         # The first query pays for lazy initialisation (jieba's dictionary, BM25 matrices).
         self.search("预热 warm-up", top_k=1)
+
+    def has_index(self) -> bool:
+        """Whether the folder holds an index, after finishing any save a crash interrupted."""
+        recover(self.config.index_dir)
+        return read_manifest(self.config.index_dir) is not None
+
+    def close(self) -> None:
+        """Finish a running compaction, close the log and give the writer lock back."""
+        thread = self._compaction
+        if thread is not None:
+            thread.join()
+        with self._write_lock:
+            if self._store is not None:
+                self._store.close()
+            if self._writer is not None:
+                self._writer.release()
+                self._writer = None
 
     def corpus_names(self) -> str:
         return ", ".join(str(p) for p in self.config.corpus) or "(no corpus)"
 
-    def _new_index(self) -> Index:
-        assert self._encoder is not None
-        return Index(self._encoder, Chunker(self.config.chunker), self.config.ann)
+    def _load_encoder(self, progress: bool = False) -> Encoder:
+        if self._encoder is None:
+            self._encoder = make_encoder(self.config, progress=progress)
+        return self._encoder
 
-    def _set_index(self, index: Index) -> None:
-        self.index = index
-        self.searcher = Searcher(index, self.config.search)
+    def _take_writer_lock(self) -> None:
+        if self._writer is None:
+            self._writer = WriterLock.acquire(self.config.index_dir)
 
-    def _ready(self) -> tuple[Index, Searcher]:
-        if self.index is None or self.searcher is None:
+    def _build(self, docs: list[Document], progress: bool) -> IngestReport:
+        """A new index of ``docs``, saved whole and swapped in, then logged to."""
+        # Building even a read-only engine's missing index is setting up, not a document
+        # change; it still takes the writer lock for as long as it writes.
+        own_lock = self._writer is None
+        self._take_writer_lock()
+        try:
+            encoder = self._load_encoder(progress)
+            store = Index(encoder, Chunker(self.config.chunker), self.config.ann)
+            report = store.add_documents(docs, progress=progress)
+            store.save(self.config.index_dir)
+            store.attach(self.config.index_dir)
+            if self._store is not None:
+                self._store.close()
+            self._store = store
+            self._publish()
+            return report
+        finally:
+            if own_lock and self.config.read_only and self._writer is not None:
+                self._writer.release()
+                self._writer = None
+
+    def _ready(self) -> _State:
+        state = self._state
+        if state is None:
             self.warm_up()
-        assert self.index is not None and self.searcher is not None
-        return self.index, self.searcher
+            state = self._state
+        assert state is not None
+        return state
 
     # ---- reading -------------------------------------------------------------------------
     def search(
         self, query: str, top_k: int = 5, mode: str = "hybrid", filters: Filters | None = None
     ) -> SearchResult:
-        return self._ready()[1].search(query, top_k=top_k, mode=mode, filters=filters)
+        return self._ready().searcher.search(query, top_k=top_k, mode=mode, filters=filters)
 
     def ask(
         self,
@@ -142,11 +242,21 @@ class Engine:
         """
         from rag.answering.extractive import ExtractiveAnswerer
 
-        index, searcher = self._ready()
+        # One state for the whole answer: the passages and the documents they are quoted
+        # from come from the same snapshot, whatever is written meanwhile.
+        state = self._ready()
+        index, searcher = state.index, state.searcher
         t0 = time.perf_counter()
-        result = searcher.search(question, top_k=top_k, mode="hybrid", filters=filters)
+        # A follow-up ("第二个呢？", "那天津市总工会呢？") is read against the earlier turns first.
+        followup = conversation.resolve(question, history, index.documents)
+        result = searcher.search(
+            followup.query, followup.search_depth(top_k), mode="hybrid", filters=filters
+        )
+        result = conversation.focus(result, followup.documents, top_k)
         t1 = time.perf_counter()
-        answer = ExtractiveAnswerer().answer(result.query, result, index.documents)
+        answer = conversation.item_answer(
+            followup, result, index.documents, index.chunks_of
+        ) or ExtractiveAnswerer().answer(result.query, result, index.documents)
         if self.config.llm is not None and answer.answerable:
             from rag.answering.generation import ChatGenerator
 
@@ -157,56 +267,109 @@ class Engine:
         timings["search"] = round((t1 - t0) * 1000, 2)
         timings["answer"] = round((time.perf_counter() - t1) * 1000, 2)
         timings["total"] = round((time.perf_counter() - t0) * 1000, 2)
-        return _with_timings(answer, timings)
+        return _with_timings(followup.annotate(answer), timings)
 
     def documents(self) -> list[Document]:
-        return list(self._ready()[0].documents.values())
+        return list(self._ready().index.documents.values())
 
     def document(self, doc_id: str) -> Document:
-        return self._ready()[0].document(doc_id)
+        return self._ready().index.document(doc_id)
 
     def chunk_count(self, doc_id: str) -> int:
-        return len(self._ready()[0].chunks_of(doc_id))
+        return len(self._ready().index.chunks_of(doc_id))
 
     # ---- writing -------------------------------------------------------------------------
     def ingest(
         self, paths: list[Path], rebuild: bool = False, progress: bool = False
     ) -> IngestReport:
-        """Add files and folders to the index (or start over with ``rebuild``) and save it.
+        """Add files and folders to the index (or start over with ``rebuild``), durably.
 
         A file that cannot be read is left out and listed in the report's ``skipped``; the
         rest of the batch still goes in.
+
+        Raises:
+            IndexLockedError: Another writer (a running server, say) holds the folder.
         """
         self._check_writable()
         batch = load_batch(paths)
         docs = list(batch.documents)
+        skipped = tuple((f.path, f.reason) for f in batch.skipped)
         with self._write_lock:
-            if self.index is None or rebuild:
-                if self._encoder is None:
-                    self._encoder = make_encoder(self.config, progress=progress)
-                self._set_index(self._new_index())
-            assert self.index is not None
-            report = self.index.add_documents(docs, progress=progress)
-            self.index.save(self.config.index_dir)
-        return replace(report, skipped=tuple((f.path, f.reason) for f in batch.skipped))
+            self._take_writer_lock()
+            if self._store is None and not rebuild and self.has_index():
+                self.warm_up(build_if_missing=False, progress=progress)
+            if self._store is None or rebuild:
+                return replace(self._build(docs, progress), skipped=skipped)
+            report = self._store.add_documents(docs, progress=progress)
+            # A bulk load is worth folding into the base at once; a few documents are not.
+            if self._store.log_records and report.chunks_added >= len(self._store) // 4:
+                self._store.compact()
+            self._publish()
+        return replace(report, skipped=skipped)
 
     def add_document(self, doc: Document) -> IngestReport:
+        """Add or replace one document; it is searchable, and on disk, when this returns.
+
+        Raises:
+            InputError: The document is empty or has nothing to index (only punctuation).
+        """
         self._check_writable()
         if not doc.text.strip():
-            raise InputError("text must not be empty: send the article's body in 'text'")
-        index, _ = self._ready()
+            raise InputError("text must not be empty: send the article's body in 'text'", "text")
+        store = self._writable_store()
+        # Marks alone make no searchable chunk (or a chunk no query can reach).
+        if not any(ch.isalnum() for ch in doc.text) or not store.chunker.split(doc):
+            raise InputError(
+                "text has nothing to index (only punctuation or symbols), so the document "
+                "could never be found: send the article's words in 'text'",
+                "text",
+            )
         with self._write_lock:
-            report = index.add_documents([doc])
-            index.save(self.config.index_dir)
+            report = store.add_documents([doc])
+            self._publish()
+        self._maybe_compact()
         return report
 
     def delete_document(self, doc_id: str) -> int:
+        """Delete a document; no search started after this returns can find it."""
         self._check_writable()
-        index, _ = self._ready()
+        store = self._writable_store()
         with self._write_lock:
-            removed = index.delete_document(doc_id)
-            index.save(self.config.index_dir)
+            removed = store.delete_document(doc_id)
+            self._publish()
+        self._maybe_compact()
         return removed
+
+    def compact(self) -> None:
+        """Fold the write log into a new base of the index folder."""
+        self._check_writable()
+        store = self._writable_store(build_if_missing=False)
+        with self._write_lock:
+            store.compact()
+            self._publish()
+
+    def _writable_store(self, build_if_missing: bool = True) -> Index:
+        self._ready() if build_if_missing else self.warm_up(build_if_missing=False)
+        with self._write_lock:
+            if self._store is None:
+                # The state was handed over from another engine (tests): open the folder.
+                self._take_writer_lock()
+                self._store = Index.load(self.config.index_dir, self._load_encoder())
+            return self._store
+
+    def _maybe_compact(self) -> None:
+        store = self._store
+        if store is None or store.log_records < self.config.compact_after:
+            return
+        with self._write_lock:
+            if self._compaction is not None and self._compaction.is_alive():
+                return
+            # Off the request: the write that crossed the limit returns at once, later writes
+            # wait for the compaction's lock, reads go on against their snapshots.
+            self._compaction = threading.Thread(
+                target=self.compact, name="rag-compaction", daemon=True
+            )
+            self._compaction.start()
 
     def _check_writable(self) -> None:
         if self.config.read_only:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from rag.errors import InputError
 from rag.index.crosslingual import DICTIONARY
+from rag.index.snapshot import Snapshot
 from rag.index.store import Index
 from rag.index.tokenize import has_han, tokenize
 from rag.search import enumeration
@@ -51,9 +52,13 @@ class _Leg:
 
 
 class Searcher:
-    """Ranks an index's chunks for a query in one of :data:`MODES`."""
+    """Ranks an index's chunks for a query in one of :data:`MODES`.
 
-    def __init__(self, index: Index, settings: SearchSettings | None = None) -> None:
+    Give it a :class:`Snapshot` to search one consistent state while writes go on (the
+    engine does); an :class:`Index` is read afresh at each step, which is fine without writers.
+    """
+
+    def __init__(self, index: Snapshot | Index, settings: SearchSettings | None = None) -> None:
         self.index = index
         self.settings = settings or SearchSettings()
 
@@ -87,7 +92,8 @@ class Searcher:
         timings["embed"] = _ms(t0)
         t1 = time.perf_counter()
         d_scores, d_rows = self.index.dense.search(qvec, n, allowed)
-        dense = _Leg([int(r) for r in d_rows[0] if r >= 0], [float(s) for s in d_scores[0]])
+        found = [(int(r), float(s)) for r, s in zip(d_rows[0], d_scores[0], strict=True) if r >= 0]
+        dense = _Leg([r for r, _ in found], [s for _, s in found])
         timings["dense"] = _ms(t1)
         t2 = time.perf_counter()
         tokens, coverage = self.keyword_query(query)
