@@ -98,8 +98,26 @@ def main() -> None:
     print(f"wrote {target} ({len(out)} lines)")
 
 
-if __name__ == "__main__":
-    main()
+def check_variants(n: int) -> None:
+    """Print how many of ``n`` variants parse to the bundled page's documents: exactly, and
+    up to where paragraph breaks fall (``python tests/data/make_rearranged_page.py 300``)."""
+    from rag.parsing import load_documents
+    from rag.parsing.page import parse_page
+
+    root = Path(__file__).resolve().parents[2]
+    base = load_documents([root / "data/articles.txt"])
+
+    def key(d, breaks=True):
+        text = d.text if breaks else d.text.replace("\n", "")
+        return (d.title, d.authors, d.affiliation, d.column, d.standfirst, text)
+
+    for label, changes in (("layout", ALL_CHANGES - {"width"}), ("layout+widths", ALL_CHANGES)):
+        exact = same = 0
+        for seed in range(n):
+            docs = parse_page(make_variant(seed, changes=changes), "variant.txt")
+            exact += sorted(map(key, docs)) == sorted(map(key, base))
+            same += sorted(key(d, False) for d in docs) == sorted(key(d, False) for d in base)
+        print(f"{label}: {exact}/{n} exactly the same documents, {same}/{n} up to paragraph breaks")
 
 
 # ---- variants: the same articles laid out in the other ways real pages use ----------------
@@ -250,3 +268,10 @@ def balanced(text: str, width: float) -> list[str]:
     n = min(-(-len(units) // int(width)), 3)  # lines needed; a longer title gets smaller type
     per = -(-len(units) // n)
     return ["".join(units[i : i + per]) for i in range(0, len(units), per)]
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1:
+        check_variants(int(sys.argv[1]))
+    else:
+        main()
