@@ -18,6 +18,8 @@ from dataclasses import dataclass, replace
 
 from rag.errors import SourceError
 from rag.parsing.cleaning import ends_sentence
+from rag.parsing.loaders import looks_like_page, parse_plain
+from rag.parsing.page import parse_page
 from rag.types import Document
 
 # Space between two lines taller than this many line heights is a blank line. Body text is
@@ -130,9 +132,6 @@ def page_text(pages: list[list[_Line]], paragraphs: bool = False) -> str:
 
 def parse_pdf(data: bytes, source: str) -> list[Document]:
     """The documents of one PDF: the articles of a newspaper page, or one document."""
-    from rag.parsing.loaders import looks_like_page, parse_plain
-    from rag.parsing.page import parse_page
-
     pages = pdf_lines(data, source)
     raw = page_text(pages)
     if looks_like_page(raw):

@@ -14,6 +14,7 @@ from rag.errors import SourceError
 from rag.parsing.cleaning import TextBuilder, ends_sentence
 from rag.parsing.dates import parse_date
 from rag.parsing.metadata import split_meta_lines
+from rag.parsing.page import make_doc_id
 from rag.types import Document
 
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-]+)""", re.IGNORECASE)
@@ -79,8 +80,6 @@ def parse_html(data: bytes, source: str) -> Document:
     authors = meta.authors or _authors(extracted.author or "")
     published = parse_date(extracted.date or "") or meta.published
     url = extracted.url or ""
-    from rag.parsing.page import make_doc_id
-
     origin = url or source
     return Document(
         doc_id=make_doc_id(origin, TextBuilder.clean(title)),

@@ -13,6 +13,7 @@ from rag.errors import SourceError
 from rag.parsing.cleaning import TextBuilder
 from rag.parsing.dates import find_published
 from rag.parsing.metadata import split_meta_lines
+from rag.parsing.page import make_doc_id
 from rag.types import Document, Section
 
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -70,8 +71,6 @@ def parse_docx(data: bytes, source: str) -> Document:
     body, line_map = builder.build()
     if not body:
         body, line_map = TextBuilder.clean(title), ((0, title_no),)
-    from rag.parsing.page import make_doc_id
-
     clean_title = TextBuilder.clean(title)
     return Document(
         doc_id=make_doc_id(source, clean_title),
