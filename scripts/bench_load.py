@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,8 @@ import time
 from pathlib import Path
 
 import httpx
+from benchmarks.common import proc_status
+from benchmarks.harness import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = [
@@ -60,17 +61,8 @@ def article(i: int, chars: int = 3000) -> dict:
     return {"title": f"负载测试新闻{i}", "text": text, "authors": ["记者甲", "记者乙"]}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    return proc_status(pid).get("VmRSS", float("nan"))
 
 
 def pct(values: list[float], q: float) -> float:
@@ -261,7 +253,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--duration", type=float, default=60, help="seconds of load (default 60)")
     p.add_argument("--readers", type=int, default=8, help="concurrent /search+/ask clients")
     p.add_argument("--chars", type=int, default=3000, help="characters per posted document")
-    p.add_argument("--keep", type=int, default=5, help="posted documents kept before deleting")
+    p.add_argument("--keep", type=int, default=1, help="posted documents kept before deleting")
     p.add_argument("--big-chars", type=int, default=20_000, help="then one long POST (0: none)")
     p.add_argument("--big-authors", type=int, default=300, help="authors of the long POST")
     p.add_argument("--code", type=Path, default=ROOT, help="checkout to run the server from")

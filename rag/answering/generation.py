@@ -120,6 +120,11 @@ class ChatGenerator:
         self.max_retries = max_retries
         self._client: Any = None
 
+    def warm_up(self) -> None:
+        """Make the client now (it opens no connection), so that a missing ``openai``
+        package stops start-up rather than the first question."""
+        _ = self.client
+
     @property
     def url(self) -> str:
         return f"{self.base_url}/chat/completions"

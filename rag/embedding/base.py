@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+
+from rag.errors import InputError
 
 
 @runtime_checkable
@@ -35,3 +38,17 @@ class Encoder(Protocol):
     def encode_documents(self, texts: list[str], progress: bool = False) -> np.ndarray:
         """Return a float32 array of shape ``(len(texts), dim)``, rows of unit length."""
         ...
+
+
+def check_texts(texts: Sequence[str]) -> list[str]:
+    """The texts an encode method was given, as a list, refused with a clear error when they
+    are one string (which would be encoded character by character) or hold a non-string."""
+    if isinstance(texts, str):
+        raise InputError("texts must be a list of strings, not a single string")
+    texts = list(texts)
+    bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
+    if bad:
+        raise InputError(
+            f"texts must all be strings; item {bad[0]} is {type(texts[bad[0]]).__name__}"
+        )
+    return texts

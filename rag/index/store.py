@@ -47,6 +47,7 @@ from rag.index.records import (
 from rag.index.snapshot import Addition, Snapshot, make_chunk
 from rag.index.tokenize import tokenize
 from rag.index.wal import LOG_NAME, WriteLog, crash_point, fsync_dir, read_log
+from rag.parsing.cleaning import TEXT_VERSION
 from rag.types import Chunk, Document
 
 logger = logging.getLogger(__name__)
@@ -54,6 +55,9 @@ logger = logging.getLogger(__name__)
 # 2: chunks stored as offsets into their document, write-ahead log (format 1 copied the text,
 # title and byline into every chunk and rewrote the whole folder on every write).
 FORMAT_VERSION = 2
+# Format 1 folders are read as they are (their chunk rows carry the offsets too) and rewritten
+# as format 2 by the first compaction, which a writable engine runs on opening one.
+READABLE_FORMATS = (1, 2)
 REBUILD_HINT = "rebuild it with `rag ingest --rebuild` (or delete the folder)"
 
 
@@ -66,6 +70,7 @@ class IngestReport:
     unchanged: tuple[str, ...] = ()
     chunks_added: int = 0
     chunks_removed: int = 0
+    skipped: tuple[tuple[str, str], ...] = ()  # (file, why) for files of a batch left out
 
 
 def content_hash(doc: Document) -> str:
@@ -97,6 +102,7 @@ class Index:
         self._folder: Path | None = None
         self._log: WriteLog | None = None
         self._write_lock = threading.RLock()
+        self.format_version = FORMAT_VERSION  # of the folder it was loaded from
 
     # ---- reading (all from the current snapshot) -----------------------------------------
     @property
@@ -221,6 +227,7 @@ class Index:
         snap = self._snapshot
         return {
             "format_version": FORMAT_VERSION,
+            "text_version": TEXT_VERSION,
             "package_version": __version__,
             "model": self.encoder.name,
             "dim": self.encoder.dim,
@@ -263,6 +270,7 @@ class Index:
             self._log.close()
             self._write_base(self._folder)
             self._log = WriteLog(self._folder)
+            self.format_version = FORMAT_VERSION
 
     def close(self) -> None:
         """Close the log file (the index stays readable)."""
@@ -326,7 +334,7 @@ class Index:
                 hashes[row["doc_id"]] = row.pop("content_hash")
                 documents[row["doc_id"]] = doc_from_json(row)
         with open(folder / "chunks.jsonl", encoding="utf-8") as f:
-            chunks = tuple(make_chunk(documents[d], s, e) for d, s, e in map(json.loads, f))
+            chunks = tuple(make_chunk(documents[d], s, e) for d, s, e in map(_span, f))
         dense = DenseIndex.load(folder, encoder.dim, manifest.get("ann", "auto"))
         keyword = KeywordIndex.load(folder)
         if not (len(chunks) == len(dense) == len(keyword)):
@@ -345,6 +353,7 @@ class Index:
         index._snapshot = snap
         index._folder = folder
         index._log = WriteLog(folder, len(records), size)
+        index.format_version = manifest["format_version"]
         return index
 
 
@@ -380,10 +389,17 @@ def apply_record(snap: Snapshot, record: dict) -> Snapshot:
 
 def check_manifest(manifest: dict, encoder: Encoder, folder: Path) -> None:
     """Refuse an index this code or this model cannot use, saying how to rebuild it."""
-    if manifest.get("format_version") != FORMAT_VERSION:
+    if manifest.get("format_version") not in READABLE_FORMATS:
         raise IndexMismatchError(
             f"index in {folder} has format {manifest.get('format_version')}, this version "
             f"reads format {FORMAT_VERSION}; {REBUILD_HINT}"
+        )
+    # Indexes from before the text version was recorded had version 1 (punctuation folded).
+    if manifest.get("text_version", 1) != TEXT_VERSION:
+        raise IndexMismatchError(
+            f"index in {folder} holds text cleaned by older rules (text version "
+            f"{manifest.get('text_version', 1)}; this version keeps full-width punctuation as "
+            f"printed and is version {TEXT_VERSION}), so its offsets no longer match; {REBUILD_HINT}"
         )
     if manifest.get("model") != encoder.name or manifest.get("dim") != encoder.dim:
         raise IndexMismatchError(
@@ -402,6 +418,13 @@ def check_manifest(manifest: dict, encoder: Encoder, folder: Path) -> None:
             encoder.runtime,
             encoder.name,
         )
+
+
+def _span(line: str) -> tuple[str, int, int]:
+    row = json.loads(line)
+    if isinstance(row, dict):  # format 1: the whole chunk
+        return row["doc_id"], row["start"], row["end"]
+    return row[0], row[1], row[2]
 
 
 def read_manifest(folder: str | Path) -> dict | None:
