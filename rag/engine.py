@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rag.chunking import Chunker, ChunkerSettings
-from rag.embedding.base import Encoder
+from rag.embedding.base import Encoder, warm_up_in_background
 from rag.errors import InputError, NotFoundError, ReadOnlyError
 from rag.index.store import Index, IngestReport, read_manifest
 from rag.parsing import load_documents
@@ -96,7 +96,8 @@ class Engine:
             return
         encoder = self._encoder or make_encoder(self.config, progress=progress)
         self._encoder = encoder
-        encoder.warm_up()
+        # The model loads while the index does (both take seconds; see warm_up_in_background).
+        model_loaded = warm_up_in_background(encoder)
         if read_manifest(self.config.index_dir) is None:
             if not build_if_missing:
                 raise NotFoundError(
@@ -109,6 +110,7 @@ class Engine:
             self.ingest(list(self.config.corpus), progress=progress)
         else:
             self._set_index(Index.load(self.config.index_dir, encoder))
+        model_loaded()
         # The first query pays for lazy initialisation (jieba's dictionary, BM25 matrices).
         self.search("预热 warm-up", top_k=1)
 
