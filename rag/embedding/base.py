@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+
+from rag.errors import InputError
 
 
 @runtime_checkable
@@ -64,3 +66,17 @@ def warm_up_in_background(encoder: Encoder) -> Callable[[], None]:
             raise failure[0]
 
     return wait
+
+
+def check_texts(texts: Sequence[str]) -> list[str]:
+    """The texts an encode method was given, as a list, refused with a clear error when they
+    are one string (which would be encoded character by character) or hold a non-string."""
+    if isinstance(texts, str):
+        raise InputError("texts must be a list of strings, not a single string")
+    texts = list(texts)
+    bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
+    if bad:
+        raise InputError(
+            f"texts must all be strings; item {bad[0]} is {type(texts[bad[0]]).__name__}"
+        )
+    return texts

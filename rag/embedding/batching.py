@@ -24,7 +24,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from rag.embedding.base import Encoder
+from rag.embedding.base import Encoder, check_texts
 from rag.errors import InputError
 
 
@@ -128,7 +128,7 @@ class BatchingEncoder:
 
     @property
     def runtime(self) -> str:
-        return getattr(self.encoder, "runtime", "unknown")
+        return self.encoder.runtime
 
     def warm_up(self) -> None:
         self.encoder.warm_up()
@@ -143,14 +143,7 @@ class BatchingEncoder:
         Returns:
             float32 ``(len(texts), dim)``, equal to the wrapped encoder's output.
         """
-        if isinstance(texts, str):
-            raise InputError("texts must be a list of strings, not a single string")
-        texts = list(texts)
-        bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
-        if bad:
-            raise InputError(
-                f"texts must all be strings; item {bad[0]} is {type(texts[bad[0]]).__name__}"
-            )
+        texts = check_texts(texts)
         rows: list[np.ndarray | None] = [self.cache.get(t) for t in texts]
         missing = list(dict.fromkeys(t for t, r in zip(texts, rows, strict=True) if r is None))
         if missing:

@@ -13,6 +13,7 @@ import numpy as np
 
 # Sets OMP_WAIT_POLICY; torch and sentence_transformers are only imported later, in warm_up().
 from rag.embedding import _omp  # noqa: F401
+from rag.embedding.base import check_texts
 from rag.embedding.e5convert import SOURCE_PACKAGE, SOURCE_VERSION, ensure_e5_model
 from rag.errors import InputError, ModelError
 
@@ -155,14 +156,7 @@ class SentenceTransformerEncoder:
         return self._encode(texts, self.passage_prompt, progress=progress)
 
     def _encode(self, texts: list[str], prompt: str | None, progress: bool) -> np.ndarray:
-        if isinstance(texts, str):
-            raise InputError("texts must be a list of strings, not a single string")
-        texts = list(texts)
-        bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
-        if bad:
-            raise InputError(
-                f"texts must all be strings; item {bad[0]} is {type(texts[bad[0]]).__name__}"
-            )
+        texts = check_texts(texts)
         self.warm_up()
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from rag.embedding import onnx_export
+from rag.embedding.base import check_texts
 from rag.embedding.encoder import dim_from_folder
 from rag.errors import InputError, ModelError
 
@@ -156,14 +157,7 @@ class OnnxEncoder:
         return self._encode(texts, self.passage_prompt, progress=progress)
 
     def _encode(self, texts: list[str], prompt: str | None, progress: bool = False) -> np.ndarray:
-        if isinstance(texts, str):
-            raise InputError("texts must be a list of strings, not a single string")
-        texts = list(texts)
-        bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
-        if bad:
-            raise InputError(
-                f"texts must all be strings; item {bad[0]} is {type(texts[bad[0]]).__name__}"
-            )
+        texts = check_texts(texts)
         self.warm_up()
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
