@@ -34,7 +34,7 @@ from rag.answering.markers import make_citation
 from rag.answering.sentences import split_sentences
 from rag.errors import InputError
 from rag.index.tokenize import has_han
-from rag.search.enumeration import item_number
+from rag.search.enumeration import item_number as _list_item
 from rag.search.searcher import MAX_QUERY_CHARS
 from rag.types import Answer, Chunk, Citation, Document, Hit, SearchResult, Turn
 
@@ -171,7 +171,8 @@ class FollowUp:
         kind: ``"standalone"``, ``"ordinal"``, ``"entity"`` (the last question about
             something else), ``"attribute"`` (something about the last subject),
             ``"pronoun"`` (a pronoun or a dropped subject), ``"article"`` (the article last
-            quoted) or ``"more"``.
+            quoted), ``"more"``, or ``"rewritten"`` (by a language model, see
+            :meth:`with_query`).
         documents: Documents retrieval is focused on (empty: the whole index).
         item: For an ordinal, the list item it points at.
     """
@@ -189,6 +190,17 @@ class FollowUp:
     def search_depth(self, top_k: int) -> int:
         """How many hits to retrieve so that :func:`focus` can keep ``top_k`` of them."""
         return max(top_k, FOCUS_CANDIDATES) if self.documents else top_k
+
+    def with_query(self, query: str | None) -> FollowUp:
+        """This reading with another standalone question (a language model's rewrite).
+
+        An ordinal keeps its item: the rules already know which item is meant, and the
+        model's wording of it adds nothing. An empty or unchanged query changes nothing.
+        """
+        query = (query or "").strip()
+        if not query or query == self.query or self.item is not None:
+            return self
+        return replace(self, query=query, kind=self.kind if self.is_followup else "rewritten")
 
     def annotate(self, answer: Answer) -> Answer:
         """The answer as given to the question asked, saying how a follow-up was read."""
@@ -332,9 +344,9 @@ def _listed(lines: list[tuple[int, list[Span]]], documents: Mapping[str, Documen
     if len(numbered) >= 2:
         return numbered
     cited = list(dict.fromkeys(s for _, spans in lines for s in spans))
-    marked = [s for s in cited if item_number(_text(s, documents))[1]]
+    marked = [s for s in cited if _marker(_text(s, documents))[1]]
     if len(marked) >= 2:
-        return sorted(marked, key=lambda s: item_number(_text(s, documents))[1])
+        return sorted(marked, key=lambda s: _marker(_text(s, documents))[1])
     return []
 
 
@@ -445,13 +457,13 @@ def _pick_item(previous: _Context, ordinal: int, documents: Mapping[str, Documen
 def _document_list(items: list[Span], documents: Mapping[str, Document]) -> list[Span]:
     """The run of items 1, 2, 3… in the document holding the first marked item quoted."""
     for span in items:
-        style, _ = item_number(_text(span, documents))
+        style, _ = _marker(_text(span, documents))
         if not style:
             continue
         doc = documents[span.doc_id]
         runs: list[list[Span]] = []
         for s in split_sentences(doc.text):
-            found, number = item_number(s.text)
+            found, number = _marker(s.text)
             if found != style:
                 continue
             # A list restarts at 1 (a sub-list inside an item uses the same style again).
@@ -650,6 +662,12 @@ def _resolve(
     return reading
 
 
+def _marker(text: str) -> tuple[str, int]:
+    """The list style and item number a sentence opens with (``("", 0)`` for none): the one
+    place this module reads list markers, with the searcher's list parsing."""
+    return _list_item(text)
+
+
 # ---- earlier answers -----------------------------------------------------------------------
 def _cited_lines(turn: Turn, documents: Mapping[str, Document]) -> list[tuple[int, list[Span]]]:
     """Each line of an earlier answer: its list number (0 if none) and the sentences it cites.
@@ -775,12 +793,12 @@ def item_answer(
     if item is None or item.doc_id not in documents:
         return None
     doc = documents[item.doc_id]
-    style, _ = item_number(doc.text[item.start : item.end])
+    style, _ = _marker(doc.text[item.start : item.end])
     line_end = doc.text.find("\n", item.end)
     line_end = len(doc.text) if line_end < 0 else line_end
     quoted = [Span(doc.doc_id, item.start, item.end)]
     for s in split_sentences(doc.text[item.end : line_end], item.end):
-        if len(quoted) > ITEM_DETAILS or (style and item_number(s.text)[0] == style):
+        if len(quoted) > ITEM_DETAILS or (style and _marker(s.text)[0] == style):
             break
         quoted.append(Span(doc.doc_id, s.start, s.end))
     chunks = chunks_of(doc.doc_id)

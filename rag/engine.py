@@ -24,7 +24,7 @@ from rag.errors import InputError, NotFoundError, ReadOnlyError
 from rag.index.files import recover
 from rag.index.lock import WriterLock
 from rag.index.snapshot import Snapshot
-from rag.index.store import Index, IngestReport, read_manifest
+from rag.index.store import FORMAT_VERSION, Index, IngestReport, read_manifest
 from rag.parsing import load_documents
 from rag.search import Searcher, SearchSettings
 from rag.types import Answer, Document, SearchResult, Turn
@@ -192,6 +192,9 @@ class Engine:
                 self._take_writer_lock()
             if self.has_index():
                 self._store = Index.load(self.config.index_dir, encoder)
+                if self._store.format_version < FORMAT_VERSION and not self.config.read_only:
+                    logger.info("upgrading the index in %s", self.config.index_dir)
+                    self._store.compact()
                 self._publish()
             elif not build_if_missing:
                 raise NotFoundError(

@@ -253,7 +253,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--duration", type=float, default=60, help="seconds of load (default 60)")
     p.add_argument("--readers", type=int, default=8, help="concurrent /search+/ask clients")
     p.add_argument("--chars", type=int, default=3000, help="characters per posted document")
-    p.add_argument("--keep", type=int, default=5, help="posted documents kept before deleting")
+    p.add_argument("--keep", type=int, default=1, help="posted documents kept before deleting")
     p.add_argument("--big-chars", type=int, default=20_000, help="then one long POST (0: none)")
     p.add_argument("--big-authors", type=int, default=300, help="authors of the long POST")
     p.add_argument("--code", type=Path, default=ROOT, help="checkout to run the server from")

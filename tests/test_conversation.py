@@ -470,3 +470,16 @@ def test_long_earlier_question_does_not_make_an_overlong_query(docs):
     followup = resolve("为什么？", [turn], docs)
     assert len(followup.query) <= 2000
     assert followup.query.endswith("为什么？")
+
+
+def test_a_model_rewrite_replaces_the_query_but_not_an_ordinal_item(docs, highlights_turn):
+    ordinal = resolve("第二个亮点具体指什么？", [highlights_turn], docs)
+    assert ordinal.with_query("试点在缴费方式上有什么创新？") == ordinal
+    more = resolve("为什么？", [highlights_turn], docs)
+    rewritten = more.with_query("职业伤害保障试点为什么有这四个亮点？")
+    assert rewritten.query == "职业伤害保障试点为什么有这四个亮点？"
+    assert (rewritten.kind, rewritten.documents) == ("more", more.documents)
+    alone = resolve("哪些平台企业参加了试点？", [highlights_turn], docs)
+    assert alone.with_query("") == alone
+    assert alone.with_query("哪些平台企业参加了职业伤害保障试点？").kind == "rewritten"
+    assert alone.with_query("哪些平台企业参加了职业伤害保障试点？").is_followup

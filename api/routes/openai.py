@@ -41,7 +41,8 @@ from api.schemas_openai import (
     chunk,
 )
 from rag.answering.generation import Final, TextDelta
-from rag.chat import Message, answer_task, recognise_task, turns
+from rag.chat import Message, answer_task, recognise_task
+from rag.conversation import turns_from_messages
 from rag.errors import InputError
 from rag.search.searcher import validate_query
 from rag.types import Answer, Citation
@@ -168,8 +169,8 @@ async def chat_completions(
 
     question, earlier = split_question(messages)
     annotate(request, question=question, turns=len(earlier))
-    documents = {d.doc_id: d for d in await run_in_threadpool(engine.documents)} if earlier else {}
-    history = turns(earlier, documents)
+    # The earlier turns, with the quotes of their answers found again by the resolver.
+    history = turns_from_messages([{"role": m.role, "content": m.text} for m in messages])
     events = _wants_events(request, body, settings.chat_sources)
 
     if not body.stream:

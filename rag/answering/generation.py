@@ -376,6 +376,10 @@ class _ClientErrors:
             raise GenerationError(
                 f"the server's reply was not a chat completion: {error}"
             ) from error
+        if isinstance(error, Exception):
+            # A connection dropped while a stream is read surfaces as the HTTP library's own
+            # error, not the client's; whatever it is, the extractive answer is still there.
+            raise GenerationError(f"the reply could not be read: {error!r}") from error
         return False
 
 

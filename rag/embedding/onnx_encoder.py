@@ -9,6 +9,7 @@ length and little time goes to padding.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -109,20 +110,27 @@ class OnnxEncoder:
         except ImportError as e:
             raise ImportError("OnnxEncoder needs `pip install onnxruntime tokenizers`") from e
         path = self.onnx_dir / self.file_name
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = self.num_threads or _allowed_cpus()
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # Idle worker threads sleep instead of spinning: on a shared 2-core host, spinning
-        # threads steal the CPU from the request being served (cf. rag/embedding/_omp.py).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # Reading the 250k-piece tokenizer and creating the session each take seconds and each
+        # keep one core busy: on 2 cores, doing both at once halves the wait.
+        loaded: dict[str, Any] = {}
+
+        def load_tokenizer() -> None:
+            try:
+                loaded["tokenizer"] = Tokenizer.from_file(str(self.onnx_dir / "tokenizer.json"))
+            except Exception as e:  # re-raised below, in the caller's thread
+                loaded["error"] = e
+
+        reader = threading.Thread(target=load_tokenizer, name="tokenizer-load")
+        reader.start()
         try:
-            tokenizer = Tokenizer.from_file(str(self.onnx_dir / "tokenizer.json"))
-            session = ort.InferenceSession(
-                str(path), sess_options=options, providers=["CPUExecutionProvider"]
-            )
+            session = _session(ort, path, self.num_threads or _allowed_cpus())
         except Exception as e:  # onnxruntime raises its own exception types; name the file
             raise ModelError(f"cannot load ONNX model {path}: {e}") from e
+        finally:
+            reader.join()
+        if "error" in loaded:
+            raise ModelError(f"cannot load {self.onnx_dir / 'tokenizer.json'}: {loaded['error']}")
+        tokenizer = loaded["tokenizer"]
         tokenizer.no_padding()
         tokenizer.enable_truncation(self.max_length)
         pad = tokenizer.token_to_id("<pad>")
@@ -175,6 +183,51 @@ class OnnxEncoder:
 
     def __repr__(self) -> str:
         return f"OnnxEncoder(name={self.name!r}, file={self.file_name!r})"
+
+
+def _session(ort: Any, path: Path, threads: int) -> Any:
+    """An ONNX Runtime session for ``path``, its optimised graph cached beside it.
+
+    Full graph optimisation of the int8 model takes seconds at every start; ONNX Runtime can
+    save the optimised graph, but it may hold kernels specific to this CPU, so the cached file
+    is named by the CPU's flags and the runtime's version and made once per machine.
+    """
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    # Idle worker threads sleep instead of spinning: on a shared 2-core host, spinning
+    # threads steal the CPU from the request being served (cf. rag/embedding/_omp.py).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    providers = ["CPUExecutionProvider"]
+    cached = path.with_name(f"{path.stem}.optimized-{_machine_tag(ort.__version__)}.onnx")
+    if cached.is_file():
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        try:
+            return ort.InferenceSession(str(cached), sess_options=options, providers=providers)
+        except Exception:  # a stale or damaged cache: rebuild it from the model below
+            logger.warning("ignoring unusable optimised graph %s", cached, exc_info=True)
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    tmp = cached.with_name(f"{cached.name}.tmp-{os.getpid()}")
+    options.optimized_model_filepath = str(tmp)
+    session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
+    try:
+        os.replace(tmp, cached)  # whole or absent, even with several processes starting
+    except OSError:
+        logger.info("could not cache the optimised graph in %s", cached, exc_info=True)
+    return session
+
+
+def _machine_tag(ort_version: str) -> str:
+    try:
+        flags = next(
+            line
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("flags")
+        )
+    except (OSError, StopIteration):
+        flags = os.uname().machine
+    digest = hashlib.sha256(f"{ort_version} {flags}".encode()).hexdigest()[:12]
+    return digest
 
 
 def _read_json(path: Path) -> dict:

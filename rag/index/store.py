@@ -54,6 +54,9 @@ logger = logging.getLogger(__name__)
 # 2: chunks stored as offsets into their document, write-ahead log (format 1 copied the text,
 # title and byline into every chunk and rewrote the whole folder on every write).
 FORMAT_VERSION = 2
+# Format 1 folders are read as they are (their chunk rows carry the offsets too) and rewritten
+# as format 2 by the first compaction, which a writable engine runs on opening one.
+READABLE_FORMATS = (1, 2)
 REBUILD_HINT = "rebuild it with `rag ingest --rebuild` (or delete the folder)"
 
 
@@ -97,6 +100,7 @@ class Index:
         self._folder: Path | None = None
         self._log: WriteLog | None = None
         self._write_lock = threading.RLock()
+        self.format_version = FORMAT_VERSION  # of the folder it was loaded from
 
     # ---- reading (all from the current snapshot) -----------------------------------------
     @property
@@ -263,6 +267,7 @@ class Index:
             self._log.close()
             self._write_base(self._folder)
             self._log = WriteLog(self._folder)
+            self.format_version = FORMAT_VERSION
 
     def close(self) -> None:
         """Close the log file (the index stays readable)."""
@@ -326,7 +331,7 @@ class Index:
                 hashes[row["doc_id"]] = row.pop("content_hash")
                 documents[row["doc_id"]] = doc_from_json(row)
         with open(folder / "chunks.jsonl", encoding="utf-8") as f:
-            chunks = tuple(make_chunk(documents[d], s, e) for d, s, e in map(json.loads, f))
+            chunks = tuple(make_chunk(documents[d], s, e) for d, s, e in map(_span, f))
         dense = DenseIndex.load(folder, encoder.dim, manifest.get("ann", "auto"))
         keyword = KeywordIndex.load(folder)
         if not (len(chunks) == len(dense) == len(keyword)):
@@ -345,6 +350,7 @@ class Index:
         index._snapshot = snap
         index._folder = folder
         index._log = WriteLog(folder, len(records), size)
+        index.format_version = manifest["format_version"]
         return index
 
 
@@ -380,7 +386,7 @@ def apply_record(snap: Snapshot, record: dict) -> Snapshot:
 
 def check_manifest(manifest: dict, encoder: Encoder, folder: Path) -> None:
     """Refuse an index this code or this model cannot use, saying how to rebuild it."""
-    if manifest.get("format_version") != FORMAT_VERSION:
+    if manifest.get("format_version") not in READABLE_FORMATS:
         raise IndexMismatchError(
             f"index in {folder} has format {manifest.get('format_version')}, this version "
             f"reads format {FORMAT_VERSION}; {REBUILD_HINT}"
@@ -402,6 +408,13 @@ def check_manifest(manifest: dict, encoder: Encoder, folder: Path) -> None:
             encoder.runtime,
             encoder.name,
         )
+
+
+def _span(line: str) -> tuple[str, int, int]:
+    row = json.loads(line)
+    if isinstance(row, dict):  # format 1: the whole chunk
+        return row["doc_id"], row["start"], row["end"]
+    return row[0], row[1], row[2]
 
 
 def read_manifest(folder: str | Path) -> dict | None:

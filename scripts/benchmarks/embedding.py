@@ -26,10 +26,13 @@ def worker(params: dict) -> dict:
     """Load the configured encoder; time one-query encodes over every question."""
     t0 = time.perf_counter()
     from api.settings import get_settings
+    from rag.embedding.batching import BatchingEncoder
     from rag.engine import make_encoder
 
     config = replace(get_settings().engine_config(), index_dir=Path(params["tmp"]))
     encoder = make_encoder(config)
+    if isinstance(encoder, BatchingEncoder):
+        encoder = encoder.encoder  # the model itself: its cache would answer the timed repeats
     encoder.warm_up()
     load_s = time.perf_counter() - t0
     questions = load_questions("all")
@@ -42,7 +45,7 @@ def worker(params: dict) -> dict:
             ms.append((time.perf_counter() - t) * 1000)
     np.save(params["vectors"], vectors)
     return {
-        "encoder": repr(encoder),
+        "encoder": encoder.runtime,
         "import_and_load_s": round(load_s, 2),
         "rss_mb": round(proc_status().get("VmRSS", 0), 0),
         "query_ms": summary(ms),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import shutil
@@ -153,11 +154,21 @@ def serving(index_dir: Path, log: Path, runtime: str | None = None, **kwargs) ->
         server.stop()
 
 
-def call(client: httpx.Client, url: str, name: str, query: str) -> tuple[float, dict]:
-    """One request; returns client-side milliseconds and the server's ``timings_ms``."""
+_REQUESTS = itertools.count()
+
+
+def call(
+    client: httpx.Client, url: str, name: str, query: str, unique: bool = True
+) -> tuple[float, dict]:
+    """One request; returns client-side milliseconds and the server's ``timings_ms``.
+
+    With ``unique`` (the default) the question gets a request number appended (`` #17``), so
+    that the service's cache of query vectors never answers it: the figures measure encoding.
+    """
     path, body = ENDPOINTS[name]
+    text = f"{query} #{next(_REQUESTS)}" if unique else query
     t = time.perf_counter()
-    r = client.post(url + path, json=body(query))
+    r = client.post(url + path, json=body(text))
     ms = (time.perf_counter() - t) * 1000
     r.raise_for_status()
     return ms, r.json().get("timings_ms", {})

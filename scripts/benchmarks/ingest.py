@@ -84,7 +84,7 @@ def worker(params: dict) -> dict:
     build_s = time.perf_counter() - t2
     assert engine.index is not None
     return {
-        "encoder": repr(encoder),
+        "encoder": encoder.runtime,
         "documents": len(engine.index.documents),
         "chunks": report.chunks_added,
         "import_and_load_s": round(t1 - t0, 2),

@@ -57,7 +57,7 @@ def worker(params: dict) -> dict:
     heavy = sorted(
         m for m in ("torch", "sentence_transformers", "transformers") if m in sys.modules
     )
-    return {"phases_s": phases, "encoder": repr(encoder), "heavy_modules_imported": heavy}
+    return {"phases_s": phases, "encoder": encoder.runtime, "heavy_modules_imported": heavy}
 
 
 def run(ctx: Context) -> dict:
