@@ -34,6 +34,7 @@ from rag.answering.markers import make_citation
 from rag.answering.sentences import split_sentences
 from rag.errors import InputError
 from rag.index.tokenize import has_han
+from rag.parsing.cleaning import find_folded
 from rag.search.enumeration import item_number as _list_item
 from rag.search.searcher import MAX_QUERY_CHARS
 from rag.types import Answer, Chunk, Citation, Document, Hit, SearchResult, Turn
@@ -741,7 +742,7 @@ def _locate(quote: str, documents: Mapping[str, Document], prefer: str = "") -> 
         return None
     first = documents.get(prefer)
     for doc in itertools.chain([first] if first is not None else [], documents.values()):
-        at = doc.text.find(quote)
+        at = find_folded(doc.text, quote)
         if at >= 0:
             return Span(doc.doc_id, at, at + len(quote))
     return None

@@ -293,7 +293,7 @@ def _compose(chosen: list[_Candidate], citer: _Citer) -> list[str]:
 # ---- enumerations --------------------------------------------------------------------------
 def _item_number(text: str, style: str) -> int:
     for n, digit in enumerate(_CN_DIGITS, start=1):
-        if re.match(style.format(n=digit) + r"[,、::]", text):
+        if re.match(style.format(n=digit) + r"[,，、:：]", text):
             return n
     return 0
 

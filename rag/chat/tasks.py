@@ -25,6 +25,7 @@ from typing import Literal
 
 from rag.chat.transcript import Message, quoted_citations
 from rag.index.tokenize import has_han
+from rag.parsing.cleaning import find_folded
 from rag.types import Citation, Document
 
 TaskKind = Literal["title", "tags", "follow_ups", "queries", "autocomplete", "summary"]
@@ -149,6 +150,17 @@ def make_title(question: str) -> str:
     return title or "New chat"
 
 
+def _as_printed(lead: str, citations: Sequence[Citation], documents: Mapping[str, Document]) -> str:
+    """The lead as the cited article prints it: a client may send the answer back with its
+    punctuation folded to ASCII, and a suggestion should quote the article."""
+    for doc_id in dict.fromkeys(c.doc_id for c in citations):
+        doc = documents.get(doc_id)
+        at = find_folded(doc.text, lead) if doc is not None and lead else -1
+        if at >= 0:
+            return doc.text[at : at + len(lead)]
+    return lead
+
+
 def make_tags(cited: Sequence[Document], documents: Mapping[str, Document]) -> list[str]:
     """Tags for a conversation: the columns, then the titles, of the documents it cited."""
     tags: list[str] = []
@@ -177,7 +189,10 @@ def make_follow_ups(
     def about_item(lead: str) -> str:
         return f"Tell me more about “{lead}”." if english else f"“{lead}”具体指什么？"
 
-    leads = [_lead(m.group("text")) for m in _ANSWER_ITEM.finditer(answer)]
+    leads = [
+        _as_printed(_lead(m.group("text")), citations, documents)
+        for m in _ANSWER_ITEM.finditer(answer)
+    ]
     for c in citations:
         doc = documents.get(c.doc_id)
         item = _ITEM.match(doc.text, c.start) if doc is not None else None

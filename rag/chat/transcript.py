@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from rag.answering.markers import make_citation
+from rag.parsing.cleaning import find_folded
 from rag.types import Citation, Document
 
 # A Sources line as the OpenAI route writes it: ``[n] Title · section: “quote”``.
@@ -45,7 +46,7 @@ def quoted_citations(text: str, documents: Mapping[str, Document]) -> tuple[Cita
     seen: set[tuple[str, int]] = set()
     for piece in _pieces(text):
         for doc in documents.values():
-            start = doc.text.find(piece)
+            start = find_folded(doc.text, piece)
             if start < 0:
                 continue
             if (doc.doc_id, start) not in seen:
