@@ -28,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.common import percentile
+
 ROOT = Path(__file__).resolve().parents[1]
 CONVERSATIONS = [
     [
@@ -39,11 +41,6 @@ CONVERSATIONS = [
     ["北京工会如何弘扬劳模精神？", "那天津市总工会呢？", "为什么？"],
     ["职业伤害保障试点是什么时候开始的？", "它覆盖了多少人？", "那作者呢？"],
 ]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def main() -> None:
@@ -95,7 +92,7 @@ def main() -> None:
     print(f"{'':12s} {'p50 ms':>8s} {'p95 ms':>8s} {'mean ms':>8s}")
     for name, values in times.items():
         print(
-            f"{name:12s} {percentile(values, 0.5):8.2f} {percentile(values, 0.95):8.2f}"
+            f"{name:12s} {percentile(values, 50):8.2f} {percentile(values, 95):8.2f}"
             f" {statistics.fmean(values):8.2f}"
         )
 
