@@ -280,18 +280,8 @@ def search_response(result: SearchResult) -> SearchResponse:
 
 
 def citation_out(c: Citation) -> CitationOut:
-    return CitationOut(
-        n=c.n,
-        doc_id=c.doc_id,
-        chunk_id=c.chunk_id,
-        title=c.title,
-        authors=list(c.authors),
-        section=c.section,
-        quote=c.quote,
-        start=c.start,
-        end=c.end,
-        lines=list(c.lines),
-    )
+    # The response model's fields are the citation's own: pydantic reads them off it.
+    return CitationOut.model_validate(c, from_attributes=True)
 
 
 def ask_response(answer: Answer) -> AskResponse:

@@ -40,7 +40,7 @@ async def ask(body: AskRequest, engine: EngineDep, request: Request) -> AskRespo
     Send the earlier turns in ``history`` and a follow-up ("第二个亮点具体指什么？",
     "那天津市总工会呢？", "Tell me more about the second one") is read against them.
     """
-    annotate(request, question=body.question)
+    annotate(request, question=body.question, turns=len(body.history) or None)
     question = validate_query(body.question, "question")
     # The question's length limit is not applied to earlier turns; the history has its own.
     history = validate_history(history_turns(body.history), "history")

@@ -383,6 +383,11 @@
     turns.push({ question, data });
     render(data, question);
     showConversation();
+    if (turns.length > 1) {
+      // The new answer sits under the earlier turns: bring it into view.
+      const calm = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+      els.result.scrollIntoView({ behavior: calm ? "auto" : "smooth", block: "start" });
+    }
   }
 
   function newConversation() {

@@ -112,6 +112,9 @@ class ExtractiveAnswerer:
         self.rank_weight = rank_weight
         self.min_relative_overlap = min_relative_overlap
 
+    def warm_up(self) -> None:
+        """Nothing to load: quoting needs no model (the tokenizer loads with the index)."""
+
     def answer(
         self,
         question: str,

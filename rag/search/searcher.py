@@ -145,6 +145,12 @@ class Searcher:
             coverage = self.keyword_query(query)[1]
         return gather_evidence(query, top_cosine, self.index.keyword, coverage)
 
+    def warm_up(self) -> None:
+        """Load the encoder and pay the first query's lazy set-up (jieba's dictionary, the
+        keyword matrices) now rather than in the first request."""
+        self.index.encoder.warm_up()
+        self.search("预热 warm-up", top_k=1)
+
     def _fuse(self, coverage: float | None, dense: _Leg, keyword: _Leg, mode: str) -> dict:
         s = self.settings
         if mode == "dense":
