@@ -290,7 +290,7 @@ class Engine:
         is resolved against them. ``filters`` limit the documents the answer draws from.
         """
         index, result, answer, followup, t0, t1 = self._answer_from_passages(
-            question, top_k, history
+            question, top_k, history, filters
         )
         generator = self._generator()
         if generator is not None and answer.answerable:
@@ -298,7 +298,11 @@ class Engine:
         return _with_timings(followup.annotate(answer), _timings(result, t0, t1))
 
     def ask_stream(
-        self, question: str, top_k: int = 5, history: Sequence[Turn] = ()
+        self,
+        question: str,
+        top_k: int = 5,
+        history: Sequence[Turn] = (),
+        filters: Filters | None = None,
     ) -> Iterator[AnswerEvent]:
         """:meth:`ask`, streamed: text pieces as they are written, then the whole answer.
 
@@ -308,7 +312,7 @@ class Engine:
         from rag.answering.generation import Final, lines_of
 
         index, result, answer, followup, t0, t1 = self._answer_from_passages(
-            question, top_k, history
+            question, top_k, history, filters
         )
         generator = self._generator()
         if generator is not None and answer.answerable:
@@ -322,7 +326,11 @@ class Engine:
             yield event
 
     def _answer_from_passages(
-        self, question: str, top_k: int, history: Sequence[Turn]
+        self,
+        question: str,
+        top_k: int,
+        history: Sequence[Turn],
+        filters: Filters | None = None,
     ) -> tuple[Snapshot, SearchResult, Answer, conversation.FollowUp, float, float]:
         """Search for the (standalone) question and build the extractive answer."""
         # One state for the whole answer: the passages and the documents they are quoted

@@ -64,6 +64,16 @@ def _is_word_char(ch: str) -> bool:
     return ch.isascii() and ch.isalnum()
 
 
+# Full-width forms U+FF01-FF5E and the ideographic space, one for one to ASCII.
+_WIDTH_TABLE = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+
+
+def fold_in_place(text: str) -> str:
+    """Full-width marks and letters folded to ASCII one for one, so ``find`` positions in
+    the result are positions in ``text`` (for matching a quote typed either way)."""
+    return text.translate(_WIDTH_TABLE)
+
+
 def is_cjk(ch: str) -> bool:
     """True for Han characters, CJK punctuation and full-width forms."""
     if not ch:
