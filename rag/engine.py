@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from rag import conversation
 from rag.chunking import Chunker, ChunkerSettings
 from rag.components import AnswerStage, Generator
-from rag.embedding.base import Encoder, warm_up_in_background
+from rag.embedding.base import Encoder
 from rag.errors import InputError, NotFoundError, ReadOnlyError
 from rag.index.files import recover
 from rag.index.lock import WriterLock
@@ -185,8 +185,7 @@ class Engine:
         if self._state is not None:
             return
         encoder = self._load_encoder(progress)
-        # The model loads while the index does (both take seconds; see warm_up_in_background).
-        model_loaded = warm_up_in_background(encoder)
+        encoder.warm_up()
         self._answerer.warm_up()
         if self._chat_generator is not None:
             self._chat_generator.warm_up()
@@ -210,7 +209,6 @@ class Engine:
                     self.corpus_names(),
                 )
                 self._build(load_documents(list(self.config.corpus)), progress)
-        model_loaded()
         # The first query pays for lazy initialisation (jieba's dictionary, BM25 matrices).
         self.search("预热 warm-up", top_k=1)
 
@@ -328,7 +326,11 @@ class Engine:
             yield event
 
     def _answer_from_passages(
-        self, question: str, top_k: int, history: Sequence[Turn], filters: Filters | None
+        self,
+        question: str,
+        top_k: int,
+        history: Sequence[Turn],
+        filters: Filters | None = None,
     ) -> tuple[Snapshot, SearchResult, Answer, conversation.FollowUp, float, float]:
         """Search for the (standalone) question and build the extractive answer."""
         # One state for the whole answer: the passages and the documents they are quoted
