@@ -168,6 +168,7 @@ class Settings(BaseSettings):
             ),
             ann=self.ann,
             device=self.device,
+            runtime=self.runtime,
             read_only=self.read_only,
             llm=llm,
         )

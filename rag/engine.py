@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from rag import conversation
 from rag.chunking import Chunker, ChunkerSettings
+from rag.components import AnswerStage, Generator
 from rag.embedding.base import Encoder
 from rag.errors import InputError, NotFoundError, ReadOnlyError
 from rag.index.files import recover
@@ -25,11 +26,13 @@ from rag.index.lock import WriterLock
 from rag.index.snapshot import Snapshot
 from rag.index.store import FORMAT_VERSION, Index, IngestReport, read_manifest
 from rag.parsing import load_documents
+from rag.parsing.loaders import load_batch
 from rag.search import Searcher, SearchSettings
+from rag.search.filters import Filters
 from rag.types import Answer, Document, SearchResult, Turn
 
 if TYPE_CHECKING:
-    from rag.answering.generation import AnswerEvent, ChatGenerator
+    from rag.answering.generation import AnswerEvent
 
 logger = logging.getLogger(__name__)
 
@@ -65,20 +68,48 @@ class EngineConfig:
     device: str = "cpu"
     # Logged writes after which the log is folded into a new base, in the background.
     compact_after: int = 500
+    runtime: str = "auto"  # onnx | torch | auto (onnx on CPU, torch on a GPU)
 
 
 def make_encoder(config: EngineConfig, progress: bool = False) -> Encoder:
-    """The configured encoder (not loaded yet): the bundled e5 model unless another is named."""
-    from rag.embedding.encoder import SentenceTransformerEncoder, default_encoder
+    """The configured encoder (not loaded yet): the bundled e5 model unless another is named,
+    on the configured runtime, with concurrent queries batched and query vectors cached."""
+    from rag.embedding.factory import build_encoder
 
     if config.model == DEFAULT_MODEL:
-        return default_encoder(config.model_cache, progress=progress, device=config.device)
-    return SentenceTransformerEncoder(
+        from rag.embedding.e5convert import ensure_e5_model
+        from rag.embedding.encoder import DEFAULT_MODEL_NAME
+
+        folder = ensure_e5_model(config.model_cache, progress=progress)
+        return build_encoder(
+            folder, DEFAULT_MODEL_NAME, runtime=config.runtime, device=config.device
+        )
+    return build_encoder(
+        Path(config.model) if Path(config.model).is_dir() else config.model,
         config.model,
+        runtime=config.runtime,
+        device=config.device,
         query_prompt=config.query_prompt,
         passage_prompt=config.passage_prompt,
-        device=config.device,
-        name=config.model,
+    )
+
+
+def make_answerer(config: EngineConfig) -> AnswerStage:
+    """The default answer stage: quoting the retrieved sentences that best match."""
+    from rag.answering.extractive import ExtractiveAnswerer
+
+    return ExtractiveAnswerer()
+
+
+def make_generator(config: EngineConfig) -> Generator | None:
+    """The configured language model's client (cheap: no connection yet), or None."""
+    llm = config.llm
+    if llm is None:
+        return None
+    from rag.answering.generation import ChatGenerator
+
+    return ChatGenerator(
+        llm.base_url, llm.model, llm.api_key, llm.timeout, max_retries=llm.max_retries
     )
 
 
@@ -100,15 +131,24 @@ class Engine:
     second writer (another server, ``rag ingest``) is refused instead of losing data.
     """
 
-    def __init__(self, config: EngineConfig, encoder: Encoder | None = None) -> None:
+    def __init__(
+        self,
+        config: EngineConfig,
+        encoder: Encoder | None = None,
+        answerer: AnswerStage | None = None,
+        generator: Generator | None = None,
+    ) -> None:
+        """Take the parts given; the others are built from ``config`` (the encoder when
+        first needed, as it may have to be converted first)."""
         self.config = config
         self._encoder = encoder
+        self._answerer = answerer if answerer is not None else make_answerer(config)
+        self._chat_generator = generator if generator is not None else make_generator(config)
         self._store: Index | None = None
         self._state: _State | None = None
         self._writer: WriterLock | None = None
         self._write_lock = threading.RLock()
         self._compaction: threading.Thread | None = None
-        self._chat_generator: ChatGenerator | None = None
 
     # ---- state ---------------------------------------------------------------------------
     @property
@@ -145,8 +185,10 @@ class Engine:
         if self._state is not None:
             return
         encoder = self._load_encoder(progress)
-        if hasattr(encoder, "warm_up"):
-            encoder.warm_up()
+        encoder.warm_up()
+        self._answerer.warm_up()
+        if self._chat_generator is not None:
+            self._chat_generator.warm_up()
         with self._write_lock:
             if not self.config.read_only:
                 self._take_writer_lock()
@@ -230,17 +272,25 @@ class Engine:
         return state
 
     # ---- reading -------------------------------------------------------------------------
-    def search(self, query: str, top_k: int = 5, mode: str = "hybrid") -> SearchResult:
-        return self._ready().searcher.search(query, top_k=top_k, mode=mode)
+    def search(
+        self, query: str, top_k: int = 5, mode: str = "hybrid", filters: Filters | None = None
+    ) -> SearchResult:
+        return self._ready().searcher.search(query, top_k=top_k, mode=mode, filters=filters)
 
-    def ask(self, question: str, top_k: int = 5, history: Sequence[Turn] = ()) -> Answer:
+    def ask(
+        self,
+        question: str,
+        top_k: int = 5,
+        history: Sequence[Turn] = (),
+        filters: Filters | None = None,
+    ) -> Answer:
         """Answer a question with citations (extractive, or phrased by the configured LLM).
 
         ``history`` holds the conversation's earlier turns, oldest first; a follow-up question
-        is resolved against them.
+        is resolved against them. ``filters`` limit the documents the answer draws from.
         """
         index, result, answer, followup, t0, t1 = self._answer_from_passages(
-            question, top_k, history
+            question, top_k, history, filters
         )
         generator = self._generator()
         if generator is not None and answer.answerable:
@@ -248,7 +298,11 @@ class Engine:
         return _with_timings(followup.annotate(answer), _timings(result, t0, t1))
 
     def ask_stream(
-        self, question: str, top_k: int = 5, history: Sequence[Turn] = ()
+        self,
+        question: str,
+        top_k: int = 5,
+        history: Sequence[Turn] = (),
+        filters: Filters | None = None,
     ) -> Iterator[AnswerEvent]:
         """:meth:`ask`, streamed: text pieces as they are written, then the whole answer.
 
@@ -258,7 +312,7 @@ class Engine:
         from rag.answering.generation import Final, lines_of
 
         index, result, answer, followup, t0, t1 = self._answer_from_passages(
-            question, top_k, history
+            question, top_k, history, filters
         )
         generator = self._generator()
         if generator is not None and answer.answerable:
@@ -272,11 +326,13 @@ class Engine:
             yield event
 
     def _answer_from_passages(
-        self, question: str, top_k: int, history: Sequence[Turn]
+        self,
+        question: str,
+        top_k: int,
+        history: Sequence[Turn],
+        filters: Filters | None = None,
     ) -> tuple[Snapshot, SearchResult, Answer, conversation.FollowUp, float, float]:
         """Search for the (standalone) question and build the extractive answer."""
-        from rag.answering.extractive import ExtractiveAnswerer
-
         # One state for the whole answer: the passages and the documents they are quoted
         # from come from the same snapshot, whatever is written meanwhile.
         state = self._ready()
@@ -288,25 +344,18 @@ class Engine:
             question = generator.rewrite(question, history) or question
         # A follow-up ("第二个呢？", "那天津市总工会呢？") is read against the earlier turns.
         followup = conversation.resolve(question, history, index.documents)
-        result = searcher.search(followup.query, followup.search_depth(top_k), mode="hybrid")
+        result = searcher.search(
+            followup.query, followup.search_depth(top_k), mode="hybrid", filters=filters
+        )
         result = conversation.focus(result, followup.documents, top_k)
         t1 = time.perf_counter()
         answer = conversation.item_answer(
             followup, result, index.documents, index.chunks_of
-        ) or ExtractiveAnswerer().answer(result.query, result, index.documents)
+        ) or self._answerer.answer(result.query, result, index.documents)
         return index, result, answer, followup, t0, t1
 
-    def _generator(self) -> ChatGenerator | None:
-        """The configured language model's client (made once), or None."""
-        llm = self.config.llm
-        if llm is None:
-            return None
-        if self._chat_generator is None:
-            from rag.answering.generation import ChatGenerator
-
-            self._chat_generator = ChatGenerator(
-                llm.base_url, llm.model, llm.api_key, llm.timeout, max_retries=llm.max_retries
-            )
+    def _generator(self) -> Generator | None:
+        """The language model's client, or None when answers are extractive only."""
         return self._chat_generator
 
     def documents(self) -> list[Document]:
@@ -324,23 +373,28 @@ class Engine:
     ) -> IngestReport:
         """Add files and folders to the index (or start over with ``rebuild``), durably.
 
+        A file that cannot be read is left out and listed in the report's ``skipped``; the
+        rest of the batch still goes in.
+
         Raises:
             IndexLockedError: Another writer (a running server, say) holds the folder.
         """
         self._check_writable()
-        docs = load_documents(paths)
+        batch = load_batch(paths)
+        docs = list(batch.documents)
+        skipped = tuple((f.path, f.reason) for f in batch.skipped)
         with self._write_lock:
             self._take_writer_lock()
             if self._store is None and not rebuild and self.has_index():
                 self.warm_up(build_if_missing=False, progress=progress)
             if self._store is None or rebuild:
-                return self._build(docs, progress)
+                return replace(self._build(docs, progress), skipped=skipped)
             report = self._store.add_documents(docs, progress=progress)
             # A bulk load is worth folding into the base at once; a few documents are not.
             if self._store.log_records and report.chunks_added >= len(self._store) // 4:
                 self._store.compact()
             self._publish()
-        return report
+        return replace(report, skipped=skipped)
 
     def add_document(self, doc: Document) -> IngestReport:
         """Add or replace one document; it is searchable, and on disk, when this returns.

@@ -21,8 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,6 +29,8 @@ import time
 from pathlib import Path
 
 import httpx
+from benchmarks.common import percentile, proc_status
+from benchmarks.harness import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = [
@@ -60,25 +60,8 @@ def article(i: int, chars: int = 3000) -> dict:
     return {"title": f"负载测试新闻{i}", "text": text, "authors": ["记者甲", "记者乙"]}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+    return proc_status(pid).get("VmRSS", float("nan"))
 
 
 def start_server(code: Path, index_dir: Path, port: int) -> subprocess.Popen:
@@ -192,14 +175,14 @@ def load(url: str, args: argparse.Namespace) -> dict:
         "error_examples": errors[:3],
         "reads": len(reads),
         "reads_per_s": round(len(reads) / elapsed, 2),
-        "read_p50_ms": round(pct(reads, 50), 1),
-        "read_p95_ms": round(pct(reads, 95), 1),
-        "search_p50_ms": round(pct(latencies["search"], 50), 1),
-        "ask_p50_ms": round(pct(latencies["ask"], 50), 1),
+        "read_p50_ms": round(percentile(reads, 50), 1),
+        "read_p95_ms": round(percentile(reads, 95), 1),
+        "search_p50_ms": round(percentile(latencies["search"], 50), 1),
+        "ask_p50_ms": round(percentile(latencies["ask"], 50), 1),
         "posts": len(latencies["post"]),
-        "post_p50_ms": round(pct(latencies["post"], 50), 1),
-        "post_p95_ms": round(pct(latencies["post"], 95), 1),
-        "delete_p50_ms": round(pct(latencies["delete"], 50), 1),
+        "post_p50_ms": round(percentile(latencies["post"], 50), 1),
+        "post_p95_ms": round(percentile(latencies["post"], 95), 1),
+        "delete_p50_ms": round(percentile(latencies["delete"], 50), 1),
     }
 
 

@@ -16,7 +16,8 @@ from rag.answering.extractive import NOT_FOUND_EN, NOT_FOUND_ZH, ExtractiveAnswe
 from rag.answering.generation import ChatGenerator, Final, TextDelta
 from rag.answering.markers import MarkerRenumberer, renumber_citations
 from rag.errors import InputError
-from rag.types import Answer, Chunk, Document, Hit, SearchResult, Turn
+from rag.types import Answer, Chunk, Hit, SearchResult, Turn
+from tests.invariants import check_citations
 
 QUESTION = "职业伤害保障试点有哪四个亮点？"
 
@@ -165,15 +166,6 @@ def result(index) -> SearchResult:
 @pytest.fixture(scope="module")
 def fallback(result, documents) -> Answer:
     return ExtractiveAnswerer().answer(QUESTION, result, documents)
-
-
-def check_citations(answer: Answer, documents: dict[str, Document]) -> None:
-    for c in answer.citations:
-        doc = documents[c.doc_id]
-        assert doc.text[c.start : c.end] == c.quote
-        assert c.lines == doc.lines_for(c.start, c.end)
-    markers = list(dict.fromkeys(int(n) for n in re.findall(r"\[(\d+)\]", answer.text)))
-    assert markers == list(range(1, len(answer.citations) + 1))
 
 
 # ---- generation ----------------------------------------------------------------------------

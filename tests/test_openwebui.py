@@ -119,3 +119,13 @@ def test_other_clients_keep_the_text_sources_and_get_no_events(client):
     plain = replay(client, record, stream=False, sources="text")
     assert "sources" not in plain.json()
     assert "Sources:" in plain.json()["choices"][0]["message"]["content"]
+
+
+def test_the_recorded_ordinal_follow_up_gets_the_second_item(client):
+    record = next(
+        r for r in chats() if r["json"]["messages"][-1]["content"] == "第二个亮点具体指什么？"
+    )
+    assert len(record["json"]["messages"]) == 3  # Open WebUI sent the whole conversation
+    chunks = sse_chunks(replay(client, record).text)
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks)
+    assert text.startswith("其二") and "其一" not in text

@@ -110,17 +110,14 @@ def test_a_question_in_open_webui_gets_chips_a_title_tags_and_suggestions(open_w
         page.goto(f"{url}/auth")
         page.evaluate(f"localStorage.setItem('token', '{token}')")
         page.goto(f"{url}/")
-        page.locator("#chat-input").wait_for()
-        page.keyboard.press("Escape")  # the "what's new" dialog of a first start
-        for label in ("确认，开始使用！", "Okay, Let's Go!"):
-            if page.get_by_text(label).count():
-                page.get_by_text(label).first.click()
+        _dismiss_whats_new(page)
         page.locator("#chat-input").click()
         page.keyboard.type(QUESTION)
         page.keyboard.press("Enter")
 
         chat = _wait_for_chat(url, auth)
         page.reload()
+        _dismiss_whats_new(page)
         page.get_by_text("其四").first.wait_for()
         page.wait_for_timeout(2000)
         shot = ROOT / "artifacts" / "screenshots" / "openwebui.png"
@@ -142,6 +139,20 @@ def test_a_question_in_open_webui_gets_chips_a_title_tags_and_suggestions(open_w
     assert len({s["metadata"][0]["source"] for s in sources}) == len(sources)
     assert answer["followUps"] and all("“" in s or "《" in s for s in answer["followUps"])
     assert "Sources:" not in page_text and "其一" in page_text
+
+
+def _dismiss_whats_new(page) -> None:
+    """Close the "what's new" dialog Open WebUI shows on a fresh start (and after reloads)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    page.locator("#chat-input").wait_for()
+    button = page.get_by_text(re.compile("确认，开始使用|Okay, Let's Go"))
+    try:
+        button.first.wait_for(timeout=10_000)
+    except PlaywrightTimeout:  # no dialog this time
+        return
+    button.first.click()
+    button.first.wait_for(state="hidden")
 
 
 def _wait_for_chat(url: str, auth: dict) -> dict:

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.chat import Message, answer_task, quoted_citations, recognise_task, turns
-from rag.chat.transcript import Message as TranscriptMessage
+from rag.chat import Message, answer_task, quoted_citations, recognise_task
 
 RECORDED = Path(__file__).parent / "data" / "openwebui"
 QUESTION = "职业伤害保障试点有哪四个亮点？"
@@ -192,18 +191,3 @@ def test_quotes_of_an_earlier_answer_become_citations(documents, pilot):
         assert citation.doc_id == pilot.doc_id
         assert pilot.text[citation.start : citation.end] == citation.quote == quote
     assert quoted_citations("The pilot has four highlights [1].", documents) == ()
-
-
-def test_turns_pair_questions_with_their_answers(documents, pilot):
-    quote = pilot.text[pilot.text.index("其一") :].split("。")[0] + "。"
-    history = turns(
-        [
-            TranscriptMessage("system", "You are helpful."),
-            TranscriptMessage("user", QUESTION),
-            TranscriptMessage("assistant", f"1. {quote}[1]"),
-            TranscriptMessage("user", "unanswered"),
-        ],
-        documents,
-    )
-    assert [t.question for t in history] == [QUESTION, "unanswered"]
-    assert history[0].citations[0].quote == quote and history[1].answer == ""

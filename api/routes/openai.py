@@ -13,6 +13,7 @@ suggestions) are answered by :mod:`rag.chat.tasks`, without searching.
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 import uuid
@@ -41,7 +42,8 @@ from api.schemas_openai import (
     chunk,
 )
 from rag.answering.generation import Final, TextDelta
-from rag.chat import Message, answer_task, recognise_task, turns
+from rag.chat import Message, answer_task, recognise_task
+from rag.conversation import turns_from_messages
 from rag.errors import InputError
 from rag.search.searcher import validate_query
 from rag.types import Answer, Citation
@@ -168,8 +170,8 @@ async def chat_completions(
 
     question, earlier = split_question(messages)
     annotate(request, question=question, turns=len(earlier))
-    documents = {d.doc_id: d for d in await run_in_threadpool(engine.documents)} if earlier else {}
-    history = turns(earlier, documents)
+    # The earlier turns, with the quotes of their answers found again by the resolver.
+    history = turns_from_messages([{"role": m.role, "content": m.text} for m in messages])
     events = _wants_events(request, body, settings.chat_sources)
 
     if not body.stream:
@@ -185,7 +187,11 @@ async def chat_completions(
             sources=open_webui_sources(answer.citations) if events else None,
         )
     stream = engine.ask_stream(question, body.top_k, history)
-    return _sse(_answer_chunks(completion_id, created, model, stream, events, request))
+    # The search (and the model's first words) before the response starts: an error there
+    # still gets its proper status instead of cutting a stream that said 200.
+    first = await run_in_threadpool(next, stream, None)
+    pending = itertools.chain([first] if first is not None else [], stream)
+    return _sse(_answer_chunks(completion_id, created, model, pending, events, request))
 
 
 def _sse(chunks: Iterator[dict[str, Any]]) -> EventSourceResponse:

@@ -120,6 +120,11 @@ class ChatGenerator:
         self.max_retries = max_retries
         self._client: Any = None
 
+    def warm_up(self) -> None:
+        """Make the client now (it opens no connection), so that a missing ``openai``
+        package stops start-up rather than the first question."""
+        _ = self.client
+
     @property
     def url(self) -> str:
         return f"{self.base_url}/chat/completions"
@@ -371,6 +376,10 @@ class _ClientErrors:
             raise GenerationError(
                 f"the server's reply was not a chat completion: {error}"
             ) from error
+        if isinstance(error, Exception):
+            # A connection dropped while a stream is read surfaces as the HTTP library's own
+            # error, not the client's; whatever it is, the extractive answer is still there.
+            raise GenerationError(f"the reply could not be read: {error!r}") from error
         return False
 
 

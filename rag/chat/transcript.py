@@ -4,18 +4,20 @@ Chat frontends send the whole conversation with every request, as OpenAI-style m
 and keep none of the service's structured citations: what comes back is the text shown.
 The citations of an earlier answer are recovered from that text, by finding its quotes in
 the documents (every sentence of an extractive answer, and every line of a Sources list, is
-a verbatim slice of an article), so follow-up questions and background tasks know which
-articles the conversation is about without searching again.
+a verbatim slice of an article), so background tasks know which articles the conversation
+is about without searching again. (Follow-up questions are resolved by
+:mod:`rag.conversation`, which reads the earlier answers the same way.)
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from rag.answering.markers import make_citation
-from rag.types import Citation, Document, Turn
+from rag.parsing.cleaning import fold_in_place
+from rag.types import Citation, Document
 
 # A Sources line as the OpenAI route writes it: ``[n] Title · section: “quote”``.
 _SOURCE_LINE = re.compile(r"^\s*\[\d+\][^“\n]*:\s*“(?P<quote>.+)”\s*$", re.MULTILINE)
@@ -34,32 +36,6 @@ class Message:
     text: str
 
 
-def turns(messages: Sequence[Message], documents: Mapping[str, Document]) -> tuple[Turn, ...]:
-    """The earlier turns of a conversation: each user message with the answer that followed.
-
-    Args:
-        messages: The conversation before the question being asked, oldest first.
-        documents: The index's documents, in which the answers' quotes are looked up.
-
-    Returns:
-        One :class:`Turn` per user message, with the next assistant message as its answer
-        and the citations recovered from that answer's text.
-    """
-    result: list[Turn] = []
-    for i, message in enumerate(messages):
-        if message.role != "user" or not message.text.strip():
-            continue
-        answer = ""
-        for later in messages[i + 1 :]:
-            if later.role == "user":
-                break
-            if later.role == "assistant":
-                answer = later.text
-                break
-        result.append(Turn(message.text, answer, quoted_citations(answer, documents)))
-    return tuple(result)
-
-
 def quoted_citations(text: str, documents: Mapping[str, Document]) -> tuple[Citation, ...]:
     """Citations for the quotes an earlier answer's text holds, numbered in order.
 
@@ -69,8 +45,11 @@ def quoted_citations(text: str, documents: Mapping[str, Document]) -> tuple[Cita
     citations: list[Citation] = []
     seen: set[tuple[str, int]] = set()
     for piece in _pieces(text):
+        # Width folded on both sides: an answer copied with ASCII commas still finds text
+        # printed with full-width ones; the citation quotes the document as printed.
+        piece = fold_in_place(piece)
         for doc in documents.values():
-            start = doc.text.find(piece)
+            start = fold_in_place(doc.text).find(piece)
             if start < 0:
                 continue
             if (doc.doc_id, start) not in seen:

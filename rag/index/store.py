@@ -47,6 +47,7 @@ from rag.index.records import (
 from rag.index.snapshot import Addition, Snapshot, make_chunk
 from rag.index.tokenize import tokenize
 from rag.index.wal import LOG_NAME, WriteLog, crash_point, fsync_dir, read_log
+from rag.parsing.cleaning import TEXT_VERSION
 from rag.types import Chunk, Document
 
 logger = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ class IngestReport:
     unchanged: tuple[str, ...] = ()
     chunks_added: int = 0
     chunks_removed: int = 0
+    skipped: tuple[tuple[str, str], ...] = ()  # (file, why) for files of a batch left out
     # Where the time went: embed (the model), index (chunk, tokenise, next snapshot), log.
     timings_ms: dict[str, float] = field(default_factory=dict, compare=False)
 
@@ -191,7 +193,12 @@ class Index:
             timings["index"] = round((t1 - t0) * 1000 - timings["embed"], 1)
             timings["log"] = round((time.perf_counter() - t1) * 1000, 1)
         return IngestReport(
-            tuple(added), tuple(replaced), tuple(unchanged), len(addition.spans), removed, timings
+            tuple(added),
+            tuple(replaced),
+            tuple(unchanged),
+            len(addition.spans),
+            removed,
+            timings_ms=timings,
         )
 
     def prepare_addition(
@@ -242,9 +249,13 @@ class Index:
         snap = self._snapshot
         return {
             "format_version": FORMAT_VERSION,
+            "text_version": TEXT_VERSION,
             "package_version": __version__,
             "model": self.encoder.name,
             "dim": self.encoder.dim,
+            # Which runtime built the vectors (torch-fp32, onnx-int8...): informative, since a
+            # query encoder of the same model on another runtime is compatible (cosine >= 0.99).
+            "runtime": self.encoder.runtime,
             "chunker": self.chunker.settings.as_dict(),
             "ann": snap.dense.ann,
             "ann_kind": snap.dense.kind,
@@ -405,11 +416,29 @@ def check_manifest(manifest: dict, encoder: Encoder, folder: Path) -> None:
             f"index in {folder} has format {manifest.get('format_version')}, this version "
             f"reads format {FORMAT_VERSION}; {REBUILD_HINT}"
         )
+    # Indexes from before the text version was recorded had version 1 (punctuation folded).
+    if manifest.get("text_version", 1) != TEXT_VERSION:
+        raise IndexMismatchError(
+            f"index in {folder} holds text cleaned by older rules (text version "
+            f"{manifest.get('text_version', 1)}; this version keeps full-width punctuation as "
+            f"printed and is version {TEXT_VERSION}), so its offsets no longer match; {REBUILD_HINT}"
+        )
     if manifest.get("model") != encoder.name or manifest.get("dim") != encoder.dim:
         raise IndexMismatchError(
             f"index in {folder} was built with model {manifest.get('model')!r} "
-            f"(dim {manifest.get('dim')}), but the configured model is {encoder.name!r} "
-            f"(dim {encoder.dim}); {REBUILD_HINT}, or configure the model it was built with"
+            f"(dim {manifest.get('dim')}, runtime {manifest.get('runtime', 'unknown')}), but "
+            f"the configured model is {encoder.name!r} (dim {encoder.dim}, runtime "
+            f"{encoder.runtime}); its vectors are not comparable: {REBUILD_HINT}, or configure "
+            "the model it was built with"
+        )
+    if manifest.get("runtime") not in (None, encoder.runtime):
+        # Same model, other runtime (e.g. built with torch, queried with ONNX int8): allowed.
+        logger.info(
+            "index in %s was built with runtime %s, queried with %s (same model %r)",
+            folder,
+            manifest.get("runtime"),
+            encoder.runtime,
+            encoder.name,
         )
 
 
