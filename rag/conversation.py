@@ -34,6 +34,7 @@ from rag.answering.markers import make_citation
 from rag.answering.sentences import split_sentences
 from rag.errors import InputError
 from rag.index.tokenize import has_han
+from rag.parsing.cleaning import fold_in_place
 from rag.search.enumeration import item_number as _list_item
 from rag.search.searcher import MAX_QUERY_CHARS
 from rag.types import Answer, Chunk, Citation, Document, Hit, SearchResult, Turn
@@ -740,8 +741,11 @@ def _locate(quote: str, documents: Mapping[str, Document], prefer: str = "") -> 
     if len(quote) < 4:
         return None
     first = documents.get(prefer)
+    # Width folded on both sides: a quote copied with ASCII commas (a client that normalised
+    # it, an answer recorded before full-width marks were kept) still finds its text.
+    quote = fold_in_place(quote)
     for doc in itertools.chain([first] if first is not None else [], documents.values()):
-        at = doc.text.find(quote)
+        at = fold_in_place(doc.text).find(quote)
         if at >= 0:
             return Span(doc.doc_id, at, at + len(quote))
     return None
