@@ -60,6 +60,16 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text)
 
 
+def find_folded(text: str, quote: str) -> int:
+    """Offset of ``quote`` in ``text`` ignoring width (，/, ：/: …), or -1.
+
+    A chat client or a reader may send back a quote with its punctuation folded to ASCII;
+    the offset found is still one into the text people see.
+    """
+    at = text.find(quote)
+    return at if at >= 0 else fold_in_place(text).find(fold_in_place(quote))
+
+
 def _is_word_char(ch: str) -> bool:
     return ch.isascii() and ch.isalnum()
 
