@@ -24,6 +24,11 @@ class SearchRequest(BaseModel):
     query: str = Field(description="The question or keywords, in Chinese or English.")
     top_k: int = Field(5, description="How many passages to return (1-100).")
     mode: str = Field("hybrid", description="hybrid, dense or keyword.")
+    expand: bool = Field(
+        True,
+        description="Pull up the other items of a list the query asks for (hybrid mode); "
+        "false ranks the passages as retrieved.",
+    )
 
 
 class AskRequest(BaseModel):

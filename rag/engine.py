@@ -122,8 +122,15 @@ class Engine:
         return self.index, self.searcher
 
     # ---- reading -------------------------------------------------------------------------
-    def search(self, query: str, top_k: int = 5, mode: str = "hybrid") -> SearchResult:
-        return self._ready()[1].search(query, top_k=top_k, mode=mode)
+    def search(
+        self, query: str, top_k: int = 5, mode: str = "hybrid", expand: bool = True
+    ) -> SearchResult:
+        """Ranked passages; ``expand`` runs the list-expansion stage (hybrid mode only)."""
+        from rag.search.enumeration import expand_result
+
+        index, searcher = self._ready()
+        result = searcher.search(query, top_k=top_k, mode=mode)
+        return expand_result(result, index.chunks_of) if expand else result
 
     def ask(self, question: str, top_k: int = 5, history: Sequence[Turn] = ()) -> Answer:
         """Answer a question with citations (extractive, or phrased by the configured LLM).
@@ -131,22 +138,20 @@ class Engine:
         ``history`` holds the conversation's earlier turns, oldest first; a follow-up question
         is resolved against them.
         """
-        from rag.answering.extractive import ExtractiveAnswerer
+        from rag.answering.pipeline import ask
 
         index, searcher = self._ready()
         t0 = time.perf_counter()
-        result = searcher.search(question, top_k=top_k, mode="hybrid")
-        t1 = time.perf_counter()
-        answer = ExtractiveAnswerer().answer(result.query, result, index.documents)
+        result, answer = ask(searcher, index.documents, question, top_k)
+        timings = dict(answer.timings_ms)  # search (with list expansion) and answer
         if self.config.llm is not None and answer.answerable:
             from rag.answering.generation import ChatGenerator
 
+            t1 = time.perf_counter()
             llm = self.config.llm
             generator = ChatGenerator(llm.base_url, llm.model, llm.api_key, llm.timeout)
             answer = generator.generate(result.query, result, index.documents, fallback=answer)
-        timings = dict(result.timings_ms)
-        timings["search"] = round((t1 - t0) * 1000, 2)
-        timings["answer"] = round((time.perf_counter() - t1) * 1000, 2)
+            timings["answer"] = round(timings["answer"] + (time.perf_counter() - t1) * 1000, 2)
         timings["total"] = round((time.perf_counter() - t0) * 1000, 2)
         return _with_timings(answer, timings)
 

@@ -22,7 +22,7 @@ router = APIRouter(tags=["search"])
 @router.post("/search", response_model=SearchResponse)
 async def search(body: SearchRequest, engine: EngineDep) -> SearchResponse:
     """Rank passages for a query (hybrid by default), with per-leg scores and ranks."""
-    result = await run_in_threadpool(engine.search, body.query, body.top_k, body.mode)
+    result = await run_in_threadpool(engine.search, body.query, body.top_k, body.mode, body.expand)
     return search_response(result)
 
 
