@@ -43,13 +43,13 @@ EN_STOPWORDS = frozenset(
 class Weights:
     """How much each signal adds to a sentence's score (tuned on dev data, see module doc)."""
 
-    dense: float = 1.0
-    lexical: float = 1.0
-    rank: float = 0.3
+    dense: float = 0.5
+    lexical: float = 0.5
+    rank: float = 0.6
     type: float = 0.3
     position: float = 0.05
     #: A supporting sentence is quoted when it scores at least this share of the lead's score.
-    support: float = 0.8
+    support: float = 0.5
 
 
 # ---- answer types -----------------------------------------------------------------------------

@@ -79,9 +79,27 @@ def beir_documents(corpus: dict[str, tuple[str, str]]) -> list[Document]:
     return [beir_document(doc_id, title, text) for doc_id, (title, text) in corpus.items()]
 
 
+#: The hybrid ranking followed by the list-expansion stage (what /search returns by default).
+EXPANDED = "hybrid+expand"
+
+
+def _with_expansion(modes: tuple[str, ...]) -> tuple[str, ...]:
+    """``rag eval`` reports hybrid retrieval with and without the list-expansion stage."""
+    return modes + (EXPANDED,) if "hybrid" in modes else modes
+
+
+def _search(searcher: Searcher, query: str, top_k: int, mode: str):
+    if mode == EXPANDED:
+        from rag.search.enumeration import expand_result
+
+        result = searcher.search(query, top_k=top_k, mode="hybrid")
+        return expand_result(result, searcher.index.chunks_of)
+    return searcher.search(query, top_k=top_k, mode=mode)
+
+
 def rank_documents(searcher: Searcher, query: str, mode: str) -> tuple[list[str], list[float]]:
     """Document ids best first, each scored by its best chunk."""
-    result = searcher.search(query, top_k=CANDIDATES, mode=mode)
+    result = _search(searcher, query, CANDIDATES, mode)
     ids, scores, seen = [], [], set()
     for hit in result.hits:
         if hit.chunk.doc_id not in seen:
@@ -105,7 +123,7 @@ def evaluate_beir(
         queries = [(qid, text) for qid, text in queries if qid in keep]
     queries = queries[:limit] if limit else queries
     summary, records = {}, []
-    for mode in modes:
+    for mode in _with_expansion(modes):
         results = []
         t0 = time.perf_counter()
         for qid, text in tqdm(
@@ -138,10 +156,10 @@ def evaluate_question_set(
     index = cached_index("questions", docs, config, cache)
     searcher = Searcher(index, config.search)
     summary, records = {}, []
-    for mode in modes:
+    for mode in _with_expansion(modes):
         runs = {}
         for q in questions:
-            result = searcher.search(q.question, top_k=max(ks), mode=mode)
+            result = _search(searcher, q.question, max(ks), mode)
             chunks = tuple(h.chunk.text for h in result.hits)
             runs[q.id] = QuestionRun(chunks, result.answerable)
             rank = find_quote_rank(chunks, q.quotes) if q.answerable else None
