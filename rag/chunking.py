@@ -115,6 +115,11 @@ def make_chunk_id(doc_id: str, start: int, text: str) -> str:
     return hashlib.sha1(f"{doc_id}\x00{start}\x00{text}".encode()).hexdigest()[:16]
 
 
+# A byline longer than this would crowd the chunk's own text out of the model's input (and be
+# tokenised again for every chunk); the first names find the article as well as all of them.
+MAX_BYLINE_AUTHORS = 8
+
+
 def embedding_text(chunk: Chunk) -> str:
     """What gets embedded and keyword-indexed for a chunk: its text under a short header.
 
@@ -123,7 +128,7 @@ def embedding_text(chunk: Chunk) -> str:
     """
     header = [chunk.title]
     if chunk.authors:
-        header.append(" ".join(chunk.authors))
+        header.append(" ".join(chunk.authors[:MAX_BYLINE_AUTHORS]))
     if chunk.section:
         header.append(chunk.section)
     return " | ".join(h for h in header if h) + "\n" + chunk.text

@@ -2,7 +2,8 @@
 
 The CLI and the HTTP API both build an :class:`Engine` from an :class:`EngineConfig` of plain
 values (read from the environment and flags at the edge), call :meth:`Engine.warm_up` once,
-and then use it. Writes are serialised by a lock and saved atomically.
+and then use it. Reads work on immutable snapshots; writes are serialised, logged durably and
+published as the next snapshot.
 """
 
 from __future__ import annotations
@@ -10,17 +11,27 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from rag import conversation
 from rag.chunking import Chunker, ChunkerSettings
+from rag.components import AnswerStage, Generator
 from rag.embedding.base import Encoder
 from rag.errors import InputError, NotFoundError, ReadOnlyError
-from rag.index.store import Index, IngestReport, read_manifest
+from rag.index.files import recover
+from rag.index.lock import WriterLock
+from rag.index.snapshot import Snapshot
+from rag.index.store import FORMAT_VERSION, Index, IngestReport, read_manifest
 from rag.parsing import load_documents
 from rag.search import Searcher, SearchSettings
+from rag.search.enumeration import expand_result
 from rag.types import Answer, Document, SearchResult, Turn
+
+if TYPE_CHECKING:
+    from rag.answering.generation import AnswerEvent
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +46,7 @@ class LLMConfig:
     model: str
     api_key: str | None = None
     timeout: float = 30.0
+    max_retries: int = 0
 
 
 @dataclass(frozen=True)
@@ -53,84 +65,225 @@ class EngineConfig:
     read_only: bool = False
     llm: LLMConfig | None = None
     device: str = "cpu"
+    # Logged writes after which the log is folded into a new base, in the background.
+    compact_after: int = 500
+    runtime: str = "auto"  # onnx | torch | auto (onnx on CPU, torch on a GPU)
 
 
 def make_encoder(config: EngineConfig, progress: bool = False) -> Encoder:
-    """The configured encoder (not loaded yet): the bundled e5 model unless another is named."""
-    from rag.embedding.encoder import SentenceTransformerEncoder, default_encoder
+    """The configured encoder (not loaded yet): the bundled e5 model unless another is named,
+    on the configured runtime, with concurrent queries batched and query vectors cached."""
+    from rag.embedding.factory import build_encoder
 
     if config.model == DEFAULT_MODEL:
-        return default_encoder(config.model_cache, progress=progress, device=config.device)
-    return SentenceTransformerEncoder(
+        from rag.embedding.e5convert import ensure_e5_model
+        from rag.embedding.encoder import DEFAULT_MODEL_NAME
+
+        folder = ensure_e5_model(config.model_cache, progress=progress)
+        return build_encoder(
+            folder, DEFAULT_MODEL_NAME, runtime=config.runtime, device=config.device
+        )
+    return build_encoder(
+        Path(config.model) if Path(config.model).is_dir() else config.model,
         config.model,
+        runtime=config.runtime,
+        device=config.device,
         query_prompt=config.query_prompt,
         passage_prompt=config.passage_prompt,
-        device=config.device,
-        name=config.model,
     )
 
 
-class Engine:
-    """Search, answers and document management over one index folder."""
+def make_answerer(config: EngineConfig, encoder: Encoder | None = None) -> AnswerStage:
+    """The default answer stage: quoting the retrieved sentences that best answer, scored
+    with the index's encoder (question vs sentence)."""
+    from rag.answering.extractive import ExtractiveAnswerer
 
-    def __init__(self, config: EngineConfig, encoder: Encoder | None = None) -> None:
+    return ExtractiveAnswerer(encoder=encoder)
+
+
+def make_generator(config: EngineConfig) -> Generator | None:
+    """The configured language model's client (cheap: no connection yet), or None."""
+    llm = config.llm
+    if llm is None:
+        return None
+    from rag.answering.generation import ChatGenerator
+
+    return ChatGenerator(
+        llm.base_url, llm.model, llm.api_key, llm.timeout, max_retries=llm.max_retries
+    )
+
+
+@dataclass(frozen=True)
+class _State:
+    """What one request reads: a snapshot and a searcher over that same snapshot."""
+
+    index: Snapshot
+    searcher: Searcher
+
+
+class Engine:
+    """Search, answers and document management over one index folder.
+
+    Reads take no lock: each request reads :attr:`_state` once and works on that immutable
+    snapshot to the end, while a write builds the next snapshot and swaps the state in one
+    assignment. Writes are serialised, logged durably before they return, and a writable
+    engine holds the folder's writer lock (``rag.index.lock``) from :meth:`warm_up` on, so a
+    second writer (another server, ``rag ingest``) is refused instead of losing data.
+    """
+
+    def __init__(
+        self,
+        config: EngineConfig,
+        encoder: Encoder | None = None,
+        answerer: AnswerStage | None = None,
+        generator: Generator | None = None,
+    ) -> None:
+        """Take the parts given; the others are built from ``config`` (the encoder when
+        first needed, as it may have to be converted first)."""
         self.config = config
         self._encoder = encoder
-        self.index: Index | None = None
-        self.searcher: Searcher | None = None
-        self._write_lock = threading.Lock()
+        # The default answer stage scores sentences with the encoder (remade in warm_up()
+        # once the encoder is loaded, when none was given).
+        self._default_answerer = answerer is None
+        self._answerer = answerer if answerer is not None else make_answerer(config, encoder)
+        self._chat_generator = generator if generator is not None else make_generator(config)
+        self._store: Index | None = None
+        self._state: _State | None = None
+        self._writer: WriterLock | None = None
+        self._write_lock = threading.RLock()
+        self._compaction: threading.Thread | None = None
+
+    # ---- state ---------------------------------------------------------------------------
+    @property
+    def index(self) -> Snapshot | None:
+        """The current snapshot (None before :meth:`warm_up`)."""
+        state = self._state
+        return state.index if state is not None else None
+
+    @index.setter
+    def index(self, snapshot: Snapshot) -> None:
+        self._state = _State(snapshot, Searcher(snapshot, self.config.search))
+
+    @property
+    def searcher(self) -> Searcher | None:
+        state = self._state
+        return state.searcher if state is not None else None
+
+    @searcher.setter
+    def searcher(self, searcher: Searcher) -> None:
+        self._state = _State(searcher.index, searcher)
+
+    def _publish(self) -> None:
+        assert self._store is not None
+        snapshot = self._store.snapshot
+        self._state = _State(snapshot, Searcher(snapshot, self.config.search))
 
     # ---- life cycle ----------------------------------------------------------------------
     def warm_up(self, build_if_missing: bool = True, progress: bool = False) -> None:
-        """Load the model and the index; build the index from the corpus if there is none."""
-        if self.index is not None:
+        """Load the model and the index; build the index from the corpus if there is none.
+
+        Raises:
+            IndexLockedError: The engine is writable and another writer holds the folder.
+        """
+        if self._state is not None:
             return
-        encoder = self._encoder or make_encoder(self.config, progress=progress)
-        self._encoder = encoder
-        if hasattr(encoder, "warm_up"):
-            encoder.warm_up()
-        if read_manifest(self.config.index_dir) is None:
-            if not build_if_missing:
+        encoder = self._load_encoder(progress)
+        encoder.warm_up()
+        if self._default_answerer:
+            self._answerer = make_answerer(self.config, encoder)
+        self._answerer.warm_up()
+        if self._chat_generator is not None:
+            self._chat_generator.warm_up()
+        with self._write_lock:
+            if not self.config.read_only:
+                self._take_writer_lock()
+            if self.has_index():
+                self._store = Index.load(self.config.index_dir, encoder)
+                if self._store.format_version < FORMAT_VERSION and not self.config.read_only:
+                    logger.info("upgrading the index in %s", self.config.index_dir)
+                    self._store.compact()
+                self._publish()
+            elif not build_if_missing:
                 raise NotFoundError(
                     f"no index in {self.config.index_dir}; build one with `rag ingest`"
                 )
-            logger.info(
-                "no index in %s: building it from %s", self.config.index_dir, self.corpus_names()
-            )
-            self._set_index(self._new_index())
-            self.ingest(list(self.config.corpus), progress=progress)
-        else:
-            self._set_index(Index.load(self.config.index_dir, encoder))
+            else:
+                logger.info(
+                    "no index in %s: building it from %s",
+                    self.config.index_dir,
+                    self.corpus_names(),
+                )
+                self._build(load_documents(list(self.config.corpus)), progress)
         # The first query pays for lazy initialisation (jieba's dictionary, BM25 matrices).
         self.search("预热 warm-up", top_k=1)
+
+    def has_index(self) -> bool:
+        """Whether the folder holds an index, after finishing any save a crash interrupted."""
+        recover(self.config.index_dir)
+        return read_manifest(self.config.index_dir) is not None
+
+    def close(self) -> None:
+        """Finish a running compaction, close the log and give the writer lock back."""
+        thread = self._compaction
+        if thread is not None:
+            thread.join()
+        with self._write_lock:
+            if self._store is not None:
+                self._store.close()
+            if self._writer is not None:
+                self._writer.release()
+                self._writer = None
 
     def corpus_names(self) -> str:
         return ", ".join(str(p) for p in self.config.corpus) or "(no corpus)"
 
-    def _new_index(self) -> Index:
-        assert self._encoder is not None
-        return Index(self._encoder, Chunker(self.config.chunker), self.config.ann)
+    def _load_encoder(self, progress: bool = False) -> Encoder:
+        if self._encoder is None:
+            self._encoder = make_encoder(self.config, progress=progress)
+        return self._encoder
 
-    def _set_index(self, index: Index) -> None:
-        self.index = index
-        self.searcher = Searcher(index, self.config.search)
+    def _take_writer_lock(self) -> None:
+        if self._writer is None:
+            self._writer = WriterLock.acquire(self.config.index_dir)
 
-    def _ready(self) -> tuple[Index, Searcher]:
-        if self.index is None or self.searcher is None:
+    def _build(self, docs: list[Document], progress: bool) -> IngestReport:
+        """A new index of ``docs``, saved whole and swapped in, then logged to."""
+        # Building even a read-only engine's missing index is setting up, not a document
+        # change; it still takes the writer lock for as long as it writes.
+        own_lock = self._writer is None
+        self._take_writer_lock()
+        try:
+            encoder = self._load_encoder(progress)
+            store = Index(encoder, Chunker(self.config.chunker), self.config.ann)
+            report = store.add_documents(docs, progress=progress)
+            store.save(self.config.index_dir)
+            store.attach(self.config.index_dir)
+            if self._store is not None:
+                self._store.close()
+            self._store = store
+            self._publish()
+            return report
+        finally:
+            if own_lock and self.config.read_only and self._writer is not None:
+                self._writer.release()
+                self._writer = None
+
+    def _ready(self) -> _State:
+        state = self._state
+        if state is None:
             self.warm_up()
-        assert self.index is not None and self.searcher is not None
-        return self.index, self.searcher
+            state = self._state
+        assert state is not None
+        return state
 
     # ---- reading -------------------------------------------------------------------------
     def search(
         self, query: str, top_k: int = 5, mode: str = "hybrid", expand: bool = True
     ) -> SearchResult:
         """Ranked passages; ``expand`` runs the list-expansion stage (hybrid mode only)."""
-        from rag.search.enumeration import expand_result
-
-        index, searcher = self._ready()
-        result = searcher.search(query, top_k=top_k, mode=mode)
-        return expand_result(result, index.chunks_of) if expand else result
+        state = self._ready()
+        result = state.searcher.search(query, top_k=top_k, mode=mode)
+        return expand_result(result, state.index.chunks_of) if expand else result
 
     def ask(self, question: str, top_k: int = 5, history: Sequence[Turn] = ()) -> Answer:
         """Answer a question with citations (extractive, or phrased by the configured LLM).
@@ -138,72 +291,187 @@ class Engine:
         ``history`` holds the conversation's earlier turns, oldest first; a follow-up question
         is resolved against them.
         """
-        from rag.answering.pipeline import ask
-
-        index, searcher = self._ready()
-        t0 = time.perf_counter()
-        result, answer = ask(searcher, index.documents, question, top_k)
-        timings = dict(answer.timings_ms)  # search (with list expansion) and answer
-        if self.config.llm is not None and answer.answerable:
-            from rag.answering.generation import ChatGenerator
-
-            t1 = time.perf_counter()
-            llm = self.config.llm
-            generator = ChatGenerator(llm.base_url, llm.model, llm.api_key, llm.timeout)
+        index, result, answer, followup, t0, t1 = self._answer_from_passages(
+            question, top_k, history
+        )
+        generator = self._generator()
+        if generator is not None and answer.answerable:
             answer = generator.generate(result.query, result, index.documents, fallback=answer)
-            timings["answer"] = round(timings["answer"] + (time.perf_counter() - t1) * 1000, 2)
-        timings["total"] = round((time.perf_counter() - t0) * 1000, 2)
-        return _with_timings(answer, timings)
+        return _with_timings(followup.annotate(answer), _timings(result, t0, t1))
+
+    def ask_stream(
+        self, question: str, top_k: int = 5, history: Sequence[Turn] = ()
+    ) -> Iterator[AnswerEvent]:
+        """:meth:`ask`, streamed: text pieces as they are written, then the whole answer.
+
+        With a language model configured its tokens come as it writes them (markers
+        renumbered on the fly); without one the extractive answer comes line by line.
+        """
+        from rag.answering.generation import Final, lines_of
+
+        index, result, answer, followup, t0, t1 = self._answer_from_passages(
+            question, top_k, history
+        )
+        generator = self._generator()
+        if generator is not None and answer.answerable:
+            events = generator.stream(result.query, result, index.documents, fallback=answer)
+        else:
+            events = lines_of(answer)
+        for event in events:
+            if isinstance(event, Final):
+                answer = followup.annotate(event.answer)
+                event = Final(_with_timings(answer, _timings(result, t0, t1)))
+            yield event
+
+    def _answer_from_passages(
+        self, question: str, top_k: int, history: Sequence[Turn]
+    ) -> tuple[Snapshot, SearchResult, Answer, conversation.FollowUp, float, float]:
+        """Search for the (standalone) question and build the extractive answer."""
+        # One state for the whole answer: the passages and the documents they are quoted
+        # from come from the same snapshot, whatever is written meanwhile.
+        state = self._ready()
+        index, searcher = state.index, state.searcher
+        t0 = time.perf_counter()
+        generator = self._generator()
+        if history and generator is not None:
+            # With a model, the follow-up is rewritten into a standalone question first.
+            question = generator.rewrite(question, history) or question
+        # A follow-up ("第二个呢？", "那天津市总工会呢？") is read against the earlier turns.
+        followup = conversation.resolve(question, history, index.documents)
+        result = searcher.search(followup.query, followup.search_depth(top_k), mode="hybrid")
+        # List expansion is a stage of its own after retrieval (rag/search/enumeration.py).
+        result = expand_result(result, index.chunks_of)
+        result = conversation.focus(result, followup.documents, top_k)
+        t1 = time.perf_counter()
+        answer = conversation.item_answer(
+            followup, result, index.documents, index.chunks_of
+        ) or _extract(self._answerer, result, index)
+        return index, result, answer, followup, t0, t1
+
+    def _generator(self) -> Generator | None:
+        """The language model's client, or None when answers are extractive only."""
+        return self._chat_generator
 
     def documents(self) -> list[Document]:
-        return list(self._ready()[0].documents.values())
+        return list(self._ready().index.documents.values())
 
     def document(self, doc_id: str) -> Document:
-        return self._ready()[0].document(doc_id)
+        return self._ready().index.document(doc_id)
 
     def chunk_count(self, doc_id: str) -> int:
-        return len(self._ready()[0].chunks_of(doc_id))
+        return len(self._ready().index.chunks_of(doc_id))
 
     # ---- writing -------------------------------------------------------------------------
     def ingest(
         self, paths: list[Path], rebuild: bool = False, progress: bool = False
     ) -> IngestReport:
-        """Add files and folders to the index (or start over with ``rebuild``) and save it."""
+        """Add files and folders to the index (or start over with ``rebuild``), durably.
+
+        Raises:
+            IndexLockedError: Another writer (a running server, say) holds the folder.
+        """
         self._check_writable()
         docs = load_documents(paths)
         with self._write_lock:
-            if self.index is None or rebuild:
-                if self._encoder is None:
-                    self._encoder = make_encoder(self.config, progress=progress)
-                self._set_index(self._new_index())
-            assert self.index is not None
-            report = self.index.add_documents(docs, progress=progress)
-            self.index.save(self.config.index_dir)
+            self._take_writer_lock()
+            if self._store is None and not rebuild and self.has_index():
+                self.warm_up(build_if_missing=False, progress=progress)
+            if self._store is None or rebuild:
+                return self._build(docs, progress)
+            report = self._store.add_documents(docs, progress=progress)
+            # A bulk load is worth folding into the base at once; a few documents are not.
+            if self._store.log_records and report.chunks_added >= len(self._store) // 4:
+                self._store.compact()
+            self._publish()
         return report
 
     def add_document(self, doc: Document) -> IngestReport:
+        """Add or replace one document; it is searchable, and on disk, when this returns.
+
+        Raises:
+            InputError: The document is empty or has nothing to index (only punctuation).
+        """
         self._check_writable()
         if not doc.text.strip():
-            raise InputError("text must not be empty: send the article's body in 'text'")
-        index, _ = self._ready()
+            raise InputError("text must not be empty: send the article's body in 'text'", "text")
+        store = self._writable_store()
+        # Marks alone make no searchable chunk (or a chunk no query can reach).
+        if not any(ch.isalnum() for ch in doc.text) or not store.chunker.split(doc):
+            raise InputError(
+                "text has nothing to index (only punctuation or symbols), so the document "
+                "could never be found: send the article's words in 'text'",
+                "text",
+            )
         with self._write_lock:
-            report = index.add_documents([doc])
-            index.save(self.config.index_dir)
+            report = store.add_documents([doc])
+            self._publish()
+        self._maybe_compact()
         return report
 
     def delete_document(self, doc_id: str) -> int:
+        """Delete a document; no search started after this returns can find it."""
         self._check_writable()
-        index, _ = self._ready()
+        store = self._writable_store()
         with self._write_lock:
-            removed = index.delete_document(doc_id)
-            index.save(self.config.index_dir)
+            removed = store.delete_document(doc_id)
+            self._publish()
+        self._maybe_compact()
         return removed
+
+    def compact(self) -> None:
+        """Fold the write log into a new base of the index folder."""
+        self._check_writable()
+        store = self._writable_store(build_if_missing=False)
+        with self._write_lock:
+            store.compact()
+            self._publish()
+
+    def _writable_store(self, build_if_missing: bool = True) -> Index:
+        self._ready() if build_if_missing else self.warm_up(build_if_missing=False)
+        with self._write_lock:
+            if self._store is None:
+                # The state was handed over from another engine (tests): open the folder.
+                self._take_writer_lock()
+                self._store = Index.load(self.config.index_dir, self._load_encoder())
+            return self._store
+
+    def _maybe_compact(self) -> None:
+        store = self._store
+        if store is None or store.log_records < self.config.compact_after:
+            return
+        with self._write_lock:
+            if self._compaction is not None and self._compaction.is_alive():
+                return
+            # Off the request: the write that crossed the limit returns at once, later writes
+            # wait for the compaction's lock, reads go on against their snapshots.
+            self._compaction = threading.Thread(
+                target=self.compact, name="rag-compaction", daemon=True
+            )
+            self._compaction.start()
 
     def _check_writable(self) -> None:
         if self.config.read_only:
             raise ReadOnlyError(
                 "the service was started read-only; restart it without --read-only to change documents"
             )
+
+
+def _timings(result: SearchResult, t0: float, t1: float) -> dict[str, float]:
+    timings = dict(result.timings_ms)
+    timings["search"] = round((t1 - t0) * 1000, 2)
+    timings["answer"] = round((time.perf_counter() - t1) * 1000, 2)
+    timings["total"] = round((time.perf_counter() - t0) * 1000, 2)
+    return timings
+
+
+def _extract(answerer: AnswerStage, result: SearchResult, index: Snapshot) -> Answer:
+    """The answer stage's answer; the extractive one may also cite an author note outside
+    the hits, so it gets the snapshot's chunks."""
+    from rag.answering.extractive import ExtractiveAnswerer
+
+    if isinstance(answerer, ExtractiveAnswerer):
+        return answerer.answer(result.query, result, index.documents, chunks_of=index.chunks_of)
+    return answerer.answer(result.query, result, index.documents)
 
 
 def _with_timings(answer: Answer, timings: dict[str, float]) -> Answer:

@@ -126,7 +126,7 @@ _N = rf"[{CN_DIGITS}]{{1,3}}"
 _ITEM_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("其N", re.compile(rf"其({_N})[,、:;]")),
     ("第N", re.compile(rf"第({_N})[,、:;]")),
-    ("N是", re.compile(rf"({_N})是(?=[^是的{CN_DIGITS}\d])")),
+    ("N是", re.compile(rf"({_N})是(?![是的{CN_DIGITS}\d])")),
     ("N要", re.compile(rf"({_N})要[,:]")),
     ("N、", re.compile(rf"({_N})、")),
     ("(N)", re.compile(rf"\(({_N})\)")),

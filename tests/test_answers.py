@@ -11,7 +11,8 @@ from rag.answering.sentences import chunk_sentences, split_sentences
 from rag.errors import InputError
 from rag.index.store import Index
 from rag.search import Searcher
-from rag.types import Answer, Chunk, Document, Hit, SearchResult
+from rag.types import Chunk, Hit, SearchResult
+from tests.invariants import check_answer
 
 HIGHLIGHTS_ZH = "职业伤害保障试点有哪四个亮点？"
 HIGHLIGHTS_EN = "What are the four highlights of the injury-insurance pilot?"
@@ -37,26 +38,6 @@ def highlight_chunks(index: Index) -> list[Chunk]:
     intro = chunk_containing(index, "概括起来主要有四个亮点。")
     items = [chunk_starting(index, p) for p in ITEM_OPENINGS]
     return [items[2], intro, items[0], items[3], items[1]]
-
-
-def check_answer(answer: Answer, documents: dict[str, Document]) -> None:
-    """The invariants every answer must hold, whatever its shape."""
-    for c in answer.citations:
-        doc = documents[c.doc_id]
-        assert doc.text[c.start : c.end] == c.quote
-        assert c.lines == doc.lines_for(c.start, c.end)
-        assert c.section == doc.section_at(c.start)
-        assert c.title == doc.title
-    assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
-    markers = [int(n) for n in re.findall(r"\[(\d+)\]", answer.text)]
-    first_use = list(dict.fromkeys(markers))
-    assert first_use == list(range(1, len(answer.citations) + 1))
-    quotes = [(c.doc_id, c.start, c.end) for c in answer.citations]
-    assert len(quotes) == len(set(quotes)), "identical quotes must share one number"
-    if answer.answerable:
-        assert answer.citations, "an answer must cite something"
-    else:
-        assert answer.citations == ()
 
 
 # ---- sentences -----------------------------------------------------------------------------

@@ -109,6 +109,9 @@ class ExtractiveAnswerer:
         if any(v < 0 for v in self.weights.__dict__.values()):
             raise InputError(f"answer weights must be zero or positive, got {self.weights}")
 
+    def warm_up(self) -> None:
+        """Nothing to load here: the encoder is the index's, loaded with it."""
+
     def answer(
         self,
         question: str,

@@ -12,7 +12,6 @@ chunk is a hit when its text contains any of the question's quotes.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import InputError, SourceError
+from rag.evaluation.jsonl import read_records
 from rag.evaluation.metrics import mean_interval
 
 logger = logging.getLogger(__name__)
@@ -78,10 +78,8 @@ def _squash(text: str) -> str:
     return _WHITESPACE.sub("", text)
 
 
-def _parse_question(path: Path, lineno: int, record: Any) -> Question:
+def _parse_question(path: Path, lineno: int, record: dict[str, Any]) -> Question:
     where = f"{path}:{lineno}"
-    if not isinstance(record, dict):
-        raise SourceError(f"{where}: expected a JSON object, got {type(record).__name__}")
     qid = record.get("id")
     if not isinstance(qid, str) or not qid.strip():
         raise SourceError(f'{where}: "id" must be a non-empty string, got {qid!r}')
@@ -130,30 +128,17 @@ def load_questions(path: str | Path, split: str | None = None) -> tuple[Question
             invalid (message names file, line and question id), or an id repeats.
     """
     path = Path(path)
-    if not path.is_file():
-        raise SourceError(f"{path}: question set not found")
     questions: list[Question] = []
     seen: dict[str, int] = {}
-    lineno = 0
-    try:
-        with path.open(encoding="utf-8") as handle:
-            for lineno, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise SourceError(f"{path}:{lineno}: malformed JSON ({e.msg})") from e
-                question = _parse_question(path, lineno, record)
-                if question.id in seen:
-                    raise SourceError(
-                        f"{path}:{lineno}: question id {question.id!r} already used "
-                        f"on line {seen[question.id]}"
-                    )
-                seen[question.id] = lineno
-                questions.append(question)
-    except UnicodeDecodeError as e:
-        raise SourceError(f"{path}:{lineno + 1}: not valid UTF-8 ({e.reason})") from e
+    for lineno, record in read_records(path, missing="question set not found"):
+        question = _parse_question(path, lineno, record)
+        if question.id in seen:
+            raise SourceError(
+                f"{path}:{lineno}: question id {question.id!r} already used "
+                f"on line {seen[question.id]}"
+            )
+        seen[question.id] = lineno
+        questions.append(question)
     if not questions:
         raise SourceError(f"{path}: no questions in the file")
     if split is not None:

@@ -16,7 +16,7 @@ from dataclasses import replace
 from rag.lexicon import LAST, item_marker, requested_count
 from rag.types import Chunk, Hit, SearchResult
 
-__all__ = ["expand", "expand_result", "requested_count"]
+__all__ = ["expand", "expand_result", "item_number", "requested_count"]
 
 
 def _items_in(chunk: Chunk) -> list[tuple[str, int]]:
@@ -92,3 +92,26 @@ def expand_result(result: SearchResult, chunks_of: Callable[[str], list[Chunk]])
         else:
             hits.append(Hit(chunk, rank, hits[-1].score if hits else 0.0))
     return replace(result, hits=tuple(hits))
+
+
+def item_number(text: str) -> tuple[str, int]:
+    """The list style and item number a sentence opens with (``("", 0)`` for none).
+
+    ``其二,…`` gives ``("其", 2)``, ``三是…`` ``("是", 3)``, ``（四）…`` ``("括号", 4)``; the
+    items are read by :func:`rag.lexicon.item_marker` (首先…最后 count as no number here).
+    """
+    marker = item_marker(text)
+    if marker is None or marker.number == LAST or marker.style not in _CONVERSATION_STYLES:
+        return "", 0
+    return _CONVERSATION_STYLES[marker.style], marker.number
+
+
+# The style names rag/conversation.py knows the numbered styles by.
+_CONVERSATION_STYLES = {
+    "其N": "其",
+    "第N": "第",
+    "N是": "是",
+    "(N)": "括号",
+    "N、": "顿号",
+    "1.": "数字",
+}

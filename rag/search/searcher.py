@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from rag.errors import InputError
 from rag.index.crosslingual import DICTIONARY
+from rag.index.snapshot import Snapshot
 from rag.index.store import Index
 from rag.index.tokenize import has_han, tokenize
 from rag.search.answerability import (
@@ -48,9 +49,13 @@ class _Leg:
 
 
 class Searcher:
-    """Ranks an index's chunks for a query in one of :data:`MODES`."""
+    """Ranks an index's chunks for a query in one of :data:`MODES`.
 
-    def __init__(self, index: Index, settings: SearchSettings | None = None) -> None:
+    Give it a :class:`Snapshot` to search one consistent state while writes go on (the
+    engine does); an :class:`Index` is read afresh at each step, which is fine without writers.
+    """
+
+    def __init__(self, index: Snapshot | Index, settings: SearchSettings | None = None) -> None:
         self.index = index
         self.settings = settings or SearchSettings()
 
@@ -122,6 +127,12 @@ class Searcher:
             coverage = self.keyword_query(query)[1]
         names = [n for d in self.index.documents.values() for n in d.authors if n in query]
         return gather_evidence(query, top_cosine, self.index.keyword, coverage, names)
+
+    def warm_up(self) -> None:
+        """Load the encoder and pay the first query's lazy set-up (jieba's dictionary, the
+        keyword matrices) now rather than in the first request."""
+        self.index.encoder.warm_up()
+        self.search("预热 warm-up", top_k=1)
 
     def _fuse(self, coverage: float | None, dense: _Leg, keyword: _Leg, mode: str) -> dict:
         s = self.settings
