@@ -76,17 +76,15 @@ def gather_evidence(
     """Evidence for a query: Chinese content-word coverage, or the English translation's.
 
     ``names`` are words the corpus holds outside its text (the articles' authors, kept as
-    metadata): a question naming an author is covered by the corpus though the keyword index
-    never saw the name.
+    metadata): a question naming an author is about the corpus though the keyword index never
+    saw the name, and its other words (担任, 职务) need not occur in the text either.
     """
     if not has_han(query):
         return Evidence(top_cosine, translated_coverage, "other")
-    words = content_words(query)
-    if names:
-        words = [w for w in words if not any(w in n or n in w for n in names if n)]
-        if not words:
-            return Evidence(top_cosine, 1.0, "zh")
-    return Evidence(top_cosine, word_coverage(words, keyword.vocabulary), "zh")
+    if any(n and n in query for n in names):
+        # The question is about one of the corpus's authors (their position, unit, writing).
+        return Evidence(top_cosine, 1.0, "zh")
+    return Evidence(top_cosine, word_coverage(content_words(query), keyword.vocabulary), "zh")
 
 
 def is_answerable(evidence: Evidence, thresholds: AnswerabilityThresholds) -> bool:
