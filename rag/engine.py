@@ -26,8 +26,10 @@ from rag.index.lock import WriterLock
 from rag.index.snapshot import Snapshot
 from rag.index.store import FORMAT_VERSION, Index, IngestReport, read_manifest
 from rag.parsing import load_documents
+from rag.parsing.loaders import load_batch
 from rag.search import Searcher, SearchSettings
 from rag.search.enumeration import expand_result
+from rag.search.filters import Filters
 from rag.types import Answer, Document, SearchResult, Turn
 
 if TYPE_CHECKING:
@@ -278,21 +280,32 @@ class Engine:
 
     # ---- reading -------------------------------------------------------------------------
     def search(
-        self, query: str, top_k: int = 5, mode: str = "hybrid", expand: bool = True
+        self,
+        query: str,
+        top_k: int = 5,
+        mode: str = "hybrid",
+        filters: Filters | None = None,
+        expand: bool = True,
     ) -> SearchResult:
         """Ranked passages; ``expand`` runs the list-expansion stage (hybrid mode only)."""
         state = self._ready()
-        result = state.searcher.search(query, top_k=top_k, mode=mode)
+        result = state.searcher.search(query, top_k=top_k, mode=mode, filters=filters)
         return expand_result(result, state.index.chunks_of) if expand else result
 
-    def ask(self, question: str, top_k: int = 5, history: Sequence[Turn] = ()) -> Answer:
+    def ask(
+        self,
+        question: str,
+        top_k: int = 5,
+        history: Sequence[Turn] = (),
+        filters: Filters | None = None,
+    ) -> Answer:
         """Answer a question with citations (extractive, or phrased by the configured LLM).
 
         ``history`` holds the conversation's earlier turns, oldest first; a follow-up question
-        is resolved against them.
+        is resolved against them. ``filters`` limit the documents the answer draws from.
         """
         index, result, answer, followup, t0, t1 = self._answer_from_passages(
-            question, top_k, history
+            question, top_k, history, filters
         )
         generator = self._generator()
         if generator is not None and answer.answerable:
@@ -300,7 +313,11 @@ class Engine:
         return _with_timings(followup.annotate(answer), _timings(result, t0, t1))
 
     def ask_stream(
-        self, question: str, top_k: int = 5, history: Sequence[Turn] = ()
+        self,
+        question: str,
+        top_k: int = 5,
+        history: Sequence[Turn] = (),
+        filters: Filters | None = None,
     ) -> Iterator[AnswerEvent]:
         """:meth:`ask`, streamed: text pieces as they are written, then the whole answer.
 
@@ -310,7 +327,7 @@ class Engine:
         from rag.answering.generation import Final, lines_of
 
         index, result, answer, followup, t0, t1 = self._answer_from_passages(
-            question, top_k, history
+            question, top_k, history, filters
         )
         generator = self._generator()
         if generator is not None and answer.answerable:
@@ -324,7 +341,11 @@ class Engine:
             yield event
 
     def _answer_from_passages(
-        self, question: str, top_k: int, history: Sequence[Turn]
+        self,
+        question: str,
+        top_k: int,
+        history: Sequence[Turn],
+        filters: Filters | None = None,
     ) -> tuple[Snapshot, SearchResult, Answer, conversation.FollowUp, float, float]:
         """Search for the (standalone) question and build the extractive answer."""
         # One state for the whole answer: the passages and the documents they are quoted
@@ -338,7 +359,9 @@ class Engine:
             question = generator.rewrite(question, history) or question
         # A follow-up ("第二个呢？", "那天津市总工会呢？") is read against the earlier turns.
         followup = conversation.resolve(question, history, index.documents)
-        result = searcher.search(followup.query, followup.search_depth(top_k), mode="hybrid")
+        result = searcher.search(
+            followup.query, followup.search_depth(top_k), mode="hybrid", filters=filters
+        )
         # List expansion is a stage of its own after retrieval (rag/search/enumeration.py).
         result = expand_result(result, index.chunks_of)
         result = conversation.focus(result, followup.documents, top_k)
@@ -367,23 +390,28 @@ class Engine:
     ) -> IngestReport:
         """Add files and folders to the index (or start over with ``rebuild``), durably.
 
+        A file that cannot be read is left out and listed in the report's ``skipped``; the
+        rest of the batch still goes in.
+
         Raises:
             IndexLockedError: Another writer (a running server, say) holds the folder.
         """
         self._check_writable()
-        docs = load_documents(paths)
+        batch = load_batch(paths)
+        docs = list(batch.documents)
+        skipped = tuple((f.path, f.reason) for f in batch.skipped)
         with self._write_lock:
             self._take_writer_lock()
             if self._store is None and not rebuild and self.has_index():
                 self.warm_up(build_if_missing=False, progress=progress)
             if self._store is None or rebuild:
-                return self._build(docs, progress)
+                return replace(self._build(docs, progress), skipped=skipped)
             report = self._store.add_documents(docs, progress=progress)
             # A bulk load is worth folding into the base at once; a few documents are not.
             if self._store.log_records and report.chunks_added >= len(self._store) // 4:
                 self._store.compact()
             self._publish()
-        return report
+        return replace(report, skipped=skipped)
 
     def add_document(self, doc: Document) -> IngestReport:
         """Add or replace one document; it is searchable, and on disk, when this returns.

@@ -10,14 +10,15 @@ from rag.answering.extractive import ENGLISH_NOTE, NOT_FOUND_EN, NOT_FOUND_ZH, E
 from rag.answering.sentences import chunk_sentences, split_sentences
 from rag.errors import InputError
 from rag.index.store import Index
+from rag.lexicon import fold
 from rag.search import Searcher
 from rag.types import Chunk, Hit, SearchResult
 from tests.invariants import check_answer
 
 HIGHLIGHTS_ZH = "职业伤害保障试点有哪四个亮点？"
 HIGHLIGHTS_EN = "What are the four highlights of the injury-insurance pilot?"
-ITEM_OPENINGS = ("其一,", "其二,", "其三,", "其四,")
-LEADING_MARKS = set("。!?;…,、:.”’」』)》")
+ITEM_OPENINGS = ("其一，", "其二，", "其三，", "其四，")
+LEADING_MARKS = set("。!?;…,、:.”’」』)》！？；，：）")
 
 
 def chunk_starting(index: Index, prefix: str) -> Chunk:
@@ -101,7 +102,7 @@ def test_list_without_its_introduction_in_the_hits(index, documents):
     items = [chunk_starting(index, p) for p in ITEM_OPENINGS]
     answer = ExtractiveAnswerer().answer(HIGHLIGHTS_ZH, make_result(items), documents)
     check_answer(answer, documents)
-    assert answer.text.splitlines()[0].startswith("1. 其一,")
+    assert answer.text.splitlines()[0].startswith("1. 其一，")
     assert len(answer.citations) == 4
 
 
@@ -126,14 +127,14 @@ def test_english_question_gets_the_note_first(index, documents):
     # The question's words reach the Chinese text through their dictionary translations, and
     # it asks for a number: the sentence stating how many people are covered leads (issue 9),
     # not the chunk's opening sentence.
-    assert answer.citations[0].quote == "截至今年9月,累计有668万人纳入职业伤害保障范围。"
+    assert fold(answer.citations[0].quote) == "截至今年9月,累计有668万人纳入职业伤害保障范围。"
 
 
 def test_chinese_question_quotes_the_matching_sentence(index, documents):
     chunks = [
         chunk_starting(index, "其二"),
         chunk_containing(index, "668万人"),
-        chunk_starting(index, "第一,"),
+        chunk_starting(index, "第一，"),
     ]
     answer = ExtractiveAnswerer().answer(
         "截至今年9月,累计有多少人纳入职业伤害保障范围?", make_result(chunks), documents
@@ -148,13 +149,13 @@ def test_answer_leads_with_the_best_sentence_then_at_most_two_more(index, docume
     in score order, and no more than two of them."""
     later = chunk_starting(index, "其四")
     earlier = chunk_starting(index, "其一")
-    other = chunk_starting(index, "第一,")
+    other = chunk_starting(index, "第一，")
     question = "制度设计的灵活性和平台从业人员的最大职业风险,以及职工队伍建设"
     answerer = ExtractiveAnswerer()
     answer = answerer.answer(question, make_result([later, other, earlier]), documents)
     check_answer(answer, documents)
     assert 1 <= len(answer.citations) <= 3
-    assert answer.citations[0].quote.startswith("其四,制度设计具有灵活性")
+    assert fold(answer.citations[0].quote).startswith("其四,制度设计具有灵活性")
     assert answer.text.splitlines()[0] == answer.citations[0].quote + "[1]"
 
 
@@ -306,7 +307,7 @@ def test_author_question_is_answered_from_the_author_note(index, documents):
     check_answer(answer, documents)
     assert answer.answerable
     assert answer.text.startswith("作者：鲁全。")
-    assert answer.citations[0].quote == "(作者为中国人民大学教授、中国社会保障学会秘书长)"
+    assert fold(answer.citations[0].quote) == "(作者为中国人民大学教授、中国社会保障学会秘书长)"
 
 
 def test_list_expansion_stage_pulls_up_the_missing_items(index):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,7 +76,7 @@ class QuestionEvaluation:
 
 
 def _squash(text: str) -> str:
-    return _WHITESPACE.sub("", text)
+    return _WHITESPACE.sub("", unicodedata.normalize("NFKC", text))
 
 
 def _parse_question(path: Path, lineno: int, record: dict[str, Any]) -> Question:
@@ -155,8 +156,9 @@ def find_quote_rank(chunks: Sequence[str], quotes: Sequence[str]) -> int | None:
     full-width spaces and line breaks) is removed from both the quote and the
     chunk text before the substring test. Chunkers reflow and strip lines, and
     Chinese text carries no meaningful spaces, so a verbatim quote copied from the
-    article should still match the chunk that holds it. No other normalisation is
-    applied (case and punctuation must match), and a quote split across two
+    article should still match the chunk that holds it. Width is folded (NFKC) on both
+    sides, so a quote written with ASCII commas matches text printed with full-width ones;
+    no other normalisation is applied (case must match), and a quote split across two
     chunks does not match either, so keep quotes short.
 
     Args:

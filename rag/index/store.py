@@ -47,6 +47,7 @@ from rag.index.records import (
 from rag.index.snapshot import Addition, Snapshot, make_chunk
 from rag.index.tokenize import tokenize
 from rag.index.wal import LOG_NAME, WriteLog, crash_point, fsync_dir, read_log
+from rag.parsing.cleaning import TEXT_VERSION
 from rag.types import Chunk, Document
 
 logger = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ class IngestReport:
     unchanged: tuple[str, ...] = ()
     chunks_added: int = 0
     chunks_removed: int = 0
+    skipped: tuple[tuple[str, str], ...] = ()  # (file, why) for files of a batch left out
 
 
 def content_hash(doc: Document) -> str:
@@ -225,6 +227,7 @@ class Index:
         snap = self._snapshot
         return {
             "format_version": FORMAT_VERSION,
+            "text_version": TEXT_VERSION,
             "package_version": __version__,
             "model": self.encoder.name,
             "dim": self.encoder.dim,
@@ -390,6 +393,13 @@ def check_manifest(manifest: dict, encoder: Encoder, folder: Path) -> None:
         raise IndexMismatchError(
             f"index in {folder} has format {manifest.get('format_version')}, this version "
             f"reads format {FORMAT_VERSION}; {REBUILD_HINT}"
+        )
+    # Indexes from before the text version was recorded had version 1 (punctuation folded).
+    if manifest.get("text_version", 1) != TEXT_VERSION:
+        raise IndexMismatchError(
+            f"index in {folder} holds text cleaned by older rules (text version "
+            f"{manifest.get('text_version', 1)}; this version keeps full-width punctuation as "
+            f"printed and is version {TEXT_VERSION}), so its offsets no longer match; {REBUILD_HINT}"
         )
     if manifest.get("model") != encoder.name or manifest.get("dim") != encoder.dim:
         raise IndexMismatchError(
