@@ -64,17 +64,30 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--rebuild", action="store_true", help="start the index over")
     sp.set_defaults(func=cmd_ingest)
 
+    def with_filters(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        g = sp.add_argument_group("filters (only documents that meet every one given)")
+        g.add_argument("--published-after", metavar="YYYY-MM-DD", help="published on or after")
+        g.add_argument("--published-before", metavar="YYYY-MM-DD", help="published on or before")
+        g.add_argument("--source", help="source file name or URL, exactly or a prefix of it")
+        g.add_argument("--kind", help="page, web, pdf, docx or text")
+        g.add_argument(
+            "--doc-id", action="append", dest="doc_ids", help="a document id (repeatable)"
+        )
+        return sp
+
     sp = with_index(sub.add_parser("compact", help="fold the index's write log into its base"))
     sp.set_defaults(func=cmd_compact)
 
-    sp = with_index(sub.add_parser("search", help="rank passages for a query"))
+    sp = with_filters(with_index(sub.add_parser("search", help="rank passages for a query")))
     sp.add_argument("query")
     sp.add_argument("--top-k", type=int, default=5)
     sp.add_argument("--mode", default="hybrid", choices=["hybrid", "dense", "keyword"])
     sp.add_argument("--json", action="store_true")
     sp.set_defaults(func=cmd_search)
 
-    sp = with_index(sub.add_parser("ask", help="answer a question with cited sources"))
+    sp = with_filters(
+        with_index(sub.add_parser("ask", help="answer a question with cited sources"))
+    )
     sp.add_argument("question")
     sp.add_argument("--top-k", type=int, default=5)
     sp.add_argument("--json", action="store_true")
@@ -96,11 +109,25 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_parser("eval", help="evaluate retrieval on a BEIR dataset or question set")
     )
     sp.add_argument("--dataset", type=Path, help="BEIR folder (corpus.jsonl, queries, qrels)")
-    sp.add_argument("--split", help="split name: queries-NAME.jsonl + qrels-NAME.tsv")
+    sp.add_argument(
+        "--split",
+        help="split name: queries-NAME.jsonl + qrels-NAME.tsv; with "
+        "--questions, the questions whose split field is NAME (dev or test)",
+    )
     sp.add_argument("--questions", type=Path, help="quote-keyed question set (JSONL)")
     sp.add_argument("--mode", default="all", choices=["hybrid", "dense", "keyword", "all"])
     sp.add_argument("--k", default="1,5,10", help="cut-offs, comma separated")
     sp.add_argument("--limit", type=int, help="evaluate only the first N queries")
+    sp.add_argument(
+        "--answers",
+        action="store_true",
+        help="also run the /ask path and score the answers against gold texts",
+    )
+    sp.add_argument(
+        "--half",
+        choices=["tune", "report"],
+        help="BEIR: only the even (tune) or odd (report) queries, in file order",
+    )
     sp.add_argument("--json", action="store_true")
     sp.add_argument("--out", type=Path, help="write per-query results, summary and chart here")
     sp.add_argument("--cache-dir", type=Path, default=Path(".cache/eval"),
@@ -113,11 +140,26 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _filters(args):
+    from rag.search.filters import Filters
+
+    return Filters.make(
+        args.published_after, args.published_before, args.source, args.kind, args.doc_ids
+    )
+
+
+def _print_skipped(skipped) -> None:
+    for path, reason in skipped:
+        print(f"skipped {path}: {reason.removeprefix(path + ': ')}", file=sys.stderr)
+
+
 def cmd_documents(args, settings: Settings) -> int:
     from rag.chunking import Chunker
-    from rag.parsing import load_documents
+    from rag.parsing.loaders import load_batch
 
-    docs = load_documents(args.paths or [BUNDLED_CORPUS])
+    batch = load_batch(args.paths or [BUNDLED_CORPUS])
+    _print_skipped((s.path, s.reason) for s in batch.skipped)
+    docs = batch.documents
     chunker = Chunker()
     if args.json:
         for doc in docs:
@@ -131,13 +173,17 @@ def cmd_documents(args, settings: Settings) -> int:
             "、".join(d.authors),
             d.affiliation,
             d.column,
+            d.published,
+            d.kind,
+            d.source if len(d.source) <= 40 else "…" + d.source[-39:],  # the name matters most
             str(len(d.text)),
             str(len(chunker.split(d))),
         )
         for d in docs
     ]
-    _print_table(("title", "authors", "affiliation", "column", "characters", "chunks"), rows)
-    return 0
+    header = ("title", "authors", "affiliation", "column", "published", "kind", "source")
+    _print_table((*header, "characters", "chunks"), rows)
+    return 0 if docs or not batch.skipped else 2
 
 
 def _engine(settings: Settings, read_only: bool | None = None):
@@ -152,10 +198,13 @@ def cmd_ingest(args, settings: Settings) -> int:
     report = engine.ingest(paths, rebuild=args.rebuild, progress=True)
     engine.close()
     index = engine.index
+    _print_skipped(report.skipped)
+    skipped = f"; skipped {len(report.skipped)} files" if report.skipped else ""
     print(
         f"added {len(report.added)}, replaced {len(report.replaced)}, unchanged "
         f"{len(report.unchanged)} documents; +{report.chunks_added} / -{report.chunks_removed} chunks; "
         f"index {settings.index_dir}: {len(index.documents)} documents, {len(index)} chunks"
+        + skipped
     )
     return 0
 
@@ -171,7 +220,7 @@ def cmd_compact(args, settings: Settings) -> int:
 def cmd_search(args, settings: Settings) -> int:
     engine = _engine(settings, read_only=True)  # a reader: no writer lock, beside a server
     engine.warm_up(progress=True)
-    result = engine.search(args.query, top_k=args.top_k, mode=args.mode)
+    result = engine.search(args.query, top_k=args.top_k, mode=args.mode, filters=_filters(args))
     if args.json:
         from api.schemas import search_response
 
@@ -191,7 +240,7 @@ def cmd_search(args, settings: Settings) -> int:
 def cmd_ask(args, settings: Settings) -> int:
     engine = _engine(settings, read_only=True)
     engine.warm_up(progress=True)
-    answer = engine.ask(args.question, top_k=args.top_k)
+    answer = engine.ask(args.question, top_k=args.top_k, filters=_filters(args))
     if args.json:
         from api.schemas import ask_response
 

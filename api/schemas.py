@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, WrapValidator
 from pydantic_core import PydanticCustomError
 
+from rag.search.filters import Filters
 from rag.search.searcher import MAX_QUERY_CHARS, MAX_TOP_K
 from rag.types import Answer, Citation, Document, Hit, SearchResult, Turn
 
@@ -37,7 +38,30 @@ TopK = Annotated[int, Field(strict=True, ge=1, le=MAX_TOP_K), between(1, MAX_TOP
 MAX_TITLE_CHARS = 300
 
 
-class SearchRequest(BaseModel):
+class FilterFields(BaseModel):
+    """Optional conditions on the documents a search or answer draws from."""
+
+    published_after: str | None = Field(
+        None, description="Only documents published on or after this date (YYYY-MM-DD)."
+    )
+    published_before: str | None = Field(
+        None, description="Only documents published on or before this date (YYYY-MM-DD)."
+    )
+    source: str | None = Field(
+        None, description="Only documents whose source (file name or URL) is this or starts so."
+    )
+    kind: str | None = Field(
+        None, description="Only documents of this kind: page, web, pdf, docx, text."
+    )
+    doc_ids: list[str] | None = Field(None, description="Only these documents.")
+
+    def filters(self) -> Filters | None:
+        return Filters.make(
+            self.published_after, self.published_before, self.source, self.kind, self.doc_ids
+        )
+
+
+class SearchRequest(FilterFields):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -46,6 +70,7 @@ class SearchRequest(BaseModel):
                     "query": "How many people were covered by the injury insurance pilot?",
                     "top_k": 3,
                 },
+                {"query": "新就业形态", "published_after": "2023-01-01", "kind": "web"},
             ]
         }
     )
@@ -55,6 +80,11 @@ class SearchRequest(BaseModel):
     top_k: TopK = Field(5, description="How many passages to return.")
     mode: Literal["hybrid", "dense", "keyword"] = Field(
         "hybrid", description="Both retrievers fused, or one of them alone."
+    )
+    expand: bool = Field(
+        True,
+        description="Pull up the other items of a list the query asks for (hybrid mode); "
+        "false ranks the passages as retrieved.",
     )
 
 
@@ -80,7 +110,7 @@ class HistoryTurn(BaseModel):
     )
 
 
-class AskRequest(BaseModel):
+class AskRequest(FilterFields):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -130,6 +160,11 @@ class DocumentIn(BaseModel):
     text: str = Field(description="The article's body; blank lines separate paragraphs.")
     authors: list[str] = Field(default_factory=list)
     source: str = Field("api", description="Where it comes from (part of its id).")
+    published: str | None = Field(
+        None,
+        description="Publication date, YYYY-MM-DD (default: a date the text states near its top).",
+    )
+    kind: str = Field("text", description="page, web, pdf, docx or text.")
 
 
 class HitOut(BaseModel):
@@ -202,6 +237,9 @@ class DocumentSummary(BaseModel):
     affiliation: str
     column: str
     source: str
+    published: str
+    kind: str
+    site: str
     characters: int
     chunks: int
 
@@ -271,6 +309,9 @@ def document_summary(doc: Document, chunks: int) -> DocumentSummary:
         affiliation=doc.affiliation,
         column=doc.column,
         source=doc.source,
+        published=doc.published,
+        kind=doc.kind,
+        site=doc.site,
         characters=len(doc.text),
         chunks=chunks,
     )

@@ -19,14 +19,17 @@ from typing import TYPE_CHECKING
 from rag import conversation
 from rag.chunking import Chunker, ChunkerSettings
 from rag.components import AnswerStage, Generator
-from rag.embedding.base import Encoder, warm_up_in_background
+from rag.embedding.base import Encoder
 from rag.errors import InputError, NotFoundError, ReadOnlyError
 from rag.index.files import recover
 from rag.index.lock import WriterLock
 from rag.index.snapshot import Snapshot
 from rag.index.store import FORMAT_VERSION, Index, IngestReport, read_manifest
 from rag.parsing import load_documents
+from rag.parsing.loaders import load_batch
 from rag.search import Searcher, SearchSettings
+from rag.search.enumeration import expand_result
+from rag.search.filters import Filters
 from rag.types import Answer, Document, SearchResult, Turn
 
 if TYPE_CHECKING:
@@ -92,11 +95,12 @@ def make_encoder(config: EngineConfig, progress: bool = False) -> Encoder:
     )
 
 
-def make_answerer(config: EngineConfig) -> AnswerStage:
-    """The default answer stage: quoting the retrieved sentences that best match."""
+def make_answerer(config: EngineConfig, encoder: Encoder | None = None) -> AnswerStage:
+    """The default answer stage: quoting the retrieved sentences that best answer, scored
+    with the index's encoder (question vs sentence)."""
     from rag.answering.extractive import ExtractiveAnswerer
 
-    return ExtractiveAnswerer()
+    return ExtractiveAnswerer(encoder=encoder)
 
 
 def make_generator(config: EngineConfig) -> Generator | None:
@@ -140,7 +144,10 @@ class Engine:
         first needed, as it may have to be converted first)."""
         self.config = config
         self._encoder = encoder
-        self._answerer = answerer if answerer is not None else make_answerer(config)
+        # The default answer stage scores sentences with the encoder (remade in warm_up()
+        # once the encoder is loaded, when none was given).
+        self._default_answerer = answerer is None
+        self._answerer = answerer if answerer is not None else make_answerer(config, encoder)
         self._chat_generator = generator if generator is not None else make_generator(config)
         self._store: Index | None = None
         self._state: _State | None = None
@@ -183,8 +190,9 @@ class Engine:
         if self._state is not None:
             return
         encoder = self._load_encoder(progress)
-        # The model loads while the index does (both take seconds; see warm_up_in_background).
-        model_loaded = warm_up_in_background(encoder)
+        encoder.warm_up()
+        if self._default_answerer:
+            self._answerer = make_answerer(self.config, encoder)
         self._answerer.warm_up()
         if self._chat_generator is not None:
             self._chat_generator.warm_up()
@@ -208,7 +216,6 @@ class Engine:
                     self.corpus_names(),
                 )
                 self._build(load_documents(list(self.config.corpus)), progress)
-        model_loaded()
         # The first query pays for lazy initialisation (jieba's dictionary, BM25 matrices).
         self.search("预热 warm-up", top_k=1)
 
@@ -272,17 +279,33 @@ class Engine:
         return state
 
     # ---- reading -------------------------------------------------------------------------
-    def search(self, query: str, top_k: int = 5, mode: str = "hybrid") -> SearchResult:
-        return self._ready().searcher.search(query, top_k=top_k, mode=mode)
+    def search(
+        self,
+        query: str,
+        top_k: int = 5,
+        mode: str = "hybrid",
+        filters: Filters | None = None,
+        expand: bool = True,
+    ) -> SearchResult:
+        """Ranked passages; ``expand`` runs the list-expansion stage (hybrid mode only)."""
+        state = self._ready()
+        result = state.searcher.search(query, top_k=top_k, mode=mode, filters=filters)
+        return expand_result(result, state.index.chunks_of) if expand else result
 
-    def ask(self, question: str, top_k: int = 5, history: Sequence[Turn] = ()) -> Answer:
+    def ask(
+        self,
+        question: str,
+        top_k: int = 5,
+        history: Sequence[Turn] = (),
+        filters: Filters | None = None,
+    ) -> Answer:
         """Answer a question with citations (extractive, or phrased by the configured LLM).
 
         ``history`` holds the conversation's earlier turns, oldest first; a follow-up question
-        is resolved against them.
+        is resolved against them. ``filters`` limit the documents the answer draws from.
         """
         index, result, answer, followup, t0, t1 = self._answer_from_passages(
-            question, top_k, history
+            question, top_k, history, filters
         )
         generator = self._generator()
         if generator is not None and answer.answerable:
@@ -290,7 +313,11 @@ class Engine:
         return _with_timings(followup.annotate(answer), _timings(result, t0, t1))
 
     def ask_stream(
-        self, question: str, top_k: int = 5, history: Sequence[Turn] = ()
+        self,
+        question: str,
+        top_k: int = 5,
+        history: Sequence[Turn] = (),
+        filters: Filters | None = None,
     ) -> Iterator[AnswerEvent]:
         """:meth:`ask`, streamed: text pieces as they are written, then the whole answer.
 
@@ -300,7 +327,7 @@ class Engine:
         from rag.answering.generation import Final, lines_of
 
         index, result, answer, followup, t0, t1 = self._answer_from_passages(
-            question, top_k, history
+            question, top_k, history, filters
         )
         generator = self._generator()
         if generator is not None and answer.answerable:
@@ -314,7 +341,11 @@ class Engine:
             yield event
 
     def _answer_from_passages(
-        self, question: str, top_k: int, history: Sequence[Turn]
+        self,
+        question: str,
+        top_k: int,
+        history: Sequence[Turn],
+        filters: Filters | None = None,
     ) -> tuple[Snapshot, SearchResult, Answer, conversation.FollowUp, float, float]:
         """Search for the (standalone) question and build the extractive answer."""
         # One state for the whole answer: the passages and the documents they are quoted
@@ -328,12 +359,16 @@ class Engine:
             question = generator.rewrite(question, history) or question
         # A follow-up ("第二个呢？", "那天津市总工会呢？") is read against the earlier turns.
         followup = conversation.resolve(question, history, index.documents)
-        result = searcher.search(followup.query, followup.search_depth(top_k), mode="hybrid")
+        result = searcher.search(
+            followup.query, followup.search_depth(top_k), mode="hybrid", filters=filters
+        )
+        # List expansion is a stage of its own after retrieval (rag/search/enumeration.py).
+        result = expand_result(result, index.chunks_of)
         result = conversation.focus(result, followup.documents, top_k)
         t1 = time.perf_counter()
         answer = conversation.item_answer(
             followup, result, index.documents, index.chunks_of
-        ) or self._answerer.answer(result.query, result, index.documents)
+        ) or _extract(self._answerer, result, index)
         return index, result, answer, followup, t0, t1
 
     def _generator(self) -> Generator | None:
@@ -355,23 +390,28 @@ class Engine:
     ) -> IngestReport:
         """Add files and folders to the index (or start over with ``rebuild``), durably.
 
+        A file that cannot be read is left out and listed in the report's ``skipped``; the
+        rest of the batch still goes in.
+
         Raises:
             IndexLockedError: Another writer (a running server, say) holds the folder.
         """
         self._check_writable()
-        docs = load_documents(paths)
+        batch = load_batch(paths)
+        docs = list(batch.documents)
+        skipped = tuple((f.path, f.reason) for f in batch.skipped)
         with self._write_lock:
             self._take_writer_lock()
             if self._store is None and not rebuild and self.has_index():
                 self.warm_up(build_if_missing=False, progress=progress)
             if self._store is None or rebuild:
-                return self._build(docs, progress)
+                return replace(self._build(docs, progress), skipped=skipped)
             report = self._store.add_documents(docs, progress=progress)
             # A bulk load is worth folding into the base at once; a few documents are not.
             if self._store.log_records and report.chunks_added >= len(self._store) // 4:
                 self._store.compact()
             self._publish()
-        return report
+        return replace(report, skipped=skipped)
 
     def add_document(self, doc: Document) -> IngestReport:
         """Add or replace one document; it is searchable, and on disk, when this returns.
@@ -393,6 +433,12 @@ class Engine:
         with self._write_lock:
             report = store.add_documents([doc])
             self._publish()
+        logger.info(
+            "added %s: %d chunks; ms: %s",
+            doc.doc_id,
+            report.chunks_added,
+            ", ".join(f"{k} {v:.0f}" for k, v in report.timings_ms.items()),
+        )
         self._maybe_compact()
         return report
 
@@ -417,9 +463,9 @@ class Engine:
     def _writable_store(self, build_if_missing: bool = True) -> Index:
         self._ready() if build_if_missing else self.warm_up(build_if_missing=False)
         with self._write_lock:
+            self._take_writer_lock()  # again after close()
             if self._store is None:
                 # The state was handed over from another engine (tests): open the folder.
-                self._take_writer_lock()
                 self._store = Index.load(self.config.index_dir, self._load_encoder())
             return self._store
 
@@ -450,6 +496,16 @@ def _timings(result: SearchResult, t0: float, t1: float) -> dict[str, float]:
     timings["answer"] = round((time.perf_counter() - t1) * 1000, 2)
     timings["total"] = round((time.perf_counter() - t0) * 1000, 2)
     return timings
+
+
+def _extract(answerer: AnswerStage, result: SearchResult, index: Snapshot) -> Answer:
+    """The answer stage's answer; the extractive one may also cite an author note outside
+    the hits, so it gets the snapshot's chunks."""
+    from rag.answering.extractive import ExtractiveAnswerer
+
+    if isinstance(answerer, ExtractiveAnswerer):
+        return answerer.answer(result.query, result, index.documents, chunks_of=index.chunks_of)
+    return answerer.answer(result.query, result, index.documents)
 
 
 def _with_timings(answer: Answer, timings: dict[str, float]) -> Answer:

@@ -512,7 +512,8 @@
       const data = await api("ask", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ question: question.trim(), top_k: 5, history: historyPayload() }),
+        body: JSON.stringify({ question: question.trim(), top_k: 5, history: historyPayload(),
+          ...(window.ragFilters ? window.ragFilters() : {}) }),
       });
       addTurn(question.trim(), data);
       setStatus(data.answerable ? label("已回答", "Answered")

@@ -25,6 +25,7 @@ from typing import Literal
 
 from rag.chat.transcript import Message, quoted_citations
 from rag.index.tokenize import has_han
+from rag.parsing.cleaning import fold_in_place
 from rag.types import Citation, Document
 
 TaskKind = Literal["title", "tags", "follow_ups", "queries", "autocomplete", "summary"]
@@ -177,14 +178,15 @@ def make_follow_ups(
     def about_item(lead: str) -> str:
         return f"Tell me more about “{lead}”." if english else f"“{lead}”具体指什么？"
 
-    leads = [_lead(m.group("text")) for m in _ANSWER_ITEM.finditer(answer)]
+    cited = [documents[d] for d in dict.fromkeys(c.doc_id for c in citations) if d in documents]
+    # An item as the answer shows it, named as the article prints it (full-width marks).
+    leads = [_as_printed(_lead(m.group("text")), cited) for m in _ANSWER_ITEM.finditer(answer)]
     for c in citations:
         doc = documents.get(c.doc_id)
         item = _ITEM.match(doc.text, c.start) if doc is not None else None
         if item:  # the cited quote opens a list item: its siblings are the list's other items
             leads.extend(_siblings(doc.text, item.group("mark")))
     items = [about_item(lead) for lead in dict.fromkeys(x for x in leads if x)]
-    cited = [documents[d] for d in dict.fromkeys(c.doc_id for c in citations) if d in documents]
     sections = [
         f"What does the section “{section.title}” of 《{doc.title}》 say?"
         if english
@@ -239,6 +241,16 @@ def _cited(answers: Sequence[str], documents: Mapping[str, Document]) -> list[Do
         for c in quoted_citations(answer, documents):
             docs.setdefault(c.doc_id, documents[c.doc_id])
     return list(docs.values())
+
+
+def _as_printed(text: str, docs: Sequence[Document]) -> str:
+    """``text`` as the first of ``docs`` holding it prints it (width folded to match)."""
+    folded = fold_in_place(text)
+    for doc in docs:
+        start = fold_in_place(doc.text).find(folded)
+        if start >= 0:
+            return doc.text[start : start + len(text)]
+    return text
 
 
 def _lead(text: str) -> str:

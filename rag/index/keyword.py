@@ -181,9 +181,19 @@ class KeywordIndex:
                 offset += len(seg)
         return scores
 
-    def search(self, query_tokens: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``k`` chunks with a positive score: (scores, rows), best first."""
+    def search(
+        self, query_tokens: list[str], k: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` chunks with a positive score: (scores, rows), best first.
+
+        With ``allowed`` (row numbers), only those rows compete (BM25 statistics stay those of
+        the whole corpus, so a chunk scores the same filtered or not).
+        """
         scores = self.scores(query_tokens)
+        if allowed is not None and len(scores):
+            mask = np.zeros(len(scores), dtype=bool)
+            mask[allowed] = True
+            scores = np.where(mask, scores, 0.0)
         positive = np.flatnonzero(scores > 0)
         if not len(positive):
             return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)

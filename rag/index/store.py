@@ -27,7 +27,7 @@ import os
 import shutil
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rag import __version__
@@ -47,6 +47,7 @@ from rag.index.records import (
 from rag.index.snapshot import Addition, Snapshot, make_chunk
 from rag.index.tokenize import tokenize
 from rag.index.wal import LOG_NAME, WriteLog, crash_point, fsync_dir, read_log
+from rag.parsing.cleaning import TEXT_VERSION
 from rag.types import Chunk, Document
 
 logger = logging.getLogger(__name__)
@@ -69,6 +70,9 @@ class IngestReport:
     unchanged: tuple[str, ...] = ()
     chunks_added: int = 0
     chunks_removed: int = 0
+    skipped: tuple[tuple[str, str], ...] = ()  # (file, why) for files of a batch left out
+    # Where the time went: embed (the model), index (chunk, tokenise, next snapshot), log.
+    timings_ms: dict[str, float] = field(default_factory=dict, compare=False)
 
 
 def content_hash(doc: Document) -> str:
@@ -163,6 +167,8 @@ class Index:
     # ---- writing -------------------------------------------------------------------------
     def add_documents(self, docs: list[Document], progress: bool = False) -> IngestReport:
         """Add new documents, replace changed ones, skip identical ones (no re-embedding)."""
+        # One document per id, the last one given: two with one id would leave orphan chunks.
+        docs = list({doc.doc_id: doc for doc in docs}.values())
         with self._write_lock:
             snap = self._snapshot
             added, replaced, unchanged, to_index, digests = [], [], [], [], []
@@ -178,14 +184,29 @@ class Index:
             removed = sum(len(snap.chunks_of(d)) for d in replaced)
             if not to_index:
                 return IngestReport(unchanged=tuple(unchanged))
-            addition = self.prepare_addition(to_index, digests, progress)
-            self._commit(addition_to_record(addition), snap.added(addition))
+            timings: dict[str, float] = {}
+            t0 = time.perf_counter()
+            addition = self.prepare_addition(to_index, digests, progress, timings)
+            following = snap.added(addition)
+            t1 = time.perf_counter()
+            self._commit(addition_to_record(addition), following)
+            timings["index"] = round((t1 - t0) * 1000 - timings["embed"], 1)
+            timings["log"] = round((time.perf_counter() - t1) * 1000, 1)
         return IngestReport(
-            tuple(added), tuple(replaced), tuple(unchanged), len(addition.spans), removed
+            tuple(added),
+            tuple(replaced),
+            tuple(unchanged),
+            len(addition.spans),
+            removed,
+            timings_ms=timings,
         )
 
     def prepare_addition(
-        self, docs: list[Document], digests: list[str], progress: bool = False
+        self,
+        docs: list[Document],
+        digests: list[str],
+        progress: bool = False,
+        timings: dict[str, float] | None = None,
     ) -> Addition:
         """Chunk, embed and tokenise documents: the slow part of a write, done before it."""
         spans, texts = [], []
@@ -193,10 +214,13 @@ class Index:
             for chunk in self.chunker.split(doc):
                 spans.append((i, chunk.start, chunk.end))
                 texts.append(embedding_text(chunk))
+        t0 = time.perf_counter()
         if texts:
             vectors = self.encoder.encode_documents(texts, progress=progress)
         else:
             vectors = DenseIndex(self.encoder.dim).vectors
+        if timings is not None:
+            timings["embed"] = round((time.perf_counter() - t0) * 1000, 1)
         return Addition(
             documents=tuple(docs),
             hashes=tuple(digests),
@@ -225,6 +249,7 @@ class Index:
         snap = self._snapshot
         return {
             "format_version": FORMAT_VERSION,
+            "text_version": TEXT_VERSION,
             "package_version": __version__,
             "model": self.encoder.name,
             "dim": self.encoder.dim,
@@ -390,6 +415,13 @@ def check_manifest(manifest: dict, encoder: Encoder, folder: Path) -> None:
         raise IndexMismatchError(
             f"index in {folder} has format {manifest.get('format_version')}, this version "
             f"reads format {FORMAT_VERSION}; {REBUILD_HINT}"
+        )
+    # Indexes from before the text version was recorded had version 1 (punctuation folded).
+    if manifest.get("text_version", 1) != TEXT_VERSION:
+        raise IndexMismatchError(
+            f"index in {folder} holds text cleaned by older rules (text version "
+            f"{manifest.get('text_version', 1)}; this version keeps full-width punctuation as "
+            f"printed and is version {TEXT_VERSION}), so its offsets no longer match; {REBUILD_HINT}"
         )
     if manifest.get("model") != encoder.name or manifest.get("dim") != encoder.dim:
         raise IndexMismatchError(

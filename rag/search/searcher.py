@@ -10,13 +10,13 @@ from rag.index.crosslingual import DICTIONARY
 from rag.index.snapshot import Snapshot
 from rag.index.store import Index
 from rag.index.tokenize import has_han, tokenize
-from rag.search import enumeration
 from rag.search.answerability import (
     AnswerabilityThresholds,
     Evidence,
     gather_evidence,
     is_answerable,
 )
+from rag.search.filters import Filters
 from rag.search.fusion import convex, rrf
 from rag.types import Hit, SearchResult
 
@@ -34,7 +34,6 @@ class SearchSettings:
     dense_weight: float = 1.0
     keyword_weight: float = 1.0
     candidates: int = 100
-    expand_enumerations: bool = True
     thresholds: AnswerabilityThresholds = field(default_factory=AnswerabilityThresholds)
 
     def __post_init__(self) -> None:
@@ -61,8 +60,13 @@ class Searcher:
         self.index = index
         self.settings = settings or SearchSettings()
 
-    def search(self, query: str, top_k: int = 5, mode: str = "hybrid") -> SearchResult:
+    def search(
+        self, query: str, top_k: int = 5, mode: str = "hybrid", filters: Filters | None = None
+    ) -> SearchResult:
         """Return the ``top_k`` best chunks and whether the evidence looks strong enough.
+
+        With ``filters``, the best chunks among the matching documents' (each leg searches
+        within them; see :mod:`rag.search.filters`).
 
         Raises:
             InputError: Empty query, ``top_k`` out of range or unknown mode.
@@ -75,15 +79,23 @@ class Searcher:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         n = self.settings.candidates
+        allowed = None
+        if filters is not None and filters.active:
+            index = self.index
+            allowed = filters.allowed_rows(
+                index.documents, lambda d: (index.row(c.chunk_id) for c in index.chunks_of(d))
+            )
+            timings["filter"] = _ms(t0)
         qvec = self.index.encoder.encode_queries([query])
         timings["embed"] = _ms(t0)
         t1 = time.perf_counter()
-        d_scores, d_rows = self.index.dense.search(qvec, n)
-        dense = _Leg([int(r) for r in d_rows[0] if r >= 0], [float(s) for s in d_scores[0]])
+        d_scores, d_rows = self.index.dense.search(qvec, n, allowed)
+        found = [(int(r), float(s)) for r, s in zip(d_rows[0], d_scores[0], strict=True) if r >= 0]
+        dense = _Leg([r for r, _ in found], [s for _, s in found])
         timings["dense"] = _ms(t1)
         t2 = time.perf_counter()
         tokens, coverage = self.keyword_query(query)
-        k_scores, k_rows = self.index.keyword.search(tokens, n)
+        k_scores, k_rows = self.index.keyword.search(tokens, n, allowed)
         keyword = _Leg([int(r) for r in k_rows], [float(s) for s in k_scores])
         timings["keyword"] = _ms(t2)
 
@@ -91,8 +103,6 @@ class Searcher:
         order = sorted(fused, key=lambda row: (-fused[row], row))
         chunks = self.index.chunks
         ranked = [chunks[row] for row in order]
-        if self.settings.expand_enumerations and mode == "hybrid":
-            ranked = enumeration.expand(ranked, self.index.chunks_of, query, window=top_k)
         d_rank = {row: i + 1 for i, row in enumerate(dense.rows)}
         d_score = dict(zip(dense.rows, dense.scores, strict=True))
         k_rank = {row: i + 1 for i, row in enumerate(keyword.rows)}
@@ -129,7 +139,8 @@ class Searcher:
         """What the answerability flag is decided on, given the best passage's cosine."""
         if coverage is None and not has_han(query):
             coverage = self.keyword_query(query)[1]
-        return gather_evidence(query, top_cosine, self.index.keyword, coverage)
+        names = [n for d in self.index.documents.values() for n in d.authors if n in query]
+        return gather_evidence(query, top_cosine, self.index.keyword, coverage, names)
 
     def warm_up(self) -> None:
         """Load the encoder and pay the first query's lazy set-up (jieba's dictionary, the
