@@ -433,6 +433,12 @@ class Engine:
         with self._write_lock:
             report = store.add_documents([doc])
             self._publish()
+        logger.info(
+            "added %s: %d chunks; ms: %s",
+            doc.doc_id,
+            report.chunks_added,
+            ", ".join(f"{k} {v:.0f}" for k, v in report.timings_ms.items()),
+        )
         self._maybe_compact()
         return report
 
@@ -457,9 +463,9 @@ class Engine:
     def _writable_store(self, build_if_missing: bool = True) -> Index:
         self._ready() if build_if_missing else self.warm_up(build_if_missing=False)
         with self._write_lock:
+            self._take_writer_lock()  # again after close()
             if self._store is None:
                 # The state was handed over from another engine (tests): open the folder.
-                self._take_writer_lock()
                 self._store = Index.load(self.config.index_dir, self._load_encoder())
             return self._store
 
