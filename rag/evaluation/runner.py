@@ -83,9 +83,9 @@ def beir_documents(corpus: dict[str, tuple[str, str]]) -> list[Document]:
 EXPANDED = "hybrid+expand"
 
 
-def _with_expansion(modes: tuple[str, ...]) -> tuple[str, ...]:
-    """``rag eval`` reports hybrid retrieval with and without the list-expansion stage."""
-    return modes + (EXPANDED,) if "hybrid" in modes else modes
+def _with_expansion(modes: tuple[str, ...], expand: bool) -> tuple[str, ...]:
+    """With ``--expand``, hybrid retrieval is reported with and without list expansion."""
+    return modes + (EXPANDED,) if expand and "hybrid" in modes else modes
 
 
 def _search(searcher: Searcher, query: str, top_k: int, mode: str):
@@ -112,7 +112,7 @@ def rank_documents(searcher: Searcher, query: str, mode: str) -> tuple[list[str]
 def evaluate_beir(
     dataset: Path, split: str | None, modes: tuple[str, ...], ks: tuple[int, ...],
     config: EngineConfig, limit: int | None = None, cache: Path = EVAL_CACHE,
-    half: str | None = None,
+    half: str | None = None, expand: bool = False,
 ) -> tuple[dict, list[QueryRecord], dict]:  # fmt: skip
     data = load_beir(dataset, split)
     index = cached_index(dataset.name, beir_documents(data.corpus), config, cache)
@@ -123,7 +123,7 @@ def evaluate_beir(
         queries = [(qid, text) for qid, text in queries if qid in keep]
     queries = queries[:limit] if limit else queries
     summary, records = {}, []
-    for mode in _with_expansion(modes):
+    for mode in _with_expansion(modes, expand):
         results = []
         t0 = time.perf_counter()
         for qid, text in tqdm(
@@ -149,14 +149,14 @@ def evaluate_beir(
 
 def evaluate_question_set(
     path: Path, modes: tuple[str, ...], ks: tuple[int, ...], config: EngineConfig,
-    cache: Path = EVAL_CACHE, split: str | None = None,
+    cache: Path = EVAL_CACHE, split: str | None = None, expand: bool = False,
 ) -> tuple[dict, list[QueryRecord], dict]:  # fmt: skip
     questions = load_questions(path, split)
     docs = load_documents(list(config.corpus))
     index = cached_index("questions", docs, config, cache)
     searcher = Searcher(index, config.search)
     summary, records = {}, []
-    for mode in _with_expansion(modes):
+    for mode in _with_expansion(modes, expand):
         runs = {}
         for q in questions:
             result = _search(searcher, q.question, max(ks), mode)
@@ -237,9 +237,10 @@ def run_eval_cli(args, config: EngineConfig) -> int:
         raise InputError("give exactly one of --dataset DIR (BEIR) or --questions FILE")
     answers = getattr(args, "answers", False)
     half = getattr(args, "half", None)
+    expand = getattr(args, "expand", False)
     if args.dataset:
         summary, records, meta = evaluate_beir(
-            args.dataset, args.split, modes, ks, config, args.limit, args.cache_dir, half
+            args.dataset, args.split, modes, ks, config, args.limit, args.cache_dir, half, expand
         )
         if answers:
             data = load_beir(args.dataset, args.split)
@@ -249,7 +250,7 @@ def run_eval_cli(args, config: EngineConfig) -> int:
             summary["answers"] = run_answers(cases, default_ask(index, config))[0]
     else:
         summary, records, meta = evaluate_question_set(
-            args.questions, modes, ks, config, args.cache_dir, args.split
+            args.questions, modes, ks, config, args.cache_dir, args.split, expand
         )
         if answers:
             docs = load_documents(list(config.corpus))
