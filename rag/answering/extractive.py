@@ -29,11 +29,12 @@ from rag.answering.scoring import (
     dense_similarities,
     holds_type,
     overlaps,
+    sentence_tokens,
 )
 from rag.answering.sentences import Sentence, chunk_sentences, paragraph_start
 from rag.embedding.base import Encoder
 from rag.errors import InputError
-from rag.index.tokenize import has_han, tokenize
+from rag.index.tokenize import has_han
 from rag.lexicon import LAST, asks_for_list, fold, item_marker, requested_count
 from rag.types import Answer, Chunk, Citation, Document, Hit, SearchResult
 
@@ -229,11 +230,11 @@ class ExtractiveAnswerer:
         )
         lead_score, lead = ranked[0]
         chosen = [lead]
-        seen = set(tokenize(lead.text))
+        seen = set(sentence_tokens(lead.text))
         for score, c in ranked[1:]:
             if len(chosen) >= limit or score < self.weights.support * lead_score:
                 break
-            tokens = set(tokenize(c.text))
+            tokens = sentence_tokens(c.text)
             # A sentence whose words the answer already holds adds nothing to it.
             if tokens and len(tokens - seen) / len(tokens) < 0.3:
                 continue

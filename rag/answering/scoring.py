@@ -25,6 +25,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -106,6 +107,19 @@ def asked_type(question: str) -> str:
     return ""
 
 
+# Sentences are immutable and the same passages come back question after question, so their
+# tokens and answer-type checks are computed once per text (bounded, least recently used out):
+# jieba's segmentation and tagging were most of the answer stage's cost (docs/answers.md).
+_TEXT_CACHE = 50_000
+
+
+@lru_cache(maxsize=_TEXT_CACHE)
+def sentence_tokens(text: str) -> frozenset[str]:
+    """The distinct tokens of a sentence (:func:`rag.index.tokenize.tokenize`), cached."""
+    return frozenset(tokenize(text))
+
+
+@lru_cache(maxsize=_TEXT_CACHE)
 def holds_type(text: str, kind: str) -> bool:
     """Whether a sentence holds something of the asked ``kind`` (cheap surface tests first)."""
     t = fold(text)
@@ -127,7 +141,9 @@ def holds_type(text: str, kind: str) -> bool:
 
 
 # ---- lexical overlap ----------------------------------------------------------------------------
-def question_terms(question: str, candidate_tokens: Sequence[set[str]]) -> set[str]:
+def question_terms(
+    question: str, candidate_tokens: Sequence[frozenset[str] | set[str]]
+) -> set[str]:
     """The question's content words; an English question's through their CC-CEDICT translations
     (only translations found among the candidates count)."""
     terms = set()
@@ -147,7 +163,7 @@ def question_terms(question: str, candidate_tokens: Sequence[set[str]]) -> set[s
 
 def overlaps(question: str, texts: Sequence[str]) -> list[float]:
     """Share of the question's terms in each text, terms weighted by rarity (0..1)."""
-    token_sets = [set(tokenize(t)) for t in texts]
+    token_sets = [sentence_tokens(t) for t in texts]
     terms = question_terms(question, token_sets)
     if not terms:
         return [0.0] * len(texts)
