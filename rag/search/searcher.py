@@ -59,6 +59,11 @@ class Searcher:
     def __init__(self, index: Snapshot | Index, settings: SearchSettings | None = None) -> None:
         self.index = index
         self.settings = settings or SearchSettings()
+        # A snapshot never changes, so its authors' names are gathered once rather than by
+        # scanning every document on every query; a live Index is read afresh each time.
+        self._authors: tuple[str, ...] | None = (
+            _author_names(index) if isinstance(index, Snapshot) else None
+        )
 
     def search(
         self, query: str, top_k: int = 5, mode: str = "hybrid", filters: Filters | None = None
@@ -139,7 +144,8 @@ class Searcher:
         """What the answerability flag is decided on, given the best passage's cosine."""
         if coverage is None and not has_han(query):
             coverage = self.keyword_query(query)[1]
-        names = [n for d in self.index.documents.values() for n in d.authors if n in query]
+        authors = self._authors if self._authors is not None else _author_names(self.index)
+        names = [n for n in authors if n in query]
         return gather_evidence(query, top_cosine, self.index.keyword, coverage, names)
 
     def warm_up(self) -> None:
@@ -188,3 +194,8 @@ def validate_query(query: str, field: str = "query") -> str:
 
 def _ms(t0: float) -> float:
     return round((time.perf_counter() - t0) * 1000, 2)
+
+
+def _author_names(index: Snapshot | Index) -> tuple[str, ...]:
+    """Every author's name in the index, in document order (a name once per document)."""
+    return tuple(n for d in index.documents.values() for n in d.authors)
