@@ -325,3 +325,57 @@ def test_list_expansion_stage_pulls_up_the_missing_items(index):
     for opening in ITEM_OPENINGS:
         assert any(t.startswith(opening) or "\n" + opening in t for t in texts), opening
     assert [h.rank for h in expanded.hits] == list(range(1, len(texts) + 1))
+
+
+def test_the_ask_path_finds_an_author_note_outside_the_hits(index, documents):
+    from rag.answering.pipeline import ask
+
+    _, answer = ask(Searcher(index), documents, "鲁全担任什么职务？")
+    check_answer(answer, documents)
+    assert answer.text.startswith("作者：鲁全。")
+    assert fold(answer.citations[0].quote) == "(作者为中国人民大学教授、中国社会保障学会秘书长)"
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("为什么外卖骑手不愿参加技能培训？", "reason"),
+        ("骑手为何不参加培训？", "reason"),
+        ("Why do couriers skip training?", "reason"),
+        # 表现为 + 什么: "shows as what", not "why".
+        ("对亚硫酸盐过敏的反应表现为什么？", ""),
+    ],
+)
+def test_why_questions_ask_for_a_reason(question, kind):
+    from rag.answering.scoring import asked_type
+
+    assert asked_type(question) == kind
+
+
+def test_a_reason_is_a_causal_sentence():
+    from rag.answering.scoring import holds_type
+
+    assert holds_type("由于从业人员的工资为计件工资，从业者不愿拿出时间参加培训。", "reason")
+    assert holds_type("主要原因是认定未与激励相匹配。", "reason")
+    assert not holds_type("二是培训时间有冲突。", "reason")
+
+
+def test_a_short_list_label_gives_the_lead_to_its_explanation(index, documents):
+    from rag.answering.extractive import _explained, _gather
+
+    hits = [Hit(chunk_containing(index, "二是培训时间有冲突。"), 1, 1.0)]
+    candidates = _gather(hits, documents)
+    label = next(c for c in candidates if c.text == "二是培训时间有冲突。")
+    chosen = _explained([label], candidates, documents, 3)
+    assert [c.text for c in chosen][1:] == ["二是培训时间有冲突。"]
+    explanation = chosen[0]
+    assert explanation.sentence.start >= label.sentence.end
+    assert not documents[label.doc_id].text[label.sentence.end : explanation.sentence.start].strip()
+    assert explanation.text.startswith("由于")
+    # A whole statement that opens with a marker is no label: it stays the lead.
+    item = next(
+        c
+        for c in _gather([Hit(chunk_starting(index, "其一"), 1, 1.0)], documents)
+        if c.text.startswith("其一")
+    )
+    assert _explained([item], candidates, documents, 3) == [item]

@@ -190,6 +190,7 @@ class ExtractiveAnswerer:
                 )
         else:
             chosen = self._select(candidates, scores, max_sentences)
+            chosen = _explained(chosen, candidates, documents, max_sentences)
             lines.extend(_compose(chosen, citer))
         return _answer(question, lines, citer, notes)
 
@@ -320,6 +321,43 @@ def _gather(
                 _Candidate(s, doc.doc_id, hit, order, position, paragraph_start(doc, s.start))
             )
     return out
+
+
+#: A list item this short after its marker (一是培训时间有冲突。) is a label for the point, and
+#: the sentence after it says what the point is.
+_HEADING_CHARS = 16
+
+
+def _explained(
+    chosen: list[_Candidate],
+    candidates: list[_Candidate],
+    documents: Mapping[str, Document],
+    limit: int,
+) -> list[_Candidate]:
+    """Lead with the explanation when the best sentence is a short list-item label.
+
+    A point's label shares the question's words (it names the point) yet holds no answer; the
+    sentence right after it, when retrieved too, does. The label follows it as support.
+    """
+    lead = chosen[0]
+    marker = item_marker(lead.text)
+    if marker is None or len(fold(lead.text).strip()) - marker.length > _HEADING_CHARS:
+        return chosen
+    text = documents[lead.doc_id].text
+    following = [
+        c
+        for c in candidates
+        if c.doc_id == lead.doc_id
+        and c.sentence.start >= lead.sentence.end
+        and not text[lead.sentence.end : c.sentence.start].strip()
+    ]
+    if not following:
+        return chosen
+    explanation = following[0]
+    if item_marker(explanation.text) is not None or len(explanation.text) <= len(lead.text):
+        return chosen
+    rest = [c for c in chosen[1:] if c is not explanation]
+    return [explanation, lead, *rest][:limit]
 
 
 def _compose(chosen: list[_Candidate], citer: _Citer) -> list[str]:

@@ -34,7 +34,9 @@ def ask(
     result = retrieve(searcher, question, top_k)
     t1 = time.perf_counter()
     answerer = answerer or ExtractiveAnswerer(encoder=searcher.index.encoder)
-    answer = answerer.answer(result.query, result, documents)
+    # The author note may sit outside the hits; /ask finds it through the document's chunks.
+    chunks_of = chunks_of or searcher.index.chunks_of
+    answer = answerer.answer(result.query, result, documents, chunks_of=chunks_of)
     timings = dict(result.timings_ms)
     timings["search"] = round((t1 - t0) * 1000, 2)
     timings["answer"] = round((time.perf_counter() - t1) * 1000, 2)

@@ -11,7 +11,8 @@ Every sentence of the retrieved chunks is a candidate. Four signals, each betwee
   through their CC-CEDICT translations (:mod:`rag.index.crosslingual`).
 * **rank**: ``1 / r`` for the rank ``r`` of the sentence's chunk.
 * **type**: the sentence holds the kind of thing asked for (a number for 多少/how many, a date
-  for 何时/when, a person for 谁/who, a place for 哪里/where, an organisation for 哪个单位).
+  for 何时/when, a person for 谁/who, a place for 哪里/where, an organisation for 哪个单位,
+  a causal word such as 由于/因为/导致 for 为什么/why).
 
 The weights were tuned on the dev half of the project's question set and the tuning half of
 the CMRC 2018 tune split only (docs/answers.md).
@@ -56,6 +57,15 @@ class Weights:
 # ---- answer types -----------------------------------------------------------------------------
 _ASK_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
+        "reason",
+        re.compile(
+            # 为什么 closing the question reads 为+什么 (表现为什么？ = "shows as what?").
+            r"为什么(?![?？。!！\s]*$)|为何|什么原因|原因是|何以|怎么会|\bwhy\b|what causes?|"
+            r"what caused",
+            re.I,
+        ),
+    ),
+    (
         "date",
         re.compile(
             r"何时|什么时候|什么时间|哪一?年|哪一?天|哪个月|几月|几号|几日|哪个朝代|"
@@ -95,11 +105,15 @@ _ORG = re.compile(
     r"[会院局部委厅处署司]|公司|集团|大学|学校|学院|课题组|研究所|中心|银行|协会|团队|政府|组织"
 )
 _PLACE = re.compile(r"[省市县区州国镇村岛山河湖海]|北京|上海|天津|重庆|香港|澳门")
+# A reason is stated with a causal word in Chinese news (由于…, 因为…, 原因在于…, 导致…, 担心…).
+_REASON = re.compile(
+    r"因为|由于|原因|导致|造成|因此|所以|以致|致使|使得|在于|担心|缘于|源于|之所以"
+)
 _POS_TYPES = {"person": ("nr",), "place": ("ns",), "org": ("nt",)}
 
 
 def asked_type(question: str) -> str:
-    """What kind of thing the question asks for: date, number, org, person, place or ""."""
+    """What the question asks for: reason, date, number, org, person, place or ""."""
     q = fold(question)
     for name, pattern in _ASK_TYPES:
         if pattern.search(q):
@@ -127,6 +141,8 @@ def holds_type(text: str, kind: str) -> bool:
         return _NUMBER.search(t) is not None
     if kind == "date":
         return _DATE.search(t) is not None
+    if kind == "reason":
+        return _REASON.search(t) is not None
     if kind in _POS_TYPES:
         import jieba.posseg as pseg  # only for who/where/which-organisation questions
 
