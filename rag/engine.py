@@ -17,9 +17,11 @@ from pathlib import Path
 from rag.chunking import Chunker, ChunkerSettings
 from rag.embedding.base import Encoder
 from rag.errors import InputError, NotFoundError, ReadOnlyError
+from rag.index.backend import DEFAULT_MILVUS_URI, IndexBackend, check_backend, check_faiss_folder
 from rag.index.store import Index, IngestReport, read_manifest
 from rag.parsing import load_documents
 from rag.search import Searcher, SearchSettings
+from rag.search.backend_searcher import BackendSearcher
 from rag.types import Answer, Document, SearchResult, Turn
 
 logger = logging.getLogger(__name__)
@@ -53,6 +55,8 @@ class EngineConfig:
     read_only: bool = False
     llm: LLMConfig | None = None
     device: str = "cpu"
+    backend: str = "faiss"  # or "milvus" (rag.index.backend)
+    milvus_uri: str = DEFAULT_MILVUS_URI
 
 
 def make_encoder(config: EngineConfig, progress: bool = False) -> Encoder:
@@ -76,8 +80,8 @@ class Engine:
     def __init__(self, config: EngineConfig, encoder: Encoder | None = None) -> None:
         self.config = config
         self._encoder = encoder
-        self.index: Index | None = None
-        self.searcher: Searcher | None = None
+        self.index: Index | IndexBackend | None = None
+        self.searcher: Searcher | BackendSearcher | None = None
         self._write_lock = threading.Lock()
 
     # ---- life cycle ----------------------------------------------------------------------
@@ -89,16 +93,14 @@ class Engine:
         self._encoder = encoder
         if hasattr(encoder, "warm_up"):
             encoder.warm_up()
-        if read_manifest(self.config.index_dir) is None:
+        if not self.has_index():
             if not build_if_missing:
-                raise NotFoundError(
-                    f"no index in {self.config.index_dir}; build one with `rag ingest`"
-                )
-            logger.info(
-                "no index in %s: building it from %s", self.config.index_dir, self.corpus_names()
-            )
+                raise NotFoundError(f"no index in {self._where()}; build one with `rag ingest`")
+            logger.info("no index in %s: building it from %s", self._where(), self.corpus_names())
             self._set_index(self._new_index())
             self.ingest(list(self.config.corpus), progress=progress)
+        elif self.config.backend == "milvus":
+            self._set_index(self._new_index(rebuild=False))
         else:
             self._set_index(Index.load(self.config.index_dir, encoder))
         # The first query pays for lazy initialisation (jieba's dictionary, BM25 matrices).
@@ -107,15 +109,44 @@ class Engine:
     def corpus_names(self) -> str:
         return ", ".join(str(p) for p in self.config.corpus) or "(no corpus)"
 
-    def _new_index(self) -> Index:
+    def has_index(self) -> bool:
+        """Whether the configured backend holds an index already."""
+        if check_backend(self.config.backend) == "milvus":
+            from rag.index.milvus import MilvusBackend
+
+            if isinstance(self.index, MilvusBackend):
+                return self.index.exists()
+            return MilvusBackend.probe(self.config.milvus_uri)
+        check_faiss_folder(self.config.index_dir)
+        return read_manifest(self.config.index_dir) is not None
+
+    def _where(self) -> str:
+        if self.config.backend == "milvus":
+            return f"Milvus at {self.config.milvus_uri}"
+        return str(self.config.index_dir)
+
+    # The one place the backend is chosen: the FAISS index folder with the row-based searcher
+    # (the default), or Milvus with the backend searcher.
+    def _new_index(self, rebuild: bool = True) -> Index | IndexBackend:
         assert self._encoder is not None
+        if check_backend(self.config.backend) == "milvus":
+            from rag.index.milvus import MilvusBackend
+
+            if isinstance(self.index, MilvusBackend):
+                self.index.close()
+            return MilvusBackend.open(
+                self.config.milvus_uri, self._encoder, self.config.chunker, rebuild=rebuild
+            )
         return Index(self._encoder, Chunker(self.config.chunker), self.config.ann)
 
-    def _set_index(self, index: Index) -> None:
+    def _set_index(self, index: Index | IndexBackend) -> None:
         self.index = index
-        self.searcher = Searcher(index, self.config.search)
+        if isinstance(index, Index):
+            self.searcher = Searcher(index, self.config.search)
+        else:
+            self.searcher = BackendSearcher(index, self.config.search)
 
-    def _ready(self) -> tuple[Index, Searcher]:
+    def _ready(self) -> tuple[Index | IndexBackend, Searcher | BackendSearcher]:
         if self.index is None or self.searcher is None:
             self.warm_up()
         assert self.index is not None and self.searcher is not None
@@ -170,7 +201,7 @@ class Engine:
             if self.index is None or rebuild:
                 if self._encoder is None:
                     self._encoder = make_encoder(self.config, progress=progress)
-                self._set_index(self._new_index())
+                self._set_index(self._new_index(rebuild=rebuild))
             assert self.index is not None
             report = self.index.add_documents(docs, progress=progress)
             self.index.save(self.config.index_dir)
