@@ -54,6 +54,7 @@ PART_CHARS = 16_000
 MAX_VARCHAR = 65_535
 MAX_ID = 512
 WRITE_BATCH = 256
+QUERY_WINDOW = 16_384
 # Every Milvus collection needs a vector field; the bookkeeping collections carry this
 # two-dimensional placeholder.
 _SLOT = [1.0, 0.0]
@@ -306,7 +307,13 @@ class MilvusBackend:
         return [r["doc_id"] for r in self._query_all(self.c_docs, "part == 0", ["doc_id"])]
 
     def _query_all(self, collection: str, expr: str, fields: list[str]) -> list[dict]:
-        # query() returns at most 16,384 rows on a server: page through with an iterator.
+        # query() returns at most 16,384 rows on a server; past that, page with an iterator
+        # (Milvus Lite logs a harmless fallback when it starts one, so only then).
+        rows = self.client.query(
+            collection, filter=expr, output_fields=fields, limit=QUERY_WINDOW, **_STRONG
+        )
+        if len(rows) < QUERY_WINDOW:
+            return rows
         it = self.client.query_iterator(
             collection, batch_size=1000, filter=expr, output_fields=fields, **_STRONG
         )
