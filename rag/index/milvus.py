@@ -537,7 +537,7 @@ def connect(uri: str):
         from pymilvus import MilvusClient
     except ImportError as e:  # pragma: no cover - depends on the installed extras
         raise IndexMismatchError(
-            "the milvus backend needs pymilvus and milvus-lite: pip install -e '.[scale]'"
+            f"the milvus backend needs pymilvus and milvus-lite ({e}): pip install -e '.[scale]'"
         ) from e
     if not is_server_uri(uri):
         path = Path(uri)
