@@ -136,15 +136,14 @@ class RayIngest:
             else:
                 todo = _changed(backend, docs)
 
-            # 3. embed on the actor pool.
-            chunks_ds = parsed.filter(
-                lambda r, todo=frozenset(todo): r["kind"] == "chunk" and r["doc_id"] in todo
-            )
+            # 3. embed on the actor pool (which also drops the rows that are not chunks to
+            # index: a separate filter stage would need a CPU of its own, and on a 2-CPU Ray
+            # it waits forever behind the actors).
             num_gpus = int(ray.cluster_resources().get("GPU", 0))
             pool = num_gpus or self.encoder_actors
-            embedded = chunks_ds.map_batches(
+            embedded = parsed.map_batches(
                 _EncoderActor,
-                fn_constructor_kwargs={"factory": factory},
+                fn_constructor_kwargs={"factory": factory, "todo": frozenset(todo)},
                 batch_size=self.batch_size,
                 batch_format="numpy",
                 compute=ray.data.ActorPoolStrategy(size=pool),
@@ -163,7 +162,7 @@ class RayIngest:
                     batch_size=self.batch_size * 4,
                     batch_format="numpy",
                     compute=ray.data.ActorPoolStrategy(size=1),
-                    num_cpus=0.5,
+                    num_cpus=0,  # waits on Milvus, computes nothing
                 )
                 n_chunks = sum(int(r["written"]) for r in written.take_all())
                 backend.write_documents(plan.todo)
@@ -268,15 +267,28 @@ def _row(
 class _EncoderActor:
     """Holds one loaded encoder; embeds batches of chunk rows."""
 
-    def __init__(self, factory: Callable[[], Encoder]) -> None:
+    def __init__(self, factory: Callable[[], Encoder], todo: frozenset[str]) -> None:
         self.encoder = factory()
+        self.todo = todo
         if hasattr(self.encoder, "warm_up"):
             self.encoder.warm_up()
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        texts = [str(t) for t in batch["text"]]
-        vectors = self.encoder.encode_documents(texts)
-        return {"chunk": batch["chunk"], "doc_id": batch["doc_id"], "vector": np.asarray(vectors)}
+        keep = [
+            i
+            for i, (kind, doc_id) in enumerate(zip(batch["kind"], batch["doc_id"], strict=True))
+            if kind == "chunk" and doc_id in self.todo
+        ]
+        texts = [str(batch["text"][i]) for i in keep]
+        if texts:
+            vectors = np.asarray(self.encoder.encode_documents(texts), dtype=np.float32)
+        else:
+            vectors = np.zeros((0, self.encoder.dim), dtype=np.float32)
+        return {
+            "chunk": np.asarray([batch["chunk"][i] for i in keep], dtype=object),
+            "doc_id": np.asarray([batch["doc_id"][i] for i in keep], dtype=object),
+            "vector": vectors,
+        }
 
 
 class _MilvusWriter:
