@@ -12,9 +12,10 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
+from api.access import AccessLog
 from api.deps import require_api_key
-from api.errors import install_error_handlers
-from api.limits import BodySizeLimit
+from api.errors import UnexpectedErrors, install_error_handlers
+from api.limits import BodySizeLimit, RejectLoneSurrogates
 from api.routes import documents, health, openai, search
 from api.settings import Settings, get_settings
 from rag import __version__
@@ -59,14 +60,19 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(health.router)
     for router in (search.router, documents.router, openai.router):
         app.include_router(router, dependencies=secured)
+    # Each add_middleware wraps the ones before it, so this reads from the inside out: every
+    # error response (500, 422, 413) passes through CORS, and the access log sees them all.
+    app.add_middleware(UnexpectedErrors)
+    app.add_middleware(RejectLoneSurrogates)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=list(settings.cors_origins),
-            allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+            allow_methods=["GET", "HEAD", "POST", "DELETE", "OPTIONS"],
             allow_headers=["Authorization", "Content-Type"],
         )
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AccessLog, log_questions=settings.log_questions)
     if (STATIC / "index.html").exists():
         app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -1,4 +1,4 @@
-"""The ``rag`` command: documents, ingest, search, ask, serve, eval, model build."""
+"""The ``rag`` command: documents, ingest, compact, search, ask, serve, eval, model build."""
 
 from __future__ import annotations
 
@@ -22,13 +22,15 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    settings = get_settings().with_overrides(
-        index_dir=getattr(args, "index_dir", None),
-        model=getattr(args, "model", None),
-        backend=getattr(args, "backend", None),
-        milvus_uri=getattr(args, "milvus_uri", None),
-    )
     try:
+        # Inside the try: a setting with a value it does not accept (RAG_READ_ONLY=enabled)
+        # ends here with one line naming the variable and what it accepts, and exit code 2.
+        settings = get_settings().with_overrides(
+            index_dir=getattr(args, "index_dir", None),
+            model=getattr(args, "model", None),
+            backend=getattr(args, "backend", None),
+            milvus_uri=getattr(args, "milvus_uri", None),
+        )
         return args.func(args, settings) or 0
     except RagError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -75,6 +77,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     sp.set_defaults(func=cmd_ingest)
 
+    sp = with_index(sub.add_parser("compact", help="fold the index's write log into its base"))
+    sp.set_defaults(func=cmd_compact)
+
     sp = with_index(sub.add_parser("search", help="rank passages for a query"))
     sp.add_argument("query")
     sp.add_argument("--top-k", type=int, default=5)
@@ -94,6 +99,10 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "--read-only", action="store_true", default=None, help="refuse document changes"
     )
+    sp.add_argument(
+        "--log-questions", action="store_true", default=None,
+        help="write questions to the access log as text (default: a hash of each)",
+    )  # fmt: skip
     sp.set_defaults(func=cmd_serve)
 
     sp = with_index(
@@ -153,31 +162,39 @@ def _engine(settings: Settings, read_only: bool | None = None):
 def cmd_ingest(args, settings: Settings) -> int:
     engine = _engine(settings)
     paths = args.paths or list(settings.corpus)
-    if not args.rebuild and engine.has_index():
-        engine.warm_up(build_if_missing=False, progress=True)
-    rebuild = args.rebuild or engine.index is None
     if args.ray:
         from rag.ingest_ray import RayIngest
 
         ray_ingest = RayIngest(address=args.ray_address, batch_size=args.batch_size)
-        report = ray_ingest.run(engine, paths, rebuild=rebuild)
-        for path, error in report.failures:
+        result = ray_ingest.run(engine, paths, rebuild=args.rebuild)
+        for path, error in result.failures:
             print(f"skipped {path}: {error}", file=sys.stderr)
-        report = report.ingest
+        report = result.ingest
     else:
-        report = engine.ingest(paths, rebuild=rebuild, progress=True)
+        report = engine.ingest(paths, rebuild=args.rebuild, progress=True)
     index = engine.index
-    where = settings.milvus_uri if settings.backend == "milvus" else settings.index_dir
+    n_docs, n_chunks = len(index.documents), len(index)  # before close: Milvus is remote
+    engine.close()
+    config = engine.config
+    where = config.milvus_uri if config.backend == "milvus" else config.index_dir
     print(
         f"added {len(report.added)}, replaced {len(report.replaced)}, unchanged "
         f"{len(report.unchanged)} documents; +{report.chunks_added} / -{report.chunks_removed} chunks; "
-        f"index {where} ({settings.backend}): {len(index.documents)} documents, {len(index)} chunks"
+        f"index {where} ({config.backend}): {n_docs} documents, {n_chunks} chunks"
     )
     return 0
 
 
-def cmd_search(args, settings: Settings) -> int:
+def cmd_compact(args, settings: Settings) -> int:
     engine = _engine(settings)
+    engine.compact()
+    engine.close()
+    print(f"compacted {settings.index_dir}: {len(engine.documents())} documents")
+    return 0
+
+
+def cmd_search(args, settings: Settings) -> int:
+    engine = _engine(settings, read_only=True)  # a reader: no writer lock, beside a server
     engine.warm_up(progress=True)
     result = engine.search(args.query, top_k=args.top_k, mode=args.mode)
     if args.json:
@@ -197,7 +214,7 @@ def cmd_search(args, settings: Settings) -> int:
 
 
 def cmd_ask(args, settings: Settings) -> int:
-    engine = _engine(settings)
+    engine = _engine(settings, read_only=True)
     engine.warm_up(progress=True)
     answer = engine.ask(args.question, top_k=args.top_k)
     if args.json:
@@ -229,7 +246,12 @@ def cmd_serve(args, settings: Settings) -> int:
     from api.app import create_app
     from rag.engine import Engine
 
-    settings = settings.with_overrides(host=args.host, port=args.port, read_only=args.read_only)
+    settings = settings.with_overrides(
+        host=args.host,
+        port=args.port,
+        read_only=args.read_only,
+        log_questions=args.log_questions,
+    )
     # Load the model and the index (building it on first start) before binding the port, so a
     # missing or mismatched index is reported as a plain error instead of a server traceback.
     engine = Engine(settings.engine_config())
@@ -241,7 +263,9 @@ def cmd_serve(args, settings: Settings) -> int:
     faiss.omp_set_num_threads(1)
     app = create_app(settings, engine=engine)
     print(f"serving {len(engine.documents())} documents on http://{settings.host}:{settings.port}")
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    # The app's own access log (rag.access) replaces uvicorn's: it adds latency and, for
+    # questions, a hash or the text, answerable and citations.
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", access_log=False)
     return 0
 
 

@@ -26,7 +26,11 @@ def require_api_key(request: Request) -> None:
         return
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip(), key):
+    # Compare bytes: compare_digest refuses non-ASCII str (a 500 before). Starlette decodes
+    # header bytes as latin-1, so encoding back to latin-1 gives the bytes the client sent,
+    # and a UTF-8 key such as RAG_API_KEY=密钥 matches a client sending it as UTF-8.
+    sent = token.strip().encode("latin-1")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(sent, key.encode("utf-8")):
         raise HTTPException(
             status_code=401,
             detail="missing or wrong API key: send the header 'Authorization: Bearer <key>'",

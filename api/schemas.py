@@ -2,11 +2,39 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, WrapValidator
+from pydantic_core import PydanticCustomError
 
-from rag.types import Answer, Citation, Document, Hit, SearchResult
+from rag.search.searcher import MAX_QUERY_CHARS, MAX_TOP_K
+from rag.types import Answer, Citation, Document, Hit, SearchResult, Turn
+
+_RANGE_ERRORS = {"greater_than_equal", "less_than_equal", "greater_than", "less_than"}
+
+
+def between(lo: int, hi: int) -> WrapValidator:
+    """Report either bound's violation as one ``out_of_range`` error naming both bounds.
+
+    The bounds themselves are ``Field(ge=lo, le=hi)`` next to it, so /openapi.json shows them.
+    """
+
+    def check(value, handler):
+        try:
+            return handler(value)
+        except ValidationError as e:
+            if any(err["type"] in _RANGE_ERRORS for err in e.errors()):
+                raise PydanticCustomError(
+                    "out_of_range", "must be between {lo} and {hi}", {"lo": lo, "hi": hi}
+                ) from None
+            raise
+
+    return WrapValidator(check)
+
+
+#: Strict: ``true``, ``"5"`` and ``5.0`` are refused rather than read as 1 or 5.
+TopK = Annotated[int, Field(strict=True, ge=1, le=MAX_TOP_K), between(1, MAX_TOP_K)]
+MAX_TITLE_CHARS = 300
 
 
 class SearchRequest(BaseModel):
@@ -21,9 +49,35 @@ class SearchRequest(BaseModel):
             ]
         }
     )
-    query: str = Field(description="The question or keywords, in Chinese or English.")
-    top_k: int = Field(5, description="How many passages to return (1-100).")
-    mode: str = Field("hybrid", description="hybrid, dense or keyword.")
+    query: str = Field(
+        max_length=MAX_QUERY_CHARS, description="The question or keywords, in Chinese or English."
+    )
+    top_k: TopK = Field(5, description="How many passages to return.")
+    mode: Literal["hybrid", "dense", "keyword"] = Field(
+        "hybrid", description="Both retrievers fused, or one of them alone."
+    )
+
+
+class HistoryCitation(BaseModel):
+    """A citation of an earlier answer, as /ask returned it (extra fields are ignored)."""
+
+    n: int
+    doc_id: str = ""
+    chunk_id: str = ""
+    title: str = ""
+    quote: str = ""
+    start: int = 0
+    end: int = 0
+
+
+class HistoryTurn(BaseModel):
+    """An earlier turn of the conversation: its question, and the answer /ask gave."""
+
+    question: str = Field(description="The earlier question, as asked.")
+    answer: str = Field("", description="The answer text /ask returned for it.")
+    citations: list[HistoryCitation] = Field(
+        default_factory=list, description="The citations /ask returned with that answer."
+    )
 
 
 class AskRequest(BaseModel):
@@ -32,14 +86,31 @@ class AskRequest(BaseModel):
             "examples": [
                 {"question": "职业伤害保障试点有哪四个亮点？"},
                 {
+                    "question": "第二个亮点具体指什么？",
+                    "history": [
+                        {
+                            "question": "职业伤害保障试点有哪四个亮点？",
+                            "answer": "1. 其一，精准回应了平台从业人员目前面临的最大职业风险。[1]\n"
+                            "2. 其二，在缴费方式上实现了一定的突破和创新。[2]",
+                        }
+                    ],
+                },
+                {
                     "question": "What are the four highlights of the injury-insurance pilot?",
                     "top_k": 5,
                 },
             ]
         }
     )
-    question: str = Field(description="The question, in Chinese or English.")
-    top_k: int = Field(5, description="How many passages to draw the answer from (1-100).")
+    question: str = Field(
+        max_length=MAX_QUERY_CHARS, description="The question, in Chinese or English."
+    )
+    top_k: TopK = Field(5, description="How many passages to draw the answer from.")
+    history: list[HistoryTurn] = Field(
+        default_factory=list,
+        description="Earlier turns of the conversation, oldest first (at most 20): a "
+        "follow-up such as 第二个亮点具体指什么？ is resolved against them.",
+    )
 
 
 class DocumentIn(BaseModel):
@@ -55,7 +126,7 @@ class DocumentIn(BaseModel):
             ]
         }
     )
-    title: str = Field(description="The article's title.")
+    title: str = Field(max_length=MAX_TITLE_CHARS, description="The article's title.")
     text: str = Field(description="The article's body; blank lines separate paragraphs.")
     authors: list[str] = Field(default_factory=list)
     source: str = Field("api", description="Where it comes from (part of its id).")
@@ -108,6 +179,22 @@ class AskResponse(BaseModel):
     timings_ms: dict[str, float]
 
 
+class DeletedDocument(BaseModel):
+    deleted: str = Field(description="The id of the removed document.")
+    chunks_removed: int = Field(description="How many passages left the index with it.")
+
+
+class Health(BaseModel):
+    status: Literal["ok", "starting"]
+    version: str
+    model: str = Field(description="The embedding model's name.")
+    documents: int
+    chunks: int
+    index_built_at: str = Field(description="When the index was built (ISO 8601), or empty.")
+    read_only: bool = Field(description="Whether document changes are refused.")
+    generation: bool = Field(description="Whether a language model phrases the answers.")
+
+
 class DocumentSummary(BaseModel):
     id: str
     title: str
@@ -119,10 +206,15 @@ class DocumentSummary(BaseModel):
     chunks: int
 
 
+class SectionOut(BaseModel):
+    title: str
+    start: int = Field(description="Offset of the section's first character in the text.")
+
+
 class DocumentOut(DocumentSummary):
     text: str
     standfirst: str
-    sections: list[dict[str, Any]]
+    sections: list[SectionOut]
 
 
 def hit_out(hit: Hit) -> HitOut:
@@ -199,5 +291,28 @@ def document_out(doc: Document, chunks: int) -> DocumentOut:
         **document_summary(doc, chunks).model_dump(),
         text=doc.text,
         standfirst=doc.standfirst,
-        sections=[{"title": s.title, "start": s.start} for s in doc.sections],
+        sections=[SectionOut(title=s.title, start=s.start) for s in doc.sections],
+    )
+
+
+def history_turns(turns: list[HistoryTurn]) -> tuple[Turn, ...]:
+    """The library's :class:`Turn` records for an /ask request's history."""
+    return tuple(
+        Turn(
+            question=t.question,
+            answer=t.answer,
+            citations=tuple(
+                Citation(
+                    n=c.n,
+                    doc_id=c.doc_id,
+                    chunk_id=c.chunk_id,
+                    title=c.title,
+                    quote=c.quote,
+                    start=c.start,
+                    end=c.end,
+                )  # fmt: skip
+                for c in t.citations
+            ),
+        )
+        for t in turns
     )

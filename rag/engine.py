@@ -2,7 +2,8 @@
 
 The CLI and the HTTP API both build an :class:`Engine` from an :class:`EngineConfig` of plain
 values (read from the environment and flags at the edge), call :meth:`Engine.warm_up` once,
-and then use it. Writes are serialised by a lock and saved atomically.
+and then use it. Reads work on immutable snapshots; writes are serialised, logged durably and
+published as the next snapshot.
 """
 
 from __future__ import annotations
@@ -13,16 +14,26 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
+
+from rag import conversation
 from rag.chunking import Chunker, ChunkerSettings
 from rag.embedding.base import Encoder
 from rag.errors import InputError, NotFoundError, ReadOnlyError
 from rag.index.backend import DEFAULT_MILVUS_URI, IndexBackend, check_backend, check_faiss_folder
+from rag.index.files import recover
+from rag.index.lock import WriterLock
+from rag.index.snapshot import Snapshot
 from rag.index.store import Index, IngestReport, read_manifest
+
+if TYPE_CHECKING:
+    from rag.index.milvus import MilvusBackend
 from rag.parsing import load_documents
 from rag.search import Searcher, SearchSettings
 from rag.search.backend_searcher import BackendSearcher
-from rag.types import Answer, Document, SearchResult, Turn
+from rag.types import Answer, Chunk, Document, SearchResult, Turn
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +66,9 @@ class EngineConfig:
     read_only: bool = False
     llm: LLMConfig | None = None
     device: str = "cpu"
-    backend: str = "faiss"  # or "milvus" (rag.index.backend)
+    # Logged writes after which the log is folded into a new base, in the background.
+    compact_after: int = 500
+    backend: str = "faiss"  # or "milvus": rag.index.backend, docs/scale-out.md
     milvus_uri: str = DEFAULT_MILVUS_URI
 
 
@@ -74,87 +87,190 @@ def make_encoder(config: EngineConfig, progress: bool = False) -> Encoder:
     )
 
 
+@dataclass(frozen=True)
+class _State:
+    """What one request reads: a snapshot and a searcher over that same snapshot."""
+
+    index: Snapshot | IndexBackend
+    searcher: Searcher | BackendSearcher
+
+
 class Engine:
-    """Search, answers and document management over one index folder."""
+    """Search, answers and document management over one index folder.
+
+    Reads take no lock: each request reads :attr:`_state` once and works on that immutable
+    snapshot to the end, while a write builds the next snapshot and swaps the state in one
+    assignment. Writes are serialised, logged durably before they return, and a writable
+    engine holds the folder's writer lock (``rag.index.lock``) from :meth:`warm_up` on, so a
+    second writer (another server, ``rag ingest``) is refused instead of losing data.
+    """
 
     def __init__(self, config: EngineConfig, encoder: Encoder | None = None) -> None:
         self.config = config
         self._encoder = encoder
-        self.index: Index | IndexBackend | None = None
-        self.searcher: Searcher | BackendSearcher | None = None
-        self._write_lock = threading.Lock()
+        self._store: Index | MilvusBackend | None = None
+        self._state: _State | None = None
+        self._writer: WriterLock | None = None
+        self._write_lock = threading.RLock()
+        self._compaction: threading.Thread | None = None
+
+    # ---- state ---------------------------------------------------------------------------
+    @property
+    def index(self) -> Snapshot | IndexBackend | None:
+        """The current snapshot (None before :meth:`warm_up`)."""
+        state = self._state
+        return state.index if state is not None else None
+
+    @index.setter
+    def index(self, snapshot: Snapshot) -> None:
+        self._state = _State(snapshot, Searcher(snapshot, self.config.search))
+
+    @property
+    def searcher(self) -> Searcher | None:
+        state = self._state
+        return state.searcher if state is not None else None
+
+    @searcher.setter
+    def searcher(self, searcher: Searcher) -> None:
+        self._state = _State(searcher.index, searcher)
+
+    def _publish(self) -> None:
+        assert self._store is not None
+        snapshot = self._store.snapshot
+        if self._milvus():
+            # Milvus is read live (replicas share it): its "snapshot" is the backend itself.
+            self._state = _State(snapshot, BackendSearcher(snapshot, self.config.search))
+        else:
+            self._state = _State(snapshot, Searcher(snapshot, self.config.search))
+
+    def _milvus(self) -> bool:
+        """The one place the backend is told apart (check_backend refuses unknown names)."""
+        return check_backend(self.config.backend) == "milvus"
+
+    def _open_store(self, encoder: Encoder) -> Index | MilvusBackend:
+        if self._milvus():
+            from rag.index.milvus import MilvusBackend
+
+            return MilvusBackend.open(self.config.milvus_uri, encoder, self.config.chunker)
+        return Index.load(self.config.index_dir, encoder)
+
+    def _where(self) -> str:
+        return (
+            f"Milvus at {self.config.milvus_uri}" if self._milvus() else str(self.config.index_dir)
+        )
 
     # ---- life cycle ----------------------------------------------------------------------
     def warm_up(self, build_if_missing: bool = True, progress: bool = False) -> None:
-        """Load the model and the index; build the index from the corpus if there is none."""
-        if self.index is not None:
+        """Load the model and the index; build the index from the corpus if there is none.
+
+        Raises:
+            IndexLockedError: The engine is writable and another writer holds the folder.
+        """
+        if self._state is not None:
             return
-        encoder = self._encoder or make_encoder(self.config, progress=progress)
-        self._encoder = encoder
+        encoder = self._load_encoder(progress)
         if hasattr(encoder, "warm_up"):
             encoder.warm_up()
-        if not self.has_index():
-            if not build_if_missing:
+        with self._write_lock:
+            if not self.config.read_only:
+                self._take_writer_lock()
+            if self.has_index():
+                self._store = self._open_store(encoder)
+                self._publish()
+            elif not build_if_missing:
                 raise NotFoundError(f"no index in {self._where()}; build one with `rag ingest`")
-            logger.info("no index in %s: building it from %s", self._where(), self.corpus_names())
-            self._set_index(self._new_index())
-            self.ingest(list(self.config.corpus), progress=progress)
-        elif self.config.backend == "milvus":
-            self._set_index(self._new_index(rebuild=False))
-        else:
-            self._set_index(Index.load(self.config.index_dir, encoder))
+            else:
+                logger.info(
+                    "no index in %s: building it from %s", self._where(), self.corpus_names()
+                )
+                self._build(load_documents(list(self.config.corpus)), progress)
         # The first query pays for lazy initialisation (jieba's dictionary, BM25 matrices).
         self.search("预热 warm-up", top_k=1)
+
+    def has_index(self) -> bool:
+        """Whether the folder holds an index, after finishing any save a crash interrupted
+        (for Milvus: whether its collections hold one)."""
+        if self._milvus():
+            from rag.index.milvus import MilvusBackend
+
+            if isinstance(self._store, MilvusBackend):
+                return self._store.exists()
+            return MilvusBackend.probe(self.config.milvus_uri)
+        check_faiss_folder(self.config.index_dir)
+        recover(self.config.index_dir)
+        return read_manifest(self.config.index_dir) is not None
+
+    def close(self) -> None:
+        """Finish a running compaction, close the log and give the writer lock back."""
+        thread = self._compaction
+        if thread is not None:
+            thread.join()
+        with self._write_lock:
+            if self._store is not None:
+                self._store.close()
+            if self._writer is not None:
+                self._writer.release()
+                self._writer = None
 
     def corpus_names(self) -> str:
         return ", ".join(str(p) for p in self.config.corpus) or "(no corpus)"
 
-    def has_index(self) -> bool:
-        """Whether the configured backend holds an index already."""
-        if check_backend(self.config.backend) == "milvus":
-            from rag.index.milvus import MilvusBackend
+    def _load_encoder(self, progress: bool = False) -> Encoder:
+        if self._encoder is None:
+            self._encoder = make_encoder(self.config, progress=progress)
+        return self._encoder
 
-            if isinstance(self.index, MilvusBackend):
-                return self.index.exists()
-            return MilvusBackend.probe(self.config.milvus_uri)
-        check_faiss_folder(self.config.index_dir)
-        return read_manifest(self.config.index_dir) is not None
+    def _take_writer_lock(self) -> None:
+        # Milvus takes writes from any number of replicas itself: no folder to lock.
+        if self._writer is None and not self._milvus():
+            self._writer = WriterLock.acquire(self.config.index_dir)
 
-    def _where(self) -> str:
-        if self.config.backend == "milvus":
-            return f"Milvus at {self.config.milvus_uri}"
-        return str(self.config.index_dir)
+    def _build(self, docs: list[Document], progress: bool) -> IngestReport:
+        """A new index of ``docs``, saved whole and swapped in, then logged to."""
+        # Building even a read-only engine's missing index is setting up, not a document
+        # change; it still takes the writer lock for as long as it writes.
+        own_lock = self._writer is None
+        self._take_writer_lock()
+        try:
+            encoder = self._load_encoder(progress)
+            if self._milvus():
+                from rag.index.milvus import MilvusBackend
 
-    # The one place the backend is chosen: the FAISS index folder with the row-based searcher
-    # (the default), or Milvus with the backend searcher.
-    def _new_index(self, rebuild: bool = True) -> Index | IndexBackend:
-        assert self._encoder is not None
-        if check_backend(self.config.backend) == "milvus":
-            from rag.index.milvus import MilvusBackend
+                if self._store is not None:  # one client per Milvus Lite path in a process
+                    self._store.close()
+                    self._store = None
+                store = MilvusBackend.open(
+                    self.config.milvus_uri, encoder, self.config.chunker, rebuild=True
+                )
+                report = store.add_documents(docs, progress=progress)
+                self._store = store
+                self._publish()
+                return report
+            store = Index(encoder, Chunker(self.config.chunker), self.config.ann)
+            report = store.add_documents(docs, progress=progress)
+            store.save(self.config.index_dir)
+            store.attach(self.config.index_dir)
+            if self._store is not None:
+                self._store.close()
+            self._store = store
+            self._publish()
+            return report
+        finally:
+            if own_lock and self.config.read_only and self._writer is not None:
+                self._writer.release()
+                self._writer = None
 
-            if isinstance(self.index, MilvusBackend):
-                self.index.close()
-            return MilvusBackend.open(
-                self.config.milvus_uri, self._encoder, self.config.chunker, rebuild=rebuild
-            )
-        return Index(self._encoder, Chunker(self.config.chunker), self.config.ann)
-
-    def _set_index(self, index: Index | IndexBackend) -> None:
-        self.index = index
-        if isinstance(index, Index):
-            self.searcher = Searcher(index, self.config.search)
-        else:
-            self.searcher = BackendSearcher(index, self.config.search)
-
-    def _ready(self) -> tuple[Index | IndexBackend, Searcher | BackendSearcher]:
-        if self.index is None or self.searcher is None:
+    def _ready(self) -> _State:
+        state = self._state
+        if state is None:
             self.warm_up()
-        assert self.index is not None and self.searcher is not None
-        return self.index, self.searcher
+            state = self._state
+        assert state is not None
+        return state
 
     # ---- reading -------------------------------------------------------------------------
     def search(self, query: str, top_k: int = 5, mode: str = "hybrid") -> SearchResult:
-        return self._ready()[1].search(query, top_k=top_k, mode=mode)
+        return self._ready().searcher.search(query, top_k=top_k, mode=mode)
 
     def ask(self, question: str, top_k: int = 5, history: Sequence[Turn] = ()) -> Answer:
         """Answer a question with citations (extractive, or phrased by the configured LLM).
@@ -164,11 +280,19 @@ class Engine:
         """
         from rag.answering.extractive import ExtractiveAnswerer
 
-        index, searcher = self._ready()
+        # One state for the whole answer: the passages and the documents they are quoted
+        # from come from the same snapshot, whatever is written meanwhile.
+        state = self._ready()
+        index, searcher = state.index, state.searcher
         t0 = time.perf_counter()
-        result = searcher.search(question, top_k=top_k, mode="hybrid")
+        # A follow-up ("第二个呢？", "那天津市总工会呢？") is read against the earlier turns first.
+        followup = conversation.resolve(question, history, index.documents)
+        result = searcher.search(followup.query, followup.search_depth(top_k), mode="hybrid")
+        result = conversation.focus(result, followup.documents, top_k)
         t1 = time.perf_counter()
-        answer = ExtractiveAnswerer().answer(result.query, result, index.documents)
+        answer = conversation.item_answer(
+            followup, result, index.documents, index.chunks_of
+        ) or ExtractiveAnswerer().answer(result.query, result, index.documents)
         if self.config.llm is not None and answer.answerable:
             from rag.answering.generation import ChatGenerator
 
@@ -179,51 +303,143 @@ class Engine:
         timings["search"] = round((t1 - t0) * 1000, 2)
         timings["answer"] = round((time.perf_counter() - t1) * 1000, 2)
         timings["total"] = round((time.perf_counter() - t0) * 1000, 2)
-        return _with_timings(answer, timings)
+        return _with_timings(followup.annotate(answer), timings)
 
     def documents(self) -> list[Document]:
-        return list(self._ready()[0].documents.values())
+        return list(self._ready().index.documents.values())
 
     def document(self, doc_id: str) -> Document:
-        return self._ready()[0].document(doc_id)
+        return self._ready().index.document(doc_id)
 
     def chunk_count(self, doc_id: str) -> int:
-        return len(self._ready()[0].chunks_of(doc_id))
+        return len(self._ready().index.chunks_of(doc_id))
 
     # ---- writing -------------------------------------------------------------------------
     def ingest(
         self, paths: list[Path], rebuild: bool = False, progress: bool = False
     ) -> IngestReport:
-        """Add files and folders to the index (or start over with ``rebuild``) and save it."""
+        """Add files and folders to the index (or start over with ``rebuild``), durably.
+
+        Raises:
+            IndexLockedError: Another writer (a running server, say) holds the folder.
+        """
         self._check_writable()
-        docs = load_documents(paths)
+        return self.ingest_documents(load_documents(paths), rebuild, progress)
+
+    def ingest_documents(
+        self, docs: list[Document], rebuild: bool = False, progress: bool = False
+    ) -> IngestReport:
+        """:meth:`ingest` for documents already loaded (``rag ingest --ray`` parses elsewhere)."""
+        self._check_writable()
         with self._write_lock:
-            if self.index is None or rebuild:
-                if self._encoder is None:
-                    self._encoder = make_encoder(self.config, progress=progress)
-                self._set_index(self._new_index(rebuild=rebuild))
-            assert self.index is not None
-            report = self.index.add_documents(docs, progress=progress)
-            self.index.save(self.config.index_dir)
+            self._take_writer_lock()
+            if self._store is None and not rebuild and self.has_index():
+                self.warm_up(build_if_missing=False, progress=progress)
+            if self._store is None or rebuild:
+                return self._build(docs, progress)
+            report = self._store.add_documents(docs, progress=progress)
+            # A bulk load is worth folding into the base at once; a few documents are not.
+            if self._store.log_records and report.chunks_added >= len(self._store) // 4:
+                self._store.compact()
+            self._publish()
         return report
 
+    def ingest_embedded(
+        self,
+        docs: list[Document],
+        chunks: Sequence[Chunk],
+        vectors: np.ndarray,
+        rebuild: bool = False,
+    ) -> IngestReport:
+        """:meth:`ingest_documents` for chunks embedded elsewhere (``rag ingest --ray``).
+
+        The stores embed inside their add, so for this call they get an encoder that looks
+        the vectors up by text instead of computing them.
+        """
+        from rag.index.backend import PrecomputedEncoder
+
+        encoder = self._load_encoder()
+        lookup = PrecomputedEncoder(encoder, chunks, vectors)
+        with self._write_lock:
+            self._encoder = lookup
+            if self._store is not None:
+                self._store.encoder = lookup
+            try:
+                return self.ingest_documents(docs, rebuild)
+            finally:
+                self._encoder = encoder
+                if self._store is not None:
+                    self._store.encoder = encoder
+                lookup.release()  # snapshots keep it for queries: it delegates those
+
+    @property
+    def encoder(self) -> Encoder:
+        """The configured encoder (loaded on first use)."""
+        return self._load_encoder()
+
     def add_document(self, doc: Document) -> IngestReport:
+        """Add or replace one document; it is searchable, and on disk, when this returns.
+
+        Raises:
+            InputError: The document is empty or has nothing to index (only punctuation).
+        """
         self._check_writable()
         if not doc.text.strip():
-            raise InputError("text must not be empty: send the article's body in 'text'")
-        index, _ = self._ready()
+            raise InputError("text must not be empty: send the article's body in 'text'", "text")
+        store = self._writable_store()
+        # Marks alone make no searchable chunk (or a chunk no query can reach).
+        if not any(ch.isalnum() for ch in doc.text) or not store.chunker.split(doc):
+            raise InputError(
+                "text has nothing to index (only punctuation or symbols), so the document "
+                "could never be found: send the article's words in 'text'",
+                "text",
+            )
         with self._write_lock:
-            report = index.add_documents([doc])
-            index.save(self.config.index_dir)
+            report = store.add_documents([doc])
+            self._publish()
+        self._maybe_compact()
         return report
 
     def delete_document(self, doc_id: str) -> int:
+        """Delete a document; no search started after this returns can find it."""
         self._check_writable()
-        index, _ = self._ready()
+        store = self._writable_store()
         with self._write_lock:
-            removed = index.delete_document(doc_id)
-            index.save(self.config.index_dir)
+            removed = store.delete_document(doc_id)
+            self._publish()
+        self._maybe_compact()
         return removed
+
+    def compact(self) -> None:
+        """Fold the write log into a new base of the index folder."""
+        self._check_writable()
+        store = self._writable_store(build_if_missing=False)
+        with self._write_lock:
+            store.compact()
+            self._publish()
+
+    def _writable_store(self, build_if_missing: bool = True) -> Index | MilvusBackend:
+        self._ready() if build_if_missing else self.warm_up(build_if_missing=False)
+        with self._write_lock:
+            if self._store is None:
+                # The state was handed over from another engine (tests): open the folder.
+                self._take_writer_lock()
+                self._store = self._open_store(self._load_encoder())
+            return self._store
+
+    def _maybe_compact(self) -> None:
+        store = self._store
+        if store is None or store.log_records < self.config.compact_after:
+            return
+        with self._write_lock:
+            if self._compaction is not None and self._compaction.is_alive():
+                return
+            # Off the request: the write that crossed the limit returns at once, later writes
+            # wait for the compaction's lock, reads go on against their snapshots.
+            self._compaction = threading.Thread(
+                target=self.compact, name="rag-compaction", daemon=True
+            )
+            self._compaction.start()
 
     def _check_writable(self) -> None:
         if self.config.read_only:

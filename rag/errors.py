@@ -44,3 +44,7 @@ class GenerationError(RagError):
 
 class ReadOnlyError(RagError):
     """A write was asked of a service started read-only."""
+
+
+class IndexLockedError(RagError):
+    """Another writer holds the index folder; only one may write it at a time."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -99,7 +99,7 @@ class RayIngest:
         """Ingest ``paths`` into ``engine``'s backend (starting it over with ``rebuild``)."""
         from rag.engine import make_encoder
 
-        self._check_writable(engine)
+        engine._check_writable()
         t0 = time.perf_counter()
         files = [str(f) for p in paths for f in iter_source_files(Path(p))]
         ray = self._init_ray()
@@ -123,64 +123,64 @@ class RayIngest:
         t1 = time.perf_counter()
 
         # 2. what changes (the driver decides; unchanged documents are not embedded).
-        with engine._write_lock:
-            if engine.index is None or rebuild:
-                if engine._encoder is None:
-                    engine._encoder = make_encoder(engine.config)
-                engine._set_index(engine._new_index(rebuild=rebuild))
-            backend = engine.index
-            direct = _writes_from_workers(engine)
-            if direct:
-                plan = backend.prepare(docs)
-                todo = {d.doc_id for d in plan.todo}
-            else:
-                todo = _changed(backend, docs)
+        if not rebuild and engine.has_index():
+            engine.warm_up(build_if_missing=False)
+        direct = _writes_from_workers(engine)
+        backend = None
+        if direct:
+            from rag.index.milvus import MilvusBackend
 
-            # 3. embed on the actor pool (which also drops the rows that are not chunks to
-            # index: a separate filter stage would need a CPU of its own, and on a 2-CPU Ray
-            # it waits forever behind the actors).
-            num_gpus = int(ray.cluster_resources().get("GPU", 0))
-            pool = num_gpus or self.encoder_actors
-            embedded = parsed.map_batches(
-                _EncoderActor,
-                fn_constructor_kwargs={"factory": factory, "todo": frozenset(todo)},
-                batch_size=self.batch_size,
-                batch_format="numpy",
-                compute=ray.data.ActorPoolStrategy(size=pool),
-                num_gpus=1 if num_gpus else 0,
-                num_cpus=0 if num_gpus else 1,
+            backend = MilvusBackend.open(
+                engine.config.milvus_uri, engine.encoder, chunker, rebuild=rebuild
             )
-            # 4. write.
-            if direct:
-                written = embedded.map_batches(
-                    _MilvusWriter,
-                    fn_constructor_kwargs={
-                        "uri": engine.config.milvus_uri,
-                        "prefix": backend.prefix,
-                        "factory": factory,
-                    },
-                    batch_size=self.batch_size * 4,
-                    batch_format="numpy",
-                    compute=ray.data.ActorPoolStrategy(size=1),
-                    num_cpus=0,  # waits on Milvus, computes nothing
-                )
-                n_chunks = sum(int(r["written"]) for r in written.take_all())
-                backend.write_documents(plan.todo)
-                report = plan.report(n_chunks)
-            else:
-                chunks: list[Chunk] = []
-                vectors: list[np.ndarray] = []
-                for batch in embedded.iter_batches(batch_size=1024, batch_format="numpy"):
-                    chunks.extend(chunk_from_json(json.loads(c)) for c in batch["chunk"])
-                    vectors.extend(batch["vector"])
-                n_chunks = len(chunks)
-                matrix = (
-                    np.stack(vectors).astype(np.float32)
-                    if vectors
-                    else np.zeros((0, backend.encoder.dim), np.float32)
-                )
-                report = _add_embedded(backend, docs, chunks, matrix)
-            backend.save(engine.config.index_dir)
+            plan = backend.prepare(docs)
+            todo = {d.doc_id for d in plan.todo}
+        else:
+            known = engine.index.documents if engine.index is not None and not rebuild else {}
+            todo = _changed(known, docs)
+
+        # 3. embed on the actor pool (which also drops the rows that are not chunks to
+        # index: a separate filter stage would need a CPU of its own, and on a 2-CPU Ray
+        # it waits forever behind the actors).
+        num_gpus = int(ray.cluster_resources().get("GPU", 0))
+        pool = num_gpus or self.encoder_actors
+        embedded = parsed.map_batches(
+            _EncoderActor,
+            fn_constructor_kwargs={"factory": factory, "todo": frozenset(todo)},
+            batch_size=self.batch_size,
+            batch_format="numpy",
+            compute=ray.data.ActorPoolStrategy(size=pool),
+            num_gpus=1 if num_gpus else 0,
+            num_cpus=0 if num_gpus else 1,
+        )
+        # 4. write.
+        if backend is not None:
+            written = embedded.map_batches(
+                _MilvusWriter,
+                fn_constructor_kwargs={"uri": engine.config.milvus_uri, "prefix": backend.prefix},
+                batch_size=self.batch_size * 4,
+                batch_format="numpy",
+                compute=ray.data.ActorPoolStrategy(size=1),
+                num_cpus=0,  # waits on Milvus, computes nothing
+            )
+            n_chunks = sum(int(r["written"]) for r in written.take_all())
+            # Documents last: a listed document is searchable.
+            backend.write_documents(plan.todo)
+            backend.close()
+            report = plan.report(n_chunks)
+        else:
+            chunks: list[Chunk] = []
+            vectors: list[np.ndarray] = []
+            for batch in embedded.iter_batches(batch_size=1024, batch_format="numpy"):
+                chunks.extend(chunk_from_json(json.loads(c)) for c in batch["chunk"])
+                vectors.extend(batch["vector"])
+            n_chunks = len(chunks)
+            matrix = (
+                np.stack(vectors).astype(np.float32)
+                if vectors
+                else np.zeros((0, engine.encoder.dim), np.float32)
+            )
+            report = engine.ingest_embedded(docs, chunks, matrix, rebuild=rebuild)
         t2 = time.perf_counter()
         return RayIngestReport(
             report,
@@ -190,38 +190,23 @@ class RayIngest:
             seconds={"parse": round(t1 - t0, 2), "embed_write": round(t2 - t1, 2)},
         )
 
-    @staticmethod
-    def _check_writable(engine) -> None:
-        engine._check_writable()
-
 
 def _writes_from_workers(engine) -> bool:
-    from rag.index.milvus import MilvusBackend, is_server_uri
+    """Milvus servers take writes from many clients; FAISS and a local Milvus Lite path belong
+    to one process, so their writes go through the driver."""
+    from rag.index.milvus import is_server_uri
 
-    return isinstance(engine.index, MilvusBackend) and is_server_uri(engine.config.milvus_uri)
+    return engine.config.backend == "milvus" and is_server_uri(engine.config.milvus_uri)
 
 
-def _changed(backend, docs: list[Document]) -> set[str]:
+def _changed(known: Mapping[str, Document], docs: list[Document]) -> set[str]:
     """Ids of the documents an ingest would (re)index: new or with another content hash."""
-    known = backend.documents
     out = set()
     for doc in docs:
-        try:
-            same = content_hash(known[doc.doc_id]) == content_hash(doc)
-        except KeyError:
-            same = False
-        if not same:
+        old = known.get(doc.doc_id)
+        if old is None or content_hash(old) != content_hash(doc):
             out.add(doc.doc_id)
     return out
-
-
-def _add_embedded(backend, docs, chunks, matrix) -> IngestReport:
-    from rag.index.backend import FaissBackend
-    from rag.index.store import Index
-
-    if isinstance(backend, Index):
-        return FaissBackend(backend).add_embedded(docs, chunks, matrix)
-    return backend.add_embedded(docs, chunks, matrix)
 
 
 # ---- Ray tasks and actors (module level, so workers can import them) ----------------------
@@ -294,28 +279,13 @@ class _EncoderActor:
 class _MilvusWriter:
     """Writes embedded chunks straight to a Milvus server from a worker."""
 
-    def __init__(self, uri: str, prefix: str, factory: Callable[[], Encoder]) -> None:
+    def __init__(self, uri: str, prefix: str) -> None:
         from rag.index.milvus import MilvusBackend
 
-        self.backend = MilvusBackend(uri, _DimOnly(factory), prefix=prefix)
+        # Writing chunks needs no model: the vectors come with the rows.
+        self.backend = MilvusBackend(uri, encoder=None, prefix=prefix)  # type: ignore[arg-type]
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         chunks = [chunk_from_json(json.loads(c)) for c in batch["chunk"]]
         self.backend.write_chunks(chunks, np.asarray(batch["vector"], dtype=np.float32))
         return {"written": np.array([len(chunks)])}
-
-
-class _DimOnly:
-    """The writer needs no model, only its name and dimension; build it lazily if asked."""
-
-    def __init__(self, factory: Callable[[], Encoder]) -> None:
-        self._factory = factory
-        self._encoder: Encoder | None = None
-
-    def _get(self) -> Encoder:
-        if self._encoder is None:
-            self._encoder = self._factory()
-        return self._encoder
-
-    def __getattr__(self, name: str):
-        return getattr(self._get(), name)

@@ -35,6 +35,28 @@ def documents(index):
     return index.documents
 
 
+@pytest.fixture(scope="module")
+def fake_engine(tmp_path_factory):
+    """A writable engine over the bundled page with the fake encoder (fast API tests).
+
+    The answerability thresholds are calibrated for e5's cosines, which the fake encoder's
+    hashed vectors do not resemble, so they are set to zero here: every question is answered.
+    """
+    from rag.embedding.fake import HashEncoder
+    from rag.engine import Engine, EngineConfig
+    from rag.search import SearchSettings
+    from rag.search.answerability import AnswerabilityThresholds
+
+    config = EngineConfig(
+        index_dir=tmp_path_factory.mktemp("fake-index") / "default",
+        corpus=(BUNDLED_PAGE,),
+        search=SearchSettings(thresholds=AnswerabilityThresholds(0.0, 0.0, 0.0, 0.0, 0.0)),
+    )
+    engine = Engine(config, encoder=HashEncoder())
+    engine.warm_up()
+    return engine
+
+
 def _model_cache() -> Path:
     from api.settings import Settings
 

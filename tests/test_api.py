@@ -81,27 +81,27 @@ def test_unanswerable_question_says_not_found_and_shows_closest_passages(client)
     assert "没有找到" in body["answer"] and body["passages"]
 
 
-@pytest.mark.parametrize(
-    ("path", "payload", "status", "needle"),
-    [
-        ("/ask", {"question": ""}, 400, "question must not be empty"),
-        ("/ask", {"question": "   \n "}, 400, "question must not be empty"),
-        ("/ask", {"question": "问" * 2001}, 400, "the limit is 2000"),
-        ("/ask", {}, 422, "field 'question' is required"),
-        ("/search", {"query": "工会", "top_k": 0}, 400, "top_k must be between 1 and 100"),
-        ("/search", {"query": "工会", "top_k": 101}, 400, "top_k must be between 1 and 100"),
-        ("/search", {"query": "工会", "top_k": "many"}, 422, "field 'top_k'"),
-        (
-            "/search",
-            {"query": "工会", "mode": "magic"},
-            400,
-            "mode must be one of hybrid, dense, keyword",
-        ),
-        ("/search", [1, 2], 422, "JSON object"),
-        ("/documents", {"title": "", "text": "正文。"}, 400, "title must not be empty"),
-        ("/documents", {"title": "标题", "text": "  "}, 400, "text must not be empty"),
-    ],
-)
+BAD_INPUT = [
+    ("/ask", {"question": ""}, 400, "question must not be empty"),
+    ("/ask", {"question": "   \n "}, 400, "question must not be empty"),
+    ("/ask", {"question": "问" * 2001}, 400, "the limit is 2000"),
+    ("/ask", {}, 422, "field 'question' is required"),
+    ("/search", {"query": "工会", "top_k": 0}, 400, "top_k must be between 1 and 100"),
+    ("/search", {"query": "工会", "top_k": 101}, 400, "top_k must be between 1 and 100"),
+    ("/search", {"query": "工会", "top_k": "many"}, 422, "field 'top_k'"),
+    (
+        "/search",
+        {"query": "工会", "mode": "magic"},
+        400,
+        "mode must be one of hybrid, dense, keyword",
+    ),
+    ("/search", [1, 2], 422, "JSON object"),
+    ("/documents", {"title": "", "text": "正文。"}, 400, "title must not be empty"),
+    ("/documents", {"title": "标题", "text": "  "}, 400, "text must not be empty"),
+]
+
+
+@pytest.mark.parametrize(("path", "payload", "status", "needle"), BAD_INPUT)
 def test_bad_input_gets_a_4xx_naming_the_problem(client, path, payload, status, needle):
     r = client.post(path, json=payload)
     assert r.status_code == status, r.text

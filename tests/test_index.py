@@ -12,7 +12,7 @@ from rag.chunking import Chunker, ChunkerSettings
 from rag.embedding.fake import HashEncoder
 from rag.errors import IndexMismatchError, NotFoundError
 from rag.index.dense import DenseIndex, build_faiss
-from rag.index.store import Index
+from rag.index.store import FORMAT_VERSION, Index
 from rag.parsing import load_documents
 from rag.search import Searcher
 from rag.types import Document
@@ -47,7 +47,7 @@ def test_save_and_load_round_trip(index, tmp_path):
     assert manifest["model"] == "hash-bigram-64" and manifest["dim"] == 64
     assert manifest["documents"] == 5 and manifest["chunks"] == len(index.chunks)
     assert manifest["chunker"] == {"chunk_size": 300, "chunk_overlap": 60}
-    assert manifest["format_version"] == 1 and manifest["package_version"]
+    assert manifest["format_version"] == FORMAT_VERSION == 2 and manifest["package_version"]
     assert len(manifest["fingerprint"]) == 16
 
 
@@ -55,7 +55,7 @@ def test_readding_the_same_documents_is_a_no_op(index, docs):
     before = list(index.chunks)
     report = index.add_documents(docs)
     assert report.unchanged == tuple(d.doc_id for d in docs) and report.chunks_added == 0
-    assert index.chunks == before
+    assert list(index.chunks) == before
 
 
 def test_a_changed_document_replaces_its_old_chunks(index, docs):
@@ -165,7 +165,7 @@ def test_dense_index_kind_follows_setting_and_size():
     assert DenseIndex(8, "auto").kind == "flat"
     assert DenseIndex(8, "hnsw").kind == "hnsw"
     big = DenseIndex(4, "auto")
-    big.vectors = np.zeros((150_000, 4), dtype=np.float32)
+    big.set_vectors(np.zeros((150_000, 4), dtype=np.float32))
     assert big.kind == "hnsw"
 
 
@@ -177,9 +177,11 @@ def test_adding_vectors_extends_the_faiss_structure_in_place(kind):
     dense = DenseIndex(16, kind)
     dense.set_vectors(vectors[:400])
     dense.search(vectors[:1], 5)  # builds the structure
-    built = dense._faiss
+    built = dense._segments[0].structure()
     dense.add(vectors[400:])
-    assert dense._faiss is built and built.ntotal == 500  # no rebuild of a large index
+    # No rebuild of a large index: the new rows go to a segment of their own.
+    assert dense._segments[0].structure() is built and built.ntotal == 400
+    assert len(dense) == 500
     _, rows = dense.search(vectors[450:451], 1)
     assert rows[0][0] == 450
     dense.keep(np.arange(500) % 2 == 0)  # deleting does rebuild, from the stored vectors

@@ -166,3 +166,51 @@ def test_mean_interval_is_deterministic_and_brackets_the_mean() -> None:
     assert 0.0 <= first["lo"] < first["mean"] < first["hi"] <= 1.0
     assert mean_interval([0.4, 0.4]) == pytest.approx({"mean": 0.4, "lo": 0.4, "hi": 0.4})
     assert mean_interval([]) == {"mean": None, "lo": None, "hi": None}
+
+
+@pytest.mark.slow  # ranx compiles its metrics with numba on first use (about a minute)
+def test_metrics_match_ranx_on_random_runs() -> None:
+    """Every per-query figure and summary mean agrees with ranx, a second implementation."""
+    import random
+    import warnings
+
+    ranx = pytest.importorskip("ranx")
+    rng = random.Random(7)
+    pool = [f"d{i}" for i in range(40)]
+    results = []
+    for q in range(60):
+        judged = rng.sample(pool, rng.randint(1, 8))
+        qrels = {doc: rng.choice([0, 1, 1, 2, 3]) for doc in judged}
+        qrels[judged[0]] = rng.randint(1, 3)  # at least one relevant id
+        # repeats on purpose: both sides see the deduplicated ranking
+        ranked = tuple(rng.choice(pool) for _ in range(rng.randint(1, 25)))
+        results.append(QueryResult(f"q{q}", ranked, qrels))
+
+    run = {r.query_id: {d: float(100 - i) for i, d in enumerate(dedupe(r.ranked))} for r in results}
+    positive = {r.query_id: {d: g for d, g in r.qrels.items() if g > 0} for r in results}
+    metrics = ["recall@1", "recall@5", "recall@10", "mrr@10", "mrr@3", "ndcg@10", "ndcg@3"]
+    metrics += ["hit_rate@10"]
+    ranx_run = ranx.Run(run)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # numba's type-safety chatter
+        ranx.evaluate(ranx.Qrels(positive), ranx_run, metrics, return_mean=False)
+    # ranx sorts queries by id; its per-query scores are kept by id in run.scores
+    expected = {m: [ranx_run.scores[m][r.query_id] for r in results] for m in metrics}
+    ours = {
+        "recall@1": [recall_at_k(r.ranked, r.qrels, 1) for r in results],
+        "recall@5": [recall_at_k(r.ranked, r.qrels, 5) for r in results],
+        "recall@10": [recall_at_k(r.ranked, r.qrels, 10) for r in results],
+        "mrr@10": [mrr_at_k(r.ranked, r.qrels, 10) for r in results],
+        "mrr@3": [mrr_at_k(r.ranked, r.qrels, 3) for r in results],
+        "ndcg@10": [ndcg_at_k(r.ranked, r.qrels, 10) for r in results],
+        "ndcg@3": [ndcg_at_k(r.ranked, r.qrels, 3) for r in results],
+        "hit_rate@10": [hit_rate(r.ranked, r.qrels, 10) for r in results],
+    }
+    for name in metrics:
+        assert ours[name] == pytest.approx(expected[name], abs=1e-9), name
+    assert any(0 < v < 1 for v in ours["ndcg@10"])  # the runs are neither all hits nor misses
+    summary = summarise(results, ks=(1, 5, 10))
+    for name, key in [("recall@5", "recall@5"), ("mrr@10", "mrr@10"), ("ndcg@10", "ndcg@10")]:
+        assert summary[name]["mean"] == pytest.approx(sum(expected[key]) / len(results), abs=1e-9)
+    hits = expected["hit_rate@10"]
+    assert summary["hit_rate"]["mean"] == pytest.approx(sum(hits) / len(results), abs=1e-9)

@@ -330,3 +330,82 @@ def test_api_key_is_asked_once_then_sent(browser, real_engine):
             assert auth[-1] == "Bearer k"
         finally:
             context.close()
+
+
+def ask_with_request(page, question: str) -> tuple[dict, dict]:
+    """Ask in the page; return the JSON body sent to /ask and the JSON it answered."""
+    page.fill("#question", question)
+    with (
+        page.expect_request(lambda r: r.url.endswith("/ask")) as request_info,
+        page.expect_response(lambda r: r.url.endswith("/ask")) as response_info,
+    ):
+        page.press("#question", "Enter")
+    response = response_info.value
+    assert response.status == 200, response.text()
+    return request_info.value.post_data_json, response.json()
+
+
+def test_conversation_keeps_earlier_turns_and_sends_them_with_a_follow_up(page, server):
+    from playwright.sync_api import expect
+
+    page.goto(server.url)
+    sent, first = ask_with_request(page, FOUR_HIGHLIGHTS_ZH)
+    assert sent["history"] == []
+    check_four_points(page, first)
+    expect(page.locator("#new-conversation")).to_be_visible()
+    expect(page.locator("#conversation")).to_be_hidden()  # nothing earlier yet
+
+    follow_up = "第二个亮点具体指什么？"
+    sent, second = ask_with_request(page, follow_up)
+    turn = {"question": FOUR_HIGHLIGHTS_ZH, "answer": first["answer"]}
+    assert sent["history"] == [turn | {"citations": first["citations"]}]
+    lead = second["citations"][0]
+    assert lead["quote"].startswith("其二")
+    # The follow-up's answer is the second item, not a list of two.
+    expect(page.locator("#current-question")).to_contain_text(follow_up)
+    expect(page.locator("#answer")).to_contain_text(lead["quote"])
+    expect(page.locator("#answer li")).to_have_count(0)
+    expect(page.locator("#answer")).not_to_contain_text("其一")
+    expect(page.locator("#source-1 mark")).to_have_text(lead["quote"])
+    expect(page.locator("#note")).to_contain_text("Follow-up read as")
+
+    # The earlier turn stays on screen with its answer and its sources.
+    earlier = page.locator("#turns > li.turn")
+    expect(earlier).to_have_count(1)
+    expect(earlier.locator(".turn-question")).to_contain_text(FOUR_HIGHLIGHTS_ZH)
+    for point in POINTS:
+        expect(earlier.locator(".answer li", has_text=point)).to_have_count(1)
+    expect(earlier.locator(".sources > li")).to_have_count(len(first["citations"]))
+    ids = page.eval_on_selector_all("[id]", "nodes => nodes.map(n => n.id)")
+    assert len(ids) == len(set(ids)), "element ids repeat across turns"
+    screenshot(page, "conversation")
+
+    # Its markers still lead to its own sources.
+    marker = earlier.locator(".answer li", has_text="其三").locator("a.marker")
+    n = int(marker.get_attribute("data-n"))
+    assert marker.get_attribute("href") == f"#t1-source-{n}"
+    quote = next(c["quote"] for c in first["citations"] if c["n"] == n)
+    marker.click()
+    source = page.locator(f"#t1-source-{n}")
+    expect(source).to_have_class(re.compile(r"\bhighlighted\b"))
+    expect(source).to_be_in_viewport()
+    expect(source.locator("mark")).to_have_text(quote)
+    expect(page.locator(".source.highlighted")).to_have_count(1)
+
+    # A third turn is sent with both earlier ones.
+    sent, third = ask_with_request(page, "最后一个呢？")
+    assert [t["question"] for t in sent["history"]] == [FOUR_HIGHLIGHTS_ZH, follow_up]
+    assert third["citations"][0]["quote"].startswith("其四")
+    expect(earlier).to_have_count(2)
+    screenshot(page, "conversation-three-turns")
+
+    # A new conversation clears the page and sends no history.
+    page.get_by_role("button", name="新对话 New conversation").click()
+    expect(page.locator("#turns > li")).to_have_count(0)
+    expect(page.locator("#result")).to_be_hidden()
+    expect(page.locator("#conversation")).to_be_hidden()
+    expect(page.locator("#new-conversation")).to_be_hidden()
+    expect(page.locator("#question")).to_be_focused()
+    sent, fresh = ask_with_request(page, "第二个亮点具体指什么？")
+    assert sent["history"] == []
+    assert "Follow-up" not in fresh["note"]

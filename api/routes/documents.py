@@ -6,13 +6,18 @@ from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import EngineDep
-from api.schemas import DocumentIn, DocumentOut, DocumentSummary, document_out, document_summary
+from api.schemas import (
+    DeletedDocument,
+    DocumentIn,
+    DocumentOut,
+    DocumentSummary,
+    document_out,
+    document_summary,
+)
 from rag.errors import InputError
 from rag.parsing.loaders import document_from_text
 
 router = APIRouter(prefix="/documents", tags=["documents"])
-
-MAX_TITLE_CHARS = 300
 
 
 @router.get("", response_model=list[DocumentSummary])
@@ -31,8 +36,6 @@ async def add_document(body: DocumentIn, engine: EngineDep) -> DocumentSummary:
     """Add (or replace, same title and source) one document; it is searchable at once."""
     if not body.title.strip():
         raise InputError("title must not be empty: give the article a title", "title")
-    if len(body.title) > MAX_TITLE_CHARS:
-        raise InputError(f"title is longer than {MAX_TITLE_CHARS} characters", "title")
     if not body.text.strip():
         raise InputError("text must not be empty: send the article's body", "text")
     doc = document_from_text(body.title, body.text, body.authors, body.source or "api")
@@ -40,7 +43,8 @@ async def add_document(body: DocumentIn, engine: EngineDep) -> DocumentSummary:
     return document_summary(doc, engine.chunk_count(doc.doc_id))
 
 
-@router.delete("/{doc_id}")
-async def delete_document(doc_id: str, engine: EngineDep) -> dict:
+@router.delete("/{doc_id}", response_model=DeletedDocument)
+async def delete_document(doc_id: str, engine: EngineDep) -> DeletedDocument:
+    """Remove one document and its passages from the index."""
     removed = await run_in_threadpool(engine.delete_document, doc_id)
-    return {"deleted": doc_id, "chunks_removed": removed}
+    return DeletedDocument(deleted=doc_id, chunks_removed=removed)

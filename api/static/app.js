@@ -5,12 +5,19 @@
 (() => {
   const KEY_STORAGE = "rag-api-key";
   const CONTEXT_CHARS = 80; // context either side of a quote when the passage is not at hand
+  const MAX_HISTORY = 20; // earlier turns sent with a follow-up (the API's limit)
 
   const $ = (id) => document.getElementById(id);
   const els = {
     form: $("ask-form"),
     question: $("question"),
     askButton: $("ask-button"),
+    questionLabel: $("question-label"),
+    newConversation: $("new-conversation"),
+    followupHint: $("followup-hint"),
+    conversation: $("conversation"),
+    turns: $("turns"),
+    currentQuestion: $("current-question"),
     keyForm: $("key-form"),
     keyInput: $("api-key"),
     keyMessage: $("key-message"),
@@ -171,8 +178,8 @@
     return frag;
   }
 
-  /** One answer line, its [n] markers turned into links to the sources. */
-  function withMarkers(line, cited) {
+  /** One answer line, its [n] markers turned into links to the sources (ids `${prefix}source-n`). */
+  function withMarkers(line, cited, prefix) {
     const frag = document.createDocumentFragment();
     const pattern = /\[(\d+)\]/g;
     let last = 0;
@@ -180,7 +187,7 @@
       frag.append(line.slice(last, match.index));
       const n = Number(match[1]);
       if (cited.has(n)) {
-        const link = el("a", { href: `#source-${n}`, className: "marker" }, `[${n}]`);
+        const link = el("a", { href: `#${prefix}source-${n}`, className: "marker" }, `[${n}]`);
         link.dataset.n = String(n);
         link.setAttribute("aria-label", `来源 source ${n}`);
         frag.append(link);
@@ -194,7 +201,7 @@
   }
 
   /** The answer text: numbered lines ("1. ...") become a list, the others paragraphs. */
-  function renderAnswer(text, cited) {
+  function renderAnswer(target, text, cited, prefix) {
     const out = [];
     let list = null;
     for (const line of text.split("\n")) {
@@ -208,13 +215,13 @@
           list = el("ol");
           out.push(list);
         }
-        list.append(el("li", { value: Number(item[1]) }, withMarkers(item[2], cited)));
+        list.append(el("li", { value: Number(item[1]) }, withMarkers(item[2], cited, prefix)));
       } else {
         list = null;
-        out.push(el("p", {}, withMarkers(line, cited)));
+        out.push(el("p", {}, withMarkers(line, cited, prefix)));
       }
     }
-    els.answer.replaceChildren(...out);
+    target.replaceChildren(...out);
   }
 
   function metaLine(item) {
@@ -267,73 +274,158 @@
     return block;
   }
 
-  function renderSources(data) {
+  /**
+   * The sources of an answer into `list`: each citation's quote in its passage, or (compact,
+   * for earlier turns) the quote alone; the closest passages when nothing was cited.
+   */
+  function renderSources(list, heading, data, prefix, compact) {
     const passagesByChunk = new Map(data.passages.map((p) => [p.chunk_id, p]));
     const items = [];
     if (data.citations.length) {
-      els.sourcesHeading.replaceChildren(label("来源", "Sources"));
+      heading.replaceChildren(label("来源", "Sources"));
       for (const c of data.citations) {
-        const item = el("li", { id: `source-${c.n}`, className: "source", tabIndex: -1 });
+        const item = el("li", { id: `${prefix}source-${c.n}`, className: "source", tabIndex: -1 });
         item.dataset.n = String(c.n);
         item.append(
           el("div", { className: "source-head" },
             el("span", { className: "source-n" }, `[${c.n}]`),
             el("span", { className: "source-title", lang: "zh-Hans" }, c.title)),
           el("p", { className: "meta" }, metaLine(c)),
-          quoteBlock(c, passagesByChunk),
+          compact ? el("blockquote", { className: "passage", lang: "zh-Hans" }, el("mark", {}, c.quote))
+            : quoteBlock(c, passagesByChunk),
           openButton(c.doc_id, c.start, c.end),
         );
         items.push(item);
       }
     } else {
-      els.sourcesHeading.replaceChildren(label("最接近的段落", "Closest passages"));
+      heading.replaceChildren(label("最接近的段落", "Closest passages"));
       for (const p of data.passages) {
         const item = el("li", { className: "source passage-only" });
         item.append(
           el("div", { className: "source-head" },
             el("span", { className: "source-title", lang: "zh-Hans" }, p.title)),
           el("p", { className: "meta" }, metaLine(p)),
-          el("blockquote", { className: "passage", lang: "zh-Hans" }, p.text),
+          el("blockquote", { className: "passage", lang: "zh-Hans" },
+            compact && p.text.length > 120 ? `${p.text.slice(0, 120)}…` : p.text),
           openButton(p.doc_id, p.start, p.end),
         );
         items.push(item);
       }
     }
-    els.sources.replaceChildren(...items);
-    els.sources.classList.toggle("numbered", data.citations.length > 0);
+    list.replaceChildren(...items);
+    list.classList.toggle("numbered", data.citations.length > 0);
   }
 
-  function render(data) {
+  /** The answer text without lines the note already shows (the English note opens it). */
+  function answerText(data) {
+    if (!data.note) return data.answer;
+    const lines = data.answer.split("\n");
+    while (lines.length > 1 && lines[0].trim() && data.note.includes(lines[0].trim())) lines.shift();
+    return lines.join("\n");
+  }
+
+  function render(data, question) {
     const cited = new Set(data.citations.map((c) => c.n));
+    els.currentQuestion.replaceChildren(el("span", { className: "turn-label" }, "问 Q"), question);
     els.unanswerable.hidden = data.answerable;
     els.note.hidden = !data.note;
     els.note.textContent = data.note || "";
-    // The English note may also open the answer text; show it once.
-    let text = data.answer;
-    if (data.note && text.startsWith(data.note)) text = text.slice(data.note.length).replace(/^\s+/, "");
-    renderAnswer(text, cited);
-    renderSources(data);
+    renderAnswer(els.answer, answerText(data), cited, "");
+    renderSources(els.sources, els.sourcesHeading, data, "", false);
     const total = data.timings_ms && data.timings_ms.total;
     els.timing.textContent = typeof total === "number" ? `用时 Time: ${Math.round(total)} ms` : "";
     els.result.hidden = false;
   }
 
-  function showSource(n) {
-    const target = $(`source-${n}`);
+  // ---- the conversation: earlier turns stay on screen with their sources ----
+
+  const turns = []; // {question, data}, oldest first; the last one is shown in #result
+
+  /** An earlier turn as it stays on screen: question, answer and sources (ids prefixed). */
+  function earlierTurn(turn, k) {
+    const prefix = `t${k}-`;
+    const { data } = turn;
+    const cited = new Set(data.citations.map((c) => c.n));
+    const item = el("li", { className: "turn", id: `turn-${k}` });
+    item.append(el("p", { className: "turn-question" }, el("span", { className: "turn-label" }, "问 Q"),
+      turn.question));
+    if (!data.answerable) {
+      item.append(el("p", { className: "unanswerable" },
+        el("strong", {}, label("可能无法回答", "Probably not answerable"))));
+    }
+    if (data.note) item.append(el("p", { className: "note" }, data.note));
+    const answer = el("div", { className: "answer", lang: "zh-Hans" });
+    renderAnswer(answer, answerText(data), cited, prefix);
+    const heading = el("span", { className: "sources-summary" });
+    const list = el("ol", { className: "sources" });
+    renderSources(list, heading, data, prefix, true);
+    const count = data.citations.length || data.passages.length;
+    const details = el("details", { className: "turn-sources", open: true },
+      el("summary", {}, heading, ` (${count})`), list);
+    item.append(answer, details);
+    return item;
+  }
+
+  function showConversation() {
+    const ongoing = turns.length > 0;
+    els.conversation.hidden = turns.length < 2;
+    els.newConversation.hidden = !ongoing;
+    els.followupHint.hidden = !ongoing;
+    els.questionLabel.replaceChildren(ongoing ? label("追问", "Follow-up question")
+      : label("问题", "Question"));
+  }
+
+  function addTurn(question, data) {
+    if (turns.length) {
+      const previous = turns[turns.length - 1];
+      els.turns.append(earlierTurn(previous, turns.length));
+    }
+    turns.push({ question, data });
+    render(data, question);
+    showConversation();
+  }
+
+  function newConversation() {
+    turns.length = 0;
+    els.turns.replaceChildren();
+    els.result.hidden = true;
+    els.error.hidden = true;
+    setStatus(null);
+    showConversation();
+    els.question.value = "";
+    els.question.focus();
+  }
+
+  els.newConversation.addEventListener("click", newConversation);
+
+  /** What a follow-up is sent with: the earlier turns as /ask returned them. */
+  function historyPayload() {
+    return turns.slice(-MAX_HISTORY).map((t) => ({
+      question: t.question,
+      answer: t.data.answer,
+      citations: t.data.citations,
+    }));
+  }
+
+  function showSource(id) {
+    const target = document.getElementById(id);
     if (!target) return;
-    for (const other of els.sources.querySelectorAll(".highlighted")) other.classList.remove("highlighted");
+    for (const other of document.querySelectorAll(".source.highlighted")) other.classList.remove("highlighted");
+    const details = target.closest("details");
+    if (details) details.open = true;
     target.classList.add("highlighted");
     const calm = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
     target.scrollIntoView({ behavior: calm ? "auto" : "smooth", block: "center" });
     target.focus({ preventScroll: true });
   }
 
-  els.answer.addEventListener("click", (event) => {
+  document.querySelector("main").addEventListener("click", (event) => {
     const link = event.target.closest("a.marker");
     if (!link) return;
     event.preventDefault();
-    showSource(link.dataset.n);
-    history.replaceState(null, "", `#source-${link.dataset.n}`);
+    const id = link.getAttribute("href").slice(1);
+    showSource(id);
+    history.replaceState(null, "", `#${id}`);
   });
 
   // ---- the whole article ----
@@ -415,9 +507,9 @@
       const data = await api("ask", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ question: question.trim(), top_k: 5 }),
+        body: JSON.stringify({ question: question.trim(), top_k: 5, history: historyPayload() }),
       });
-      render(data);
+      addTurn(question.trim(), data);
       setStatus(data.answerable ? label("已回答", "Answered")
         : label("可能无法回答", "Probably not answerable"));
     } catch (error) {

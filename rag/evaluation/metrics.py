@@ -11,17 +11,23 @@ Conventions shared by every function here:
   of 0 or less are judged *not* relevant, which is how TREC-style qrels mark
   judged-irrelevant documents.
 * Ranks are 1-based.
+
+The metrics themselves come from ``pytrec_eval`` (trec_eval, the reference implementation
+BEIR reports with); this module is the glue around it (deduplication, the conventions above,
+MRR at a cut-off) and the bootstrap intervals. ``pytrec_eval`` rather than ``ranx``: the same
+figures (checked against each other in tests/test_metrics.py), but ranx compiles its metrics
+with numba on first use (95 s on the project's machine, then 4-9 s to import per process).
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+import pytrec_eval
 
 from rag.errors import InputError
 
@@ -76,6 +82,39 @@ def _grades(relevant: Relevant) -> dict[str, int]:
     return dict.fromkeys(relevant, 1)
 
 
+def _run(ranked: Sequence[str]) -> dict[str, float]:
+    """A trec_eval run for one query: deduplicated ids with strictly falling scores.
+
+    trec_eval orders a run by score and breaks ties by id, so distinct scores keep the
+    retriever's order exactly.
+    """
+    ids = dedupe(ranked)
+    return {doc: float(len(ids) - i) for i, doc in enumerate(ids)}
+
+
+def _evaluate(
+    rankings: Mapping[str, Sequence[str]],
+    qrels: Mapping[str, Mapping[str, int]],
+    measures: set[str],
+) -> dict[str, dict[str, float]]:
+    """trec_eval's per-query figures; a query with an empty ranking scores 0 on each."""
+    evaluator = pytrec_eval.RelevanceEvaluator({q: dict(g) for q, g in qrels.items()}, measures)
+    scored = evaluator.evaluate({q: _run(r) for q, r in rankings.items() if r})
+    names = {name for per_query in scored.values() for name in per_query}
+    return {q: scored.get(q) or dict.fromkeys(names, 0.0) for q in rankings}
+
+
+def _measure(ranked: Sequence[str], grades: Mapping[str, int], measure: str, key: str) -> float:
+    return _evaluate({"q": ranked}, {"q": grades}, {measure})["q"].get(key, 0.0)
+
+
+def _mrr_at(rankings: Mapping[str, Sequence[str]], qrels, k: int) -> dict[str, float]:
+    # trec_eval's recip_rank has no cut-off: MRR@k is recip_rank of the run cut at k.
+    cut = {q: dedupe(r)[:k] for q, r in rankings.items()}
+    scored = _evaluate(cut, qrels, {"recip_rank"})
+    return {q: scored[q].get("recip_rank", 0.0) for q in rankings}
+
+
 def _require_relevant(grades: Mapping[str, int], metric: str) -> None:
     if not grades:
         raise InputError(
@@ -118,8 +157,7 @@ def recall_at_k(ranked: Sequence[str], relevant: Relevant, k: int) -> float:
     _check_k(k)
     grades = _grades(relevant)
     _require_relevant(grades, "recall")
-    found = sum(1 for doc in dedupe(ranked)[:k] if doc in grades)
-    return found / len(grades)
+    return _measure(ranked, grades, f"recall.{k}", f"recall_{k}")
 
 
 def mrr_at_k(ranked: Sequence[str], relevant: Relevant, k: int) -> float:
@@ -139,8 +177,7 @@ def mrr_at_k(ranked: Sequence[str], relevant: Relevant, k: int) -> float:
     _check_k(k)
     grades = _grades(relevant)
     _require_relevant(grades, "MRR")
-    rank = first_relevant_rank(ranked, grades)
-    return 1.0 / rank if rank is not None and rank <= k else 0.0
+    return _mrr_at({"q": ranked}, {"q": grades}, k)["q"]
 
 
 def ndcg_at_k(ranked: Sequence[str], relevant: Relevant, k: int) -> float:
@@ -166,12 +203,7 @@ def ndcg_at_k(ranked: Sequence[str], relevant: Relevant, k: int) -> float:
     _check_k(k)
     grades = _grades(relevant)
     _require_relevant(grades, "nDCG")
-    dcg = sum(
-        grades.get(doc, 0) / math.log2(i + 1) for i, doc in enumerate(dedupe(ranked)[:k], start=1)
-    )
-    ideal = sorted(grades.values(), reverse=True)[:k]
-    idcg = sum(g / math.log2(i + 1) for i, g in enumerate(ideal, start=1))
-    return dcg / idcg
+    return _measure(ranked, grades, f"ndcg_cut.{k}", f"ndcg_cut_{k}")
 
 
 def hit_rate(ranked: Sequence[str], relevant: Relevant, k: int) -> float:
@@ -191,8 +223,7 @@ def hit_rate(ranked: Sequence[str], relevant: Relevant, k: int) -> float:
     _check_k(k)
     grades = _grades(relevant)
     _require_relevant(grades, "hit rate")
-    rank = first_relevant_rank(ranked, grades)
-    return 1.0 if rank is not None and rank <= k else 0.0
+    return _measure(ranked, grades, f"success.{k}", f"success_{k}")
 
 
 def mean_interval(
@@ -282,8 +313,8 @@ def summarise(
 
     seen: set[str] = set()
     unjudged: list[str] = []
-    columns: dict[str, list[float]] = {f"recall@{k}": [] for k in ks}
-    columns.update({f"mrr@{SUMMARY_CUTOFF}": [], f"ndcg@{SUMMARY_CUTOFF}": [], "hit_rate": []})
+    rankings: dict[str, Sequence[str]] = {}
+    qrels: dict[str, dict[str, int]] = {}
     for result in per_query:
         if result.query_id in seen:
             raise InputError(f"query {result.query_id!r} appears twice; each query counts once")
@@ -296,14 +327,25 @@ def summarise(
                     f"query {result.query_id!r} has no relevant judgments in the qrels; "
                     "fix the qrels or pass missing='zero' to count it as a miss"
                 )
-            for values in columns.values():
-                values.append(0.0)
             continue
-        for k in ks:
-            columns[f"recall@{k}"].append(recall_at_k(result.ranked, grades, k))
-        columns[f"mrr@{SUMMARY_CUTOFF}"].append(mrr_at_k(result.ranked, grades, SUMMARY_CUTOFF))
-        columns[f"ndcg@{SUMMARY_CUTOFF}"].append(ndcg_at_k(result.ranked, grades, SUMMARY_CUTOFF))
-        columns["hit_rate"].append(hit_rate(result.ranked, grades, ks[-1]))
+        rankings[result.query_id], qrels[result.query_id] = result.ranked, grades
+
+    # One trec_eval pass over every judged query; unjudged ones count as zero.
+    cutoffs = ",".join(str(k) for k in ks)
+    measures = {f"recall.{cutoffs}", f"ndcg_cut.{SUMMARY_CUTOFF}", f"success.{ks[-1]}"}
+    scored = _evaluate(rankings, qrels, measures) if rankings else {}
+    for q, rr in (_mrr_at(rankings, qrels, SUMMARY_CUTOFF) if rankings else {}).items():
+        scored[q]["mrr"] = rr
+    # summary name -> trec_eval's name, in the order the summary lists them
+    names = {f"recall@{k}": f"recall_{k}" for k in ks} | {
+        f"mrr@{SUMMARY_CUTOFF}": "mrr",
+        f"ndcg@{SUMMARY_CUTOFF}": f"ndcg_cut_{SUMMARY_CUTOFF}",
+        "hit_rate": f"success_{ks[-1]}",
+    }
+    columns = {
+        name: [scored[r.query_id].get(key, 0.0) if r.query_id in scored else 0.0 for r in per_query]
+        for name, key in names.items()
+    }
 
     if unjudged:
         logger.warning(

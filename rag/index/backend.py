@@ -231,15 +231,14 @@ class FaissBackend:
         """Add documents whose chunks were embedded elsewhere (Ray workers), without
         re-embedding: the store embeds inside ``add_documents``, so it is handed an encoder
         that looks the vectors up by text for the length of the call."""
-        from rag.chunking import embedding_text
-
-        by_text = {embedding_text(c): v for c, v in zip(chunks, np.asarray(vectors), strict=True)}
         real = self.index.encoder
-        self.index.encoder = _Precomputed(real, by_text)
+        lookup = PrecomputedEncoder(real, chunks, vectors)
+        self.index.encoder = lookup
         try:
             return self.index.add_documents(docs)
         finally:
             self.index.encoder = real
+            lookup.release()
 
     def delete_document(self, doc_id: str) -> int:
         return self.index.delete_document(doc_id)
@@ -248,28 +247,37 @@ class FaissBackend:
         self.index.save(folder)
 
 
-class _Precomputed:
-    """An encoder answering ``encode_documents`` from vectors computed elsewhere."""
+class PrecomputedEncoder:
+    """An encoder answering ``encode_documents`` from vectors computed elsewhere (by Ray
+    workers), looked up by each chunk's embedded text; queries go to the real encoder."""
 
-    def __init__(self, encoder: Encoder, by_text: dict[str, np.ndarray]) -> None:
-        self.name, self.dim, self._encoder, self._by_text = (
-            encoder.name,
-            encoder.dim,
-            encoder,
-            by_text,
-        )
+    def __init__(self, encoder: Encoder, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        from rag.chunking import embedding_text
+
+        self.name, self.dim, self._encoder = encoder.name, encoder.dim, encoder
+        self._released = False
+        self._by_text = {
+            embedding_text(c): v for c, v in zip(chunks, np.asarray(vectors), strict=True)
+        }
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         return self._encoder.encode_queries(texts)
 
     def encode_documents(self, texts: list[str], progress: bool = False) -> np.ndarray:
-        missing = [t for t in texts if t not in self._by_text]
+        if self._released:
+            return self._encoder.encode_documents(texts, progress=progress)
+        missing = [t for t in dict.fromkeys(texts) if t not in self._by_text]
         if missing:
-            # The driver re-splits the same documents with the same chunker, so this means
-            # the workers used other chunker settings: embed those here rather than guess.
+            # Chunks the workers did not see (other chunker settings): embed them here
+            # rather than guess.
             extra = self._encoder.encode_documents(missing)
             self._by_text.update(zip(missing, extra, strict=True))
         return np.stack([self._by_text[t] for t in texts]).astype(np.float32)
+
+    def release(self) -> None:
+        """Drop the vectors; from now on documents are embedded by the real encoder."""
+        self._by_text = {}
+        self._released = True
 
 
 def fuse_by_rank(

@@ -1,16 +1,20 @@
-"""The dense leg: FAISS over L2-normalised vectors.
+"""The dense leg: FAISS over L2-normalised vectors, kept as immutable segments.
 
 Vectors are normalised and searched by inner product, which then equals cosine
 similarity: scores are comparable across queries, which the unanswerable check needs.
 
-The raw vectors (``vectors.npy``) are the source of truth; the FAISS structure is derived
-from them. Adding or deleting documents never re-embeds anything: the exact index is
-appended to or compacted, and an approximate one is rebuilt from the stored vectors.
+The raw vectors are the source of truth; each FAISS structure is derived from them. Like a
+Lucene index, the rows live in segments that never change once built: adding documents appends
+a segment (searched alongside the others, the top rows merged by score), deleting rebuilds only
+the segments that lost rows, and small segments are merged now and then. A reader searching a
+:class:`DenseIndex` therefore never sees a structure being changed under it; a writer works on
+a :meth:`DenseIndex.copy` and publishes it whole.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 import faiss
@@ -24,6 +28,45 @@ ANN_KINDS = ("auto", "flat", "hnsw", "ivf")
 # Below this many vectors exact search is fast enough (about 9 ms at 100k on one core) and has
 # perfect recall; above it exact search eats the /search latency budget (docs/benchmarks.md).
 AUTO_APPROX_THRESHOLD = 100_000
+# Appended segments smaller than this are searched exactly: cheap at that size, and an IVF
+# structure cannot even be trained on a handful of rows.
+SMALL_SEGMENT = 20_000
+# More segments than this and the appended ones are merged into one (each costs a search call).
+MAX_SEGMENTS = 8
+
+
+class _Segment:
+    """Consecutive rows and the FAISS structure over them; neither changes once built."""
+
+    __slots__ = ("vectors", "kind", "_structure", "_lock", "hnsw_m", "ef_search")
+
+    def __init__(
+        self,
+        vectors: np.ndarray,
+        kind: str,
+        hnsw_m: int,
+        ef_search: int,
+        structure: faiss.Index | None = None,
+    ) -> None:
+        self.vectors = vectors
+        self.kind = kind
+        self.hnsw_m = hnsw_m
+        self.ef_search = ef_search
+        self._structure = structure
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self.vectors)
+
+    def structure(self) -> faiss.Index:
+        # Built once; the lock only matters for an index searched before it was prepared.
+        if self._structure is None:
+            with self._lock:
+                if self._structure is None:
+                    self._structure = build_faiss(
+                        self.vectors, self.kind, self.hnsw_m, self.ef_search
+                    )
+        return self._structure
 
 
 class DenseIndex:
@@ -36,70 +79,144 @@ class DenseIndex:
         self.ann = ann
         self.hnsw_m = hnsw_m
         self.ef_search = ef_search
-        self.vectors = np.zeros((0, dim), dtype=np.float32)
-        self._faiss: faiss.Index | None = None
-        self._faiss_kind = ""
+        self._segments: tuple[_Segment, ...] = ()
 
     @property
     def kind(self) -> str:
         """The structure actually used: ``flat`` unless an approximate one was asked or needed."""
+        return self._kind_for(len(self))
+
+    def _kind_for(self, n: int) -> str:
         if self.ann == "auto":
-            return "hnsw" if len(self.vectors) >= AUTO_APPROX_THRESHOLD else "flat"
+            return "hnsw" if n >= AUTO_APPROX_THRESHOLD else "flat"
         return self.ann
 
     def __len__(self) -> int:
-        return len(self.vectors)
+        return sum(len(s) for s in self._segments)
+
+    @property
+    def vectors(self) -> np.ndarray:
+        """All rows, in order (a view of the only segment, else a concatenated copy)."""
+        if not self._segments:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        if len(self._segments) == 1:
+            return self._segments[0].vectors
+        return np.concatenate([s.vectors for s in self._segments])
+
+    @property
+    def segments(self) -> int:
+        return len(self._segments)
+
+    def copy(self) -> DenseIndex:
+        """A new index sharing this one's (immutable) segments: what a writer changes."""
+        other = DenseIndex(self.dim, self.ann, self.hnsw_m, self.ef_search)
+        other._segments = self._segments
+        return other
+
+    def _segment(self, vectors: np.ndarray, kind: str | None = None) -> _Segment:
+        return _Segment(vectors, kind or self._kind_for(len(vectors)), self.hnsw_m, self.ef_search)
 
     def set_vectors(self, vectors: np.ndarray) -> None:
         """Replace all vectors (rows must already be unit length)."""
         vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dim)
-        self.vectors = vectors
-        self._faiss = None
+        self._segments = (self._segment(vectors),) if len(vectors) else ()
 
     def add(self, vectors: np.ndarray) -> None:
+        """Append rows as a new segment; the existing segments are not rebuilt."""
         vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dim)
-        self.vectors = np.concatenate([self.vectors, vectors]) if len(self.vectors) else vectors
-        if self._faiss is not None and self._faiss_kind == self.kind:
-            # Flat, HNSW and IVF all take new vectors in place; only deletions (and crossing
-            # the size at which "auto" switches structure) need a rebuild.
-            self._faiss.add(vectors)
-        else:
-            self._faiss = None
+        if not len(vectors):
+            return
+        if not self._segments:
+            self.set_vectors(vectors)
+            return
+        kind = "flat" if len(vectors) < SMALL_SEGMENT else self._kind_for(len(vectors))
+        segments = (*self._segments, self._segment(vectors, kind))
+        if len(segments) > MAX_SEGMENTS:
+            segments = self._merge_tail(segments)
+        self._segments = segments
+        if self.ann == "auto" and self._kind_for(len(self)) != segments[0].kind:
+            # "auto" crossed the size where it switches to an approximate structure.
+            self.set_vectors(self.vectors)
+
+    def _merge_tail(self, segments: tuple[_Segment, ...]) -> tuple[_Segment, ...]:
+        # Tiered in the simplest way: the appended segments become one; once they outgrow the
+        # first, everything becomes one. Each row is copied O(log n) times over its life.
+        head, tail = segments[0], segments[1:]
+        merged = np.concatenate([s.vectors for s in tail])
+        if len(merged) >= len(head):
+            return (self._segment(np.concatenate([head.vectors, merged])),)
+        kind = "flat" if len(merged) < SMALL_SEGMENT else self._kind_for(len(merged))
+        return (head, self._segment(merged, kind))
 
     def keep(self, mask: np.ndarray) -> None:
-        """Keep only the rows where ``mask`` is true (deletes the others)."""
-        self.vectors = np.ascontiguousarray(self.vectors[mask])
-        self._faiss = None
+        """Keep only the rows where ``mask`` is true; only segments that lose rows are rebuilt."""
+        mask = np.asarray(mask, dtype=bool)
+        segments, lo = [], 0
+        for seg in self._segments:
+            part = mask[lo : lo + len(seg)]
+            lo += len(seg)
+            if part.all():
+                segments.append(seg)
+            elif part.any():
+                kept = np.ascontiguousarray(seg.vectors[part])
+                kind = seg.kind if seg.kind != "ivf" or len(kept) >= SMALL_SEGMENT else "flat"
+                segments.append(self._segment(kept, kind))
+        self._segments = tuple(segments)
+
+    def prepare(self) -> None:
+        """Build every segment's structure now, so that no search pays for it."""
+        for seg in self._segments:
+            seg.structure()
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` inner-product scores and row numbers (-1 where fewer rows exist)."""
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
-        if not len(self.vectors):
-            n = len(queries)
+        segments = self._segments
+        n = len(queries)
+        if not segments:
             return np.zeros((n, 0), dtype=np.float32), np.zeros((n, 0), dtype=np.int64)
-        index = self._structure()
-        return index.search(queries, min(k, len(self.vectors)))
-
-    def _structure(self) -> faiss.Index:
-        if self._faiss is None:
-            self._faiss = build_faiss(self.vectors, self.kind, self.hnsw_m, self.ef_search)
-            self._faiss_kind = self.kind
-        return self._faiss
+        k = min(k, sum(len(s) for s in segments))
+        if len(segments) == 1:
+            return segments[0].structure().search(queries, k)
+        scores, rows, offset = [], [], 0
+        for seg in segments:
+            s, r = seg.structure().search(queries, min(k, len(seg)))
+            scores.append(s)
+            rows.append(np.where(r >= 0, r + offset, -1))
+            offset += len(seg)
+        all_scores = np.concatenate(scores, axis=1)
+        all_rows = np.concatenate(rows, axis=1)
+        all_scores = np.where(all_rows >= 0, all_scores, -np.inf)
+        # Best score first; equal scores in row order, as one exact structure would give them.
+        order = np.lexsort((all_rows, -all_scores), axis=1)[:, :k]
+        return (
+            np.take_along_axis(all_scores, order, axis=1).astype(np.float32),
+            np.take_along_axis(all_rows, order, axis=1).astype(np.int64),
+        )
 
     def save(self, folder: Path) -> None:
-        np.save(folder / "vectors.npy", self.vectors)
-        faiss.write_index(self._structure(), str(folder / "dense.faiss"))
+        """Write the rows as one segment: ``vectors.npy`` and the FAISS structure over them."""
+        if len(self._segments) == 1:
+            seg = self._segments[0]
+        else:
+            seg = self._segment(np.ascontiguousarray(self.vectors))
+        np.save(folder / "vectors.npy", seg.vectors)
+        faiss.write_index(seg.structure(), str(folder / "dense.faiss"))
 
     @classmethod
     def load(cls, folder: Path, dim: int, ann: str = "auto") -> DenseIndex:
         index = cls(dim, ann)
         # Memory-mapped: FAISS holds its own copy; this one is only read to rebuild it.
-        index.vectors = np.load(folder / "vectors.npy", mmap_mode="r")
-        index._faiss = faiss.read_index(str(folder / "dense.faiss"))
-        index._faiss_kind = index.kind
-        if index._faiss.ntotal != len(index.vectors):
+        vectors = np.load(folder / "vectors.npy", mmap_mode="r")
+        if not len(vectors):
+            return index
+        structure = faiss.read_index(str(folder / "dense.faiss"))
+        if structure.ntotal != len(vectors):
             logger.warning("dense.faiss does not match vectors.npy; rebuilding it")
-            index._faiss = None
+            structure = None
+        seg = index._segment(vectors)
+        seg._structure = structure
+        index._segments = (seg,)
         return index
 
 

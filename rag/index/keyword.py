@@ -18,6 +18,10 @@ class KeywordIndex:
     The tokens of every chunk are kept (``tokens.jsonl``) so that adding or deleting
     documents recomputes BM25 statistics without re-tokenising the corpus. The scoring
     matrix is built once per change and stored, never per query.
+
+    Readers share an index with writers only through :meth:`copy`: a change replaces the
+    token list and the model instead of changing them in place, and :meth:`prepare` builds
+    the model before the copy is published, so a search never sees a half-built one.
     """
 
     def __init__(self, k1: float = 1.2, b: float = 0.75) -> None:
@@ -35,8 +39,20 @@ class KeywordIndex:
         self._bm25 = None
 
     def add(self, tokens: list[list[str]]) -> None:
-        self.tokens.extend(list(t) for t in tokens)
+        self.tokens = self.tokens + [list(t) for t in tokens]
         self._bm25 = None
+
+    def copy(self) -> KeywordIndex:
+        """A new index sharing this one's tokens and model (neither is changed in place)."""
+        other = KeywordIndex(self.k1, self.b)
+        other.tokens = self.tokens
+        other._bm25 = self._bm25
+        other._vocab = self._vocab
+        return other
+
+    def prepare(self) -> None:
+        """Build the BM25 model now, so that no search pays for it."""
+        self._model()
 
     def keep(self, mask: np.ndarray) -> None:
         self.tokens = [t for t, keep in zip(self.tokens, mask, strict=True) if keep]
@@ -71,8 +87,9 @@ class KeywordIndex:
             model = bm25s.BM25(k1=self.k1, b=self.b, method="lucene")
             if self.tokens:
                 model.index([t or [""] for t in self.tokens], show_progress=False)
-            self._bm25 = model
+            # The vocabulary first: a reader that finds the model set finds its vocabulary too.
             self._vocab = {t for toks in self.tokens for t in toks}
+            self._bm25 = model
         return self._bm25
 
     def save(self, folder: Path) -> None:

@@ -501,6 +501,19 @@ class MilvusBackend:
     def save(self, folder: Path | None = None) -> None:
         """Every write is already durable in Milvus; nothing to do."""
 
+    # What the engine asks of a store (rag.index.store.Index), for Milvus: it is read live,
+    # so the published "snapshot" is the backend itself; Milvus compacts on its own.
+    @property
+    def snapshot(self) -> MilvusBackend:
+        return self
+
+    @property
+    def log_records(self) -> int:
+        return 0
+
+    def compact(self) -> None:
+        """Milvus compacts its segments itself."""
+
     def close(self) -> None:
         self.client.close()
 

@@ -1,16 +1,21 @@
-"""An index as a folder: manifest, FAISS file, keyword index, chunk and document store.
+"""An index as a folder: a compacted base plus a write-ahead log, served as snapshots.
 
 Layout (all plain files, no pickle)::
 
     manifest.json    format and package version, model, dimension, chunker, fingerprint, counts
     documents.jsonl  one cleaned document per line (text, metadata, line map)
-    chunks.jsonl     one chunk per line, in the row order of the two search structures
+    chunks.jsonl     one chunk per line as [doc_id, start, end], in the row order of the two
+                     search structures (text, title and byline come from the document)
     vectors.npy      unit-length embeddings, row i = chunk i
     dense.faiss      FAISS structure derived from vectors.npy
     tokens.jsonl     keyword tokens of each chunk; bm25/ holds the BM25 matrices
+    wal.jsonl        additions and deletions since the base was written (``rag.index.wal``)
 
-Saving writes a complete new folder beside the old one and swaps it in with renames, so a
-crash mid-build leaves the previous index usable.
+A write appends one record to the log and fsyncs it before it returns, so it costs what it adds,
+not what the index holds. Compaction writes a complete new base beside the folder and swaps it
+in with renames (``rag.index.files``), so a crash at any point leaves either the old base with
+its whole log or the new base. Readers never touch the folder: they use the :class:`Snapshot`
+that the last write published.
 """
 
 from __future__ import annotations
@@ -20,24 +25,35 @@ import json
 import logging
 import os
 import shutil
+import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-
-import numpy as np
 
 from rag import __version__
 from rag.chunking import Chunker, ChunkerSettings, embedding_text
 from rag.embedding.base import Encoder
 from rag.errors import IndexMismatchError, NotFoundError
 from rag.index.dense import DenseIndex
+from rag.index.files import recover, swap_in, temporary_folder
 from rag.index.keyword import KeywordIndex
+from rag.index.records import (
+    addition_from_record,
+    addition_to_record,
+    deletion_record,
+    doc_from_json,
+    doc_to_json,
+)
+from rag.index.snapshot import Addition, Snapshot, make_chunk
 from rag.index.tokenize import tokenize
-from rag.types import Chunk, Document, Section
+from rag.index.wal import LOG_NAME, WriteLog, crash_point, fsync_dir, read_log
+from rag.types import Chunk, Document
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+# 2: chunks stored as offsets into their document, write-ahead log (format 1 copied the text,
+# title and byline into every chunk and rewrote the whole folder on every write).
+FORMAT_VERSION = 2
 REBUILD_HINT = "rebuild it with `rag ingest --rebuild` (or delete the folder)"
 
 
@@ -54,15 +70,18 @@ class IngestReport:
 
 def content_hash(doc: Document) -> str:
     """Hash of everything about a document that ends up in the index."""
-    payload = json.dumps(_doc_to_json(doc), ensure_ascii=False, sort_keys=True)
+    payload = json.dumps(doc_to_json(doc), ensure_ascii=False, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
 class Index:
     """Documents, their chunks, and the dense and keyword structures over the chunks.
 
-    Construction is cheap; :meth:`load` reads a saved folder. Mutations happen in memory
-    and become durable with :meth:`save`.
+    The state is an immutable :class:`Snapshot` (:attr:`snapshot`); every write builds the
+    next one and publishes it with one reference assignment, so a reader holding a snapshot
+    needs no lock. Writes are serialised by a lock of their own. An index made with the
+    constructor lives in memory until :meth:`save`; one from :meth:`load` (or after
+    :meth:`attach`) logs every write to its folder durably before publishing it.
     """
 
     def __init__(
@@ -73,156 +92,223 @@ class Index:
     ) -> None:
         self.encoder = encoder
         self.chunker = chunker or Chunker()
-        self.documents: dict[str, Document] = {}
-        self.hashes: dict[str, str] = {}
-        self.chunks: list[Chunk] = []
-        self.dense = DenseIndex(encoder.dim, ann)
-        self.keyword = KeywordIndex()
-        self.built_at = ""
-        self._rows: tuple[dict[str, int], dict[str, list[int]]] | None = None
+        self.ann = ann
+        self._snapshot = Snapshot.empty(encoder, self.chunker, ann)
+        self._folder: Path | None = None
+        self._log: WriteLog | None = None
+        self._write_lock = threading.RLock()
 
-    # ---- reading -------------------------------------------------------------------------
+    # ---- reading (all from the current snapshot) -----------------------------------------
+    @property
+    def snapshot(self) -> Snapshot:
+        """The current state; it never changes, later writes publish new ones."""
+        return self._snapshot
+
+    @property
+    def documents(self):
+        return self._snapshot.documents
+
+    @property
+    def hashes(self):
+        return self._snapshot.hashes
+
+    @property
+    def chunks(self) -> tuple[Chunk, ...]:
+        return self._snapshot.chunks
+
+    @property
+    def dense(self) -> DenseIndex:
+        return self._snapshot.dense
+
+    @property
+    def keyword(self) -> KeywordIndex:
+        return self._snapshot.keyword
+
+    @property
+    def built_at(self) -> str:
+        return self._snapshot.built_at
+
     def __len__(self) -> int:
-        return len(self.chunks)
+        return len(self._snapshot)
 
     def document(self, doc_id: str) -> Document:
-        try:
-            return self.documents[doc_id]
-        except KeyError:
-            raise NotFoundError(
-                f"no document with id {doc_id!r}; list them with GET /documents or `rag documents`"
-            ) from None
+        return self._snapshot.document(doc_id)
 
     def chunks_of(self, doc_id: str) -> list[Chunk]:
         """The chunks of one document, in order."""
-        return [self.chunks[row] for row in self._lookup()[1].get(doc_id, ())]
+        return self._snapshot.chunks_of(doc_id)
 
     def row(self, chunk_id: str) -> int:
         """Row of a chunk in the search structures."""
-        return self._lookup()[0][chunk_id]
-
-    def _lookup(self) -> tuple[dict[str, int], dict[str, list[int]]]:
-        # Built once per change of the chunk list, not per query: searches map hits back to
-        # rows and enumerations look up a document's chunks.
-        if self._rows is None:
-            by_id: dict[str, int] = {}
-            by_doc: dict[str, list[int]] = {}
-            for row, chunk in enumerate(self.chunks):
-                by_id[chunk.chunk_id] = row
-                by_doc.setdefault(chunk.doc_id, []).append(row)
-            self._rows = (by_id, by_doc)
-        return self._rows
+        return self._snapshot.row(chunk_id)
 
     def fingerprint(self) -> str:
         """Identifies the indexed corpus: same documents, same fingerprint."""
-        h = hashlib.sha256()
-        for doc_id in sorted(self.hashes):
-            h.update(f"{doc_id}:{self.hashes[doc_id]}\n".encode())
-        return h.hexdigest()[:16]
+        return self._snapshot.fingerprint()
+
+    @property
+    def folder(self) -> Path | None:
+        """The folder writes are logged to (None for an index only in memory)."""
+        return self._folder
+
+    @property
+    def log_records(self) -> int:
+        """Writes logged since the base was written (what a compaction would fold in)."""
+        return self._log.records if self._log is not None else 0
 
     # ---- writing -------------------------------------------------------------------------
     def add_documents(self, docs: list[Document], progress: bool = False) -> IngestReport:
         """Add new documents, replace changed ones, skip identical ones (no re-embedding)."""
-        added, replaced, unchanged, to_index = [], [], [], []
-        for doc in docs:
-            digest = content_hash(doc)
-            old = self.hashes.get(doc.doc_id)
-            if old == digest:
-                unchanged.append(doc.doc_id)
-                continue
-            (replaced if old is not None else added).append(doc.doc_id)
-            to_index.append(doc)
-        removed = self._remove(set(replaced))
-        new_chunks = self.chunker.split_all(to_index)
-        if new_chunks:
-            texts = [embedding_text(c) for c in new_chunks]
-            vectors = self.encoder.encode_documents(texts, progress=progress)
-            self.dense.add(vectors)
-            self.keyword.add([tokenize(t) for t in texts])
-            self.chunks.extend(new_chunks)
-            self._rows = None
-        for doc in to_index:
-            self.documents[doc.doc_id] = doc
-            self.hashes[doc.doc_id] = content_hash(doc)
+        with self._write_lock:
+            snap = self._snapshot
+            added, replaced, unchanged, to_index, digests = [], [], [], [], []
+            for doc in docs:
+                digest = content_hash(doc)
+                old = snap.hashes.get(doc.doc_id)
+                if old == digest:
+                    unchanged.append(doc.doc_id)
+                    continue
+                (replaced if old is not None else added).append(doc.doc_id)
+                to_index.append(doc)
+                digests.append(digest)
+            removed = sum(len(snap.chunks_of(d)) for d in replaced)
+            if not to_index:
+                return IngestReport(unchanged=tuple(unchanged))
+            addition = self.prepare_addition(to_index, digests, progress)
+            self._commit(addition_to_record(addition), snap.added(addition))
         return IngestReport(
-            tuple(added), tuple(replaced), tuple(unchanged), len(new_chunks), removed
+            tuple(added), tuple(replaced), tuple(unchanged), len(addition.spans), removed
+        )
+
+    def prepare_addition(
+        self, docs: list[Document], digests: list[str], progress: bool = False
+    ) -> Addition:
+        """Chunk, embed and tokenise documents: the slow part of a write, done before it."""
+        spans, texts = [], []
+        for i, doc in enumerate(docs):
+            for chunk in self.chunker.split(doc):
+                spans.append((i, chunk.start, chunk.end))
+                texts.append(embedding_text(chunk))
+        if texts:
+            vectors = self.encoder.encode_documents(texts, progress=progress)
+        else:
+            vectors = DenseIndex(self.encoder.dim).vectors
+        return Addition(
+            documents=tuple(docs),
+            hashes=tuple(digests),
+            spans=tuple(spans),
+            vectors=vectors,
+            tokens=tuple(tuple(tokenize(t)) for t in texts),
         )
 
     def delete_document(self, doc_id: str) -> int:
         """Remove a document and all its chunks; return how many chunks went."""
-        self.document(doc_id)
-        removed = self._remove({doc_id})
-        del self.documents[doc_id]
-        del self.hashes[doc_id]
+        with self._write_lock:
+            snap = self._snapshot
+            snap.document(doc_id)
+            removed = len(snap.chunks_of(doc_id))
+            self._commit(deletion_record([doc_id]), snap.deleted({doc_id}))
         return removed
 
-    def _remove(self, doc_ids: set[str]) -> int:
-        if not doc_ids:
-            return 0
-        mask = np.array([c.doc_id not in doc_ids for c in self.chunks], dtype=bool)
-        removed = int((~mask).sum())
-        if removed:
-            self.chunks = [c for c, keep in zip(self.chunks, mask, strict=True) if keep]
-            self._rows = None
-            self.dense.keep(mask)
-            self.keyword.keep(mask)
-        return removed
+    def _commit(self, record: dict, snapshot: Snapshot) -> None:
+        # Durable first, visible second: no reader ever sees a write a crash could take back.
+        if self._log is not None:
+            self._log.append(record)
+        self._snapshot = snapshot
 
     # ---- persistence ---------------------------------------------------------------------
     def manifest(self) -> dict:
+        snap = self._snapshot
         return {
             "format_version": FORMAT_VERSION,
             "package_version": __version__,
             "model": self.encoder.name,
             "dim": self.encoder.dim,
             "chunker": self.chunker.settings.as_dict(),
-            "ann": self.dense.ann,
-            "ann_kind": self.dense.kind,
-            "fingerprint": self.fingerprint(),
-            "documents": len(self.documents),
-            "chunks": len(self.chunks),
-            "built_at": self.built_at,
+            "ann": snap.dense.ann,
+            "ann_kind": snap.dense.kind,
+            "fingerprint": snap.fingerprint(),
+            "documents": len(snap.documents),
+            "chunks": len(snap.chunks),
+            "built_at": snap.built_at,
         }
 
     def save(self, folder: str | Path) -> None:
-        """Write the index to ``folder`` atomically (build beside, then swap by rename)."""
+        """Write the whole index to ``folder`` atomically (build beside, then swap by rename).
+
+        Saving to the folder the index is attached to compacts it (see :meth:`compact`).
+        """
         folder = Path(folder)
+        with self._write_lock:
+            if self._folder is not None and folder.absolute() == self._folder.absolute():
+                self.compact()
+                return
+            self._write_base(folder)
+
+    def attach(self, folder: str | Path) -> None:
+        """Log every later write to ``folder``, which must hold this index as saved."""
+        with self._write_lock:
+            self._folder = Path(folder)
+            records, size = read_log(self._folder / LOG_NAME)
+            self._log = WriteLog(self._folder, len(records), size)
+
+    def compact(self) -> None:
+        """Fold the log into a new base of the attached folder (writes wait meanwhile)."""
+        with self._write_lock:
+            if self._folder is None or self._log is None:
+                raise NotFoundError("this index has no folder to compact; save it first")
+            self._log.close()
+            self._write_base(self._folder)
+            self._log = WriteLog(self._folder)
+
+    def close(self) -> None:
+        """Close the log file (the index stays readable)."""
+        with self._write_lock:
+            if self._log is not None:
+                self._log.close()
+
+    def _write_base(self, folder: Path) -> None:
         folder.parent.mkdir(parents=True, exist_ok=True)
-        for stale in folder.parent.glob(f"{folder.name}.tmp-*"):
-            shutil.rmtree(stale, ignore_errors=True)
-        tmp = folder.parent / f"{folder.name}.tmp-{os.getpid()}-{time.monotonic_ns()}"
-        tmp.mkdir()
-        self.built_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        tmp = temporary_folder(folder)
+        # Same state, new time stamp: readers may take this snapshot as it is.
+        self._snapshot = replace(self._snapshot, built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
         try:
             self._write(tmp)
-            _swap_in(tmp, folder)
+            crash_point("base-written")
+            swap_in(tmp, folder)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
 
     def _write(self, folder: Path) -> None:
+        snap = self._snapshot
         with open(folder / "documents.jsonl", "w", encoding="utf-8") as f:
-            for doc_id, doc in self.documents.items():
-                row = _doc_to_json(doc) | {"content_hash": self.hashes[doc_id]}
+            for doc_id, doc in snap.documents.items():
+                row = doc_to_json(doc) | {"content_hash": snap.hashes[doc_id]}
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
         with open(folder / "chunks.jsonl", "w", encoding="utf-8") as f:
-            for chunk in self.chunks:
-                f.write(json.dumps(asdict(chunk), ensure_ascii=False) + "\n")
-        self.dense.save(folder)
-        self.keyword.save(folder)
+            for chunk in snap.chunks:
+                f.write(json.dumps([chunk.doc_id, chunk.start, chunk.end], ensure_ascii=False))
+                f.write("\n")
+        snap.dense.save(folder)
+        snap.keyword.save(folder)
+        _sync_tree(folder)
         # The manifest goes last: a folder without one is never mistaken for a finished index.
         _write_json(folder / "manifest.json", self.manifest())
+        fsync_dir(folder)
 
     @classmethod
     def load(cls, folder: str | Path, encoder: Encoder, chunker: Chunker | None = None) -> Index:
-        """Load a saved index, refusing one built with another model or format.
+        """Load a saved index and replay its log, refusing one built with another model or format.
+
+        The index comes back attached to ``folder``: later writes are logged there.
 
         Raises:
             NotFoundError: There is no index in ``folder``.
             IndexMismatchError: It was built with another format version, model or dimension.
         """
         folder = Path(folder)
-        _recover(folder)
+        recover(folder)
         manifest_path = folder / "manifest.json"
         if not manifest_path.exists():
             raise NotFoundError(f"no index in {folder}; build one with `rag ingest`")
@@ -230,19 +316,42 @@ class Index:
         check_manifest(manifest, encoder, folder)
         chunker = chunker or Chunker(ChunkerSettings(**manifest["chunker"]))
         index = cls(encoder, chunker, manifest.get("ann", "auto"))
+        documents, hashes = {}, {}
         with open(folder / "documents.jsonl", encoding="utf-8") as f:
             for line in f:
                 row = json.loads(line)
-                index.hashes[row["doc_id"]] = row.pop("content_hash")
-                index.documents[row["doc_id"]] = _doc_from_json(row)
+                hashes[row["doc_id"]] = row.pop("content_hash")
+                documents[row["doc_id"]] = doc_from_json(row)
         with open(folder / "chunks.jsonl", encoding="utf-8") as f:
-            index.chunks = [_chunk_from_json(json.loads(line)) for line in f]
-        index.dense = DenseIndex.load(folder, encoder.dim, manifest.get("ann", "auto"))
-        index.keyword = KeywordIndex.load(folder)
-        index.built_at = manifest.get("built_at", "")
-        if not (len(index.chunks) == len(index.dense) == len(index.keyword)):
+            chunks = tuple(make_chunk(documents[d], s, e) for d, s, e in map(json.loads, f))
+        dense = DenseIndex.load(folder, encoder.dim, manifest.get("ann", "auto"))
+        keyword = KeywordIndex.load(folder)
+        if not (len(chunks) == len(dense) == len(keyword)):
             raise IndexMismatchError(f"index in {folder} is inconsistent; {REBUILD_HINT}")
+        snap = Snapshot.create(
+            encoder, chunker, documents, hashes, chunks, dense, keyword,
+            manifest.get("built_at", ""), prepare=False,
+        )  # fmt: skip
+        records, size = read_log(folder / LOG_NAME)
+        for record in records:
+            snap = apply_record(snap, record)
+        snap.dense.prepare()
+        snap.keyword.prepare()
+        if records:
+            logger.info("replayed %d logged writes over the index in %s", len(records), folder)
+        index._snapshot = snap
+        index._folder = folder
+        index._log = WriteLog(folder, len(records), size)
         return index
+
+
+def apply_record(snap: Snapshot, record: dict) -> Snapshot:
+    """The snapshot after one logged write (structures left for the caller to prepare)."""
+    if record.get("op") == "add":
+        return snap.added(addition_from_record(record), prepare=False)
+    if record.get("op") == "delete":
+        return snap.deleted(set(record["doc_ids"]), prepare=False)
+    raise IndexMismatchError(f"unknown write {record.get('op')!r} in the index log; {REBUILD_HINT}")
 
 
 def check_manifest(manifest: dict, encoder: Encoder, folder: Path) -> None:
@@ -265,48 +374,23 @@ def read_manifest(folder: str | Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def _swap_in(new: Path, folder: Path) -> None:
-    old = folder.parent / f"{folder.name}.old-{os.getpid()}"
-    if folder.exists():
-        os.rename(folder, old)
-    os.rename(new, folder)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def _recover(folder: Path) -> None:
-    """Finish a swap that a crash interrupted between its two renames."""
-    if folder.exists():
-        return
-    olds = sorted(folder.parent.glob(f"{folder.name}.old-*"), key=lambda p: p.stat().st_mtime)
-    if olds and (olds[-1] / "manifest.json").exists():
-        logger.warning("restoring %s from %s after an interrupted save", folder, olds[-1])
-        os.rename(olds[-1], folder)
-
-
 def _write_json(path: Path, obj: dict) -> None:
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(obj, ensure_ascii=False, indent=2))
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(json.dumps(obj, ensure_ascii=False, indent=2))
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, path)
 
 
-def _doc_to_json(doc: Document) -> dict:
-    row = asdict(doc)
-    row["sections"] = [[s.title, s.start] for s in doc.sections]
-    row["line_map"] = [list(p) for p in doc.line_map]
-    return row
-
-
-def _doc_from_json(row: dict) -> Document:
-    row = dict(row)
-    row["authors"] = tuple(row.get("authors", ()))
-    row["sections"] = tuple(Section(t, s) for t, s in row.get("sections", ()))
-    row["line_map"] = tuple((o, n) for o, n in row.get("line_map", ()))
-    row["title_lines"] = tuple(row.get("title_lines", ()))
-    return Document(**row)
-
-
-def _chunk_from_json(row: dict) -> Chunk:
-    row = dict(row)
-    row["authors"] = tuple(row.get("authors", ()))
-    row["lines"] = tuple(row.get("lines", (0, 0)))
-    return Chunk(**row)
+def _sync_tree(folder: Path) -> None:
+    # A rename is only as durable as the data it points at: sync every file before the swap.
+    for path in folder.rglob("*"):
+        if path.is_file():
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        elif path.is_dir():
+            fsync_dir(path)

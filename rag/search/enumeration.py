@@ -23,7 +23,8 @@ _MARKERS = ("其{n}", "第{n}", "{n}是")
 
 def requested_count(query: str) -> int:
     """How many items a query asks for (0 when it asks for no particular number)."""
-    m = re.search(rf"([{_CN_DIGITS}]|\d+)\s*(?:个|项|大|点|条|方面)", query)
+    # "第二个" is an ordinal (the second one), not a count: the lookbehind skips it.
+    m = re.search(rf"(?<![第\d])([{_CN_DIGITS}]|\d+)\s*(?:个|项|大|点|条|方面)", query)
     if m:
         tok = m.group(1)
         return int(tok) if tok.isdigit() else _CN_DIGITS.index(tok) + 1
@@ -82,3 +83,38 @@ def _introduces(hit: Chunk, siblings: list[Chunk], items: dict[int, Chunk]) -> b
     """The hit ends right before the list's first item (it is the list's introduction)."""
     first = items[min(items)]
     return hit.doc_id == first.doc_id and 0 <= first.start - hit.end <= 2
+
+
+# Every list style an item may open with, as (name, pattern with the number in group 1).
+_ITEM_OPENINGS = (
+    ("其", rf"其([{_CN_DIGITS}]+)[,，、:：]"),
+    ("第", rf"第([{_CN_DIGITS}]+)[,，、:：]"),
+    ("是", rf"([{_CN_DIGITS}]+)是"),
+    ("括号", rf"[(（]([{_CN_DIGITS}]+|\d+)[)）]"),
+    ("顿号", rf"([{_CN_DIGITS}]+)、"),
+    ("数字", r"(\d+)[.、．](?!\d)"),
+)
+
+
+def item_number(text: str) -> tuple[str, int]:
+    """The list style and item number a sentence opens with (``("", 0)`` for none).
+
+    ``其二,…`` gives ``("其", 2)``, ``三是…`` ``("是", 3)``, ``（四）…`` ``("括号", 4)``.
+    """
+    text = text.lstrip()
+    for style, pattern in _ITEM_OPENINGS:
+        m = re.match(pattern, text)
+        if m:
+            return style, _numeral(m.group(1))
+    return "", 0
+
+
+def _numeral(token: str) -> int:
+    if token.isdigit():
+        return int(token)
+    if len(token) == 1:
+        return _CN_DIGITS.index(token) + 1
+    # 十一..十九, 二十..九十九
+    tens, _, units = token.partition("十")
+    value = (_CN_DIGITS.index(tens) + 1 if tens else 1) * 10
+    return value + (_CN_DIGITS.index(units) + 1 if units else 0)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from rag.errors import InputError
 from rag.index.crosslingual import DICTIONARY
+from rag.index.snapshot import Snapshot
 from rag.index.store import Index
 from rag.index.tokenize import has_han, tokenize
 from rag.search import enumeration
@@ -50,9 +51,13 @@ class _Leg:
 
 
 class Searcher:
-    """Ranks an index's chunks for a query in one of :data:`MODES`."""
+    """Ranks an index's chunks for a query in one of :data:`MODES`.
 
-    def __init__(self, index: Index, settings: SearchSettings | None = None) -> None:
+    Give it a :class:`Snapshot` to search one consistent state while writes go on (the
+    engine does); an :class:`Index` is read afresh at each step, which is fine without writers.
+    """
+
+    def __init__(self, index: Snapshot | Index, settings: SearchSettings | None = None) -> None:
         self.index = index
         self.settings = settings or SearchSettings()
 
