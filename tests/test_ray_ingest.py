@@ -94,9 +94,12 @@ def test_ray_ingest_equals_plain_ingest_with_the_real_model(
         assert (y.text, y.citations, y.answerable) == (x.text, x.citations, x.answerable), q.id
 
     # Saved like a plain ingest: a fresh engine loads it.
+    ray_engine.close()
+    plain.close()
     reloaded = _engine(tmp_path / "ray", "faiss", real_encoder)
     reloaded.warm_up(build_if_missing=False)
     assert len(reloaded.index) == len(a)
+    reloaded.close()
 
 
 @pytest.mark.slow
@@ -139,6 +142,7 @@ def test_ray_workers_write_straight_to_a_milvus_server(ray_local, corpus, tmp_pa
         plain = _engine(tmp_path / "plain", "faiss", HashEncoder())
         plain.ingest(_good_files(corpus), rebuild=True)
         assert report.chunks_embedded == report.ingest.chunks_added == len(plain.index)
+        engine.warm_up(build_if_missing=False)  # reads what the workers wrote
         assert len(engine.index) == len(plain.index)
         for doc_id in plain.index.documents:
             assert engine.index.chunks_of(doc_id) == plain.index.chunks_of(doc_id)
