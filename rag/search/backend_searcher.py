@@ -34,9 +34,11 @@ class BackendSearcher:
         query: str,
         top_k: int = 5,
         mode: str = "hybrid",
+        filters=None,
         doc_ids: Collection[str] | None = None,
     ) -> SearchResult:
-        """The ``top_k`` best chunks (of ``doc_ids`` only, if given) and whether the evidence
+        """The ``top_k`` best chunks (of ``doc_ids`` only, or of the documents ``filters``
+        (:class:`rag.search.filters.Filters`) match, if given) and whether the evidence
         looks strong enough.
 
         Raises:
@@ -48,6 +50,8 @@ class BackendSearcher:
         if mode not in MODES:
             raise InputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}", "mode")
         timings: dict[str, float] = {}
+        if filters is not None and getattr(filters, "active", False):
+            doc_ids = self._matching(filters, doc_ids)
         n = self.settings.candidates
         vocabulary = Vocabulary(self.index)
         t0 = time.perf_counter()
@@ -103,6 +107,20 @@ class BackendSearcher:
             answerable=is_answerable(evidence, self.settings.thresholds),
             timings_ms=timings,
         )
+
+    def _matching(self, filters, doc_ids: Collection[str] | None) -> set[str]:
+        """Ids of the documents ``filters`` admit (within ``doc_ids`` if given).
+
+        Only document ids become a Milvus expression directly; dates, source and kind are
+        checked against each document, which reads every document: fine for thousands, to be
+        replaced by scalar fields on the chunks before filtering a million articles by date.
+        """
+        ids = set(filters.doc_ids) if filters.doc_ids else None
+        if doc_ids is not None:
+            ids = set(doc_ids) if ids is None else ids & set(doc_ids)
+        candidates = ids if ids is not None else set(self.index.documents)
+        docs = self.index.documents
+        return {d for d in candidates if d in docs and filters.matches(docs[d])}
 
     def _terms(self, query: str, vocabulary: Vocabulary) -> tuple[list[str], float | None]:
         """Extra keyword terms (Chinese translations of an English question) and how much of
