@@ -7,7 +7,7 @@ import json
 import logging
 import os
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from api.settings import BUNDLED_CORPUS, Settings, get_settings
@@ -77,17 +77,30 @@ def _parser() -> argparse.ArgumentParser:
     )
     sp.set_defaults(func=cmd_ingest)
 
+    def with_filters(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        g = sp.add_argument_group("filters (only documents that meet every one given)")
+        g.add_argument("--published-after", metavar="YYYY-MM-DD", help="published on or after")
+        g.add_argument("--published-before", metavar="YYYY-MM-DD", help="published on or before")
+        g.add_argument("--source", help="source file name or URL, exactly or a prefix of it")
+        g.add_argument("--kind", help="page, web, pdf, docx or text")
+        g.add_argument(
+            "--doc-id", action="append", dest="doc_ids", help="a document id (repeatable)"
+        )
+        return sp
+
     sp = with_index(sub.add_parser("compact", help="fold the index's write log into its base"))
     sp.set_defaults(func=cmd_compact)
 
-    sp = with_index(sub.add_parser("search", help="rank passages for a query"))
+    sp = with_filters(with_index(sub.add_parser("search", help="rank passages for a query")))
     sp.add_argument("query")
     sp.add_argument("--top-k", type=int, default=5)
     sp.add_argument("--mode", default="hybrid", choices=["hybrid", "dense", "keyword"])
     sp.add_argument("--json", action="store_true")
     sp.set_defaults(func=cmd_search)
 
-    sp = with_index(sub.add_parser("ask", help="answer a question with cited sources"))
+    sp = with_filters(
+        with_index(sub.add_parser("ask", help="answer a question with cited sources"))
+    )
     sp.add_argument("question")
     sp.add_argument("--top-k", type=int, default=5)
     sp.add_argument("--json", action="store_true")
@@ -126,11 +139,26 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _filters(args):
+    from rag.search.filters import Filters
+
+    return Filters.make(
+        args.published_after, args.published_before, args.source, args.kind, args.doc_ids
+    )
+
+
+def _print_skipped(skipped) -> None:
+    for path, reason in skipped:
+        print(f"skipped {path}: {reason.removeprefix(path + ': ')}", file=sys.stderr)
+
+
 def cmd_documents(args, settings: Settings) -> int:
     from rag.chunking import Chunker
-    from rag.parsing import load_documents
+    from rag.parsing.loaders import load_batch
 
-    docs = load_documents(args.paths or [BUNDLED_CORPUS])
+    batch = load_batch(args.paths or [BUNDLED_CORPUS])
+    _print_skipped((s.path, s.reason) for s in batch.skipped)
+    docs = batch.documents
     chunker = Chunker()
     if args.json:
         for doc in docs:
@@ -144,13 +172,17 @@ def cmd_documents(args, settings: Settings) -> int:
             "、".join(d.authors),
             d.affiliation,
             d.column,
+            d.published,
+            d.kind,
+            d.source if len(d.source) <= 40 else "…" + d.source[-39:],  # the name matters most
             str(len(d.text)),
             str(len(chunker.split(d))),
         )
         for d in docs
     ]
-    _print_table(("title", "authors", "affiliation", "column", "characters", "chunks"), rows)
-    return 0
+    header = ("title", "authors", "affiliation", "column", "published", "kind", "source")
+    _print_table((*header, "characters", "chunks"), rows)
+    return 0 if docs or not batch.skipped else 2
 
 
 def _engine(settings: Settings, read_only: bool | None = None):
@@ -167,12 +199,12 @@ def cmd_ingest(args, settings: Settings) -> int:
 
         ray_ingest = RayIngest(address=args.ray_address, batch_size=args.batch_size)
         result = ray_ingest.run(engine, paths, rebuild=args.rebuild)
-        for path, error in result.failures:
-            print(f"skipped {path}: {error}", file=sys.stderr)
-        report = result.ingest
+        report = replace(result.ingest, skipped=result.failures)
     else:
         report = engine.ingest(paths, rebuild=args.rebuild, progress=True)
     index = engine.index
+    _print_skipped(report.skipped)
+    skipped = f"; skipped {len(report.skipped)} files" if report.skipped else ""
     n_docs, n_chunks = len(index.documents), len(index)  # before close: Milvus is remote
     engine.close()
     config = engine.config
@@ -180,7 +212,7 @@ def cmd_ingest(args, settings: Settings) -> int:
     print(
         f"added {len(report.added)}, replaced {len(report.replaced)}, unchanged "
         f"{len(report.unchanged)} documents; +{report.chunks_added} / -{report.chunks_removed} chunks; "
-        f"index {where} ({config.backend}): {n_docs} documents, {n_chunks} chunks"
+        f"index {where} ({config.backend}): {n_docs} documents, {n_chunks} chunks" + skipped
     )
     return 0
 
@@ -196,7 +228,7 @@ def cmd_compact(args, settings: Settings) -> int:
 def cmd_search(args, settings: Settings) -> int:
     engine = _engine(settings, read_only=True)  # a reader: no writer lock, beside a server
     engine.warm_up(progress=True)
-    result = engine.search(args.query, top_k=args.top_k, mode=args.mode)
+    result = engine.search(args.query, top_k=args.top_k, mode=args.mode, filters=_filters(args))
     if args.json:
         from api.schemas import search_response
 
@@ -216,7 +248,7 @@ def cmd_search(args, settings: Settings) -> int:
 def cmd_ask(args, settings: Settings) -> int:
     engine = _engine(settings, read_only=True)
     engine.warm_up(progress=True)
-    answer = engine.ask(args.question, top_k=args.top_k)
+    answer = engine.ask(args.question, top_k=args.top_k, filters=_filters(args))
     if args.json:
         from api.schemas import ask_response
 

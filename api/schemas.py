@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, WrapValidator
 from pydantic_core import PydanticCustomError
 
+from rag.search.filters import Filters
 from rag.search.searcher import MAX_QUERY_CHARS, MAX_TOP_K
 from rag.types import Answer, Citation, Document, Hit, SearchResult, Turn
 
@@ -37,7 +38,30 @@ TopK = Annotated[int, Field(strict=True, ge=1, le=MAX_TOP_K), between(1, MAX_TOP
 MAX_TITLE_CHARS = 300
 
 
-class SearchRequest(BaseModel):
+class FilterFields(BaseModel):
+    """Optional conditions on the documents a search or answer draws from."""
+
+    published_after: str | None = Field(
+        None, description="Only documents published on or after this date (YYYY-MM-DD)."
+    )
+    published_before: str | None = Field(
+        None, description="Only documents published on or before this date (YYYY-MM-DD)."
+    )
+    source: str | None = Field(
+        None, description="Only documents whose source (file name or URL) is this or starts so."
+    )
+    kind: str | None = Field(
+        None, description="Only documents of this kind: page, web, pdf, docx, text."
+    )
+    doc_ids: list[str] | None = Field(None, description="Only these documents.")
+
+    def filters(self) -> Filters | None:
+        return Filters.make(
+            self.published_after, self.published_before, self.source, self.kind, self.doc_ids
+        )
+
+
+class SearchRequest(FilterFields):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -46,6 +70,7 @@ class SearchRequest(BaseModel):
                     "query": "How many people were covered by the injury insurance pilot?",
                     "top_k": 3,
                 },
+                {"query": "新就业形态", "published_after": "2023-01-01", "kind": "web"},
             ]
         }
     )
@@ -80,7 +105,7 @@ class HistoryTurn(BaseModel):
     )
 
 
-class AskRequest(BaseModel):
+class AskRequest(FilterFields):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -130,6 +155,11 @@ class DocumentIn(BaseModel):
     text: str = Field(description="The article's body; blank lines separate paragraphs.")
     authors: list[str] = Field(default_factory=list)
     source: str = Field("api", description="Where it comes from (part of its id).")
+    published: str | None = Field(
+        None,
+        description="Publication date, YYYY-MM-DD (default: a date the text states near its top).",
+    )
+    kind: str = Field("text", description="page, web, pdf, docx or text.")
 
 
 class HitOut(BaseModel):
@@ -202,6 +232,9 @@ class DocumentSummary(BaseModel):
     affiliation: str
     column: str
     source: str
+    published: str
+    kind: str
+    site: str
     characters: int
     chunks: int
 
@@ -247,18 +280,8 @@ def search_response(result: SearchResult) -> SearchResponse:
 
 
 def citation_out(c: Citation) -> CitationOut:
-    return CitationOut(
-        n=c.n,
-        doc_id=c.doc_id,
-        chunk_id=c.chunk_id,
-        title=c.title,
-        authors=list(c.authors),
-        section=c.section,
-        quote=c.quote,
-        start=c.start,
-        end=c.end,
-        lines=list(c.lines),
-    )
+    # The response model's fields are the citation's own: pydantic reads them off it.
+    return CitationOut.model_validate(c, from_attributes=True)
 
 
 def ask_response(answer: Answer) -> AskResponse:
@@ -281,6 +304,9 @@ def document_summary(doc: Document, chunks: int) -> DocumentSummary:
         affiliation=doc.affiliation,
         column=doc.column,
         source=doc.source,
+        published=doc.published,
+        kind=doc.kind,
+        site=doc.site,
         characters=len(doc.text),
         chunks=chunks,
     )

@@ -31,6 +31,7 @@ DEFAULT_INDEX_DIR = REPO_ROOT / "index" / "default"
 # A local path means Milvus Lite, embedded; http://host:19530 a Milvus server.
 DEFAULT_MILVUS_URI = str(REPO_ROOT / "index" / "milvus.db")
 DEFAULT_MODEL_CACHE = Path(os.path.expanduser("~/.cache/rag-news-zh/models"))
+DEFAULT_MILVUS_URI = str(REPO_ROOT / "index" / "milvus.db")
 ENV_PREFIX = "RAG_"
 
 DEVICE_HELP = "cpu, cuda, cuda:N (N a GPU number) or mps"
@@ -68,7 +69,7 @@ class Settings(BaseSettings):
     device: str = "cpu"
     # Room for the vector-store and encoder-runtime seams; the engine reads them once wired.
     backend: Literal["faiss", "milvus"] = "faiss"
-    milvus_uri: str | None = None
+    milvus_uri: str = DEFAULT_MILVUS_URI
     runtime: Literal["onnx", "torch", "auto"] = "auto"
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
@@ -83,6 +84,11 @@ class Settings(BaseSettings):
     llm_model: str | None = None
     llm_api_key: str | None = None
     llm_timeout: float = Field(30.0, gt=0)
+    llm_max_retries: int = Field(0, ge=0, le=10)
+    # How /v1/chat/completions shows citations: "events" (Open WebUI's source events,
+    # without the text Sources list), "text" (the list only), or "auto" (events for
+    # requests that look like Open WebUI's).
+    chat_sources: Literal["auto", "events", "text"] = "auto"
 
     @field_validator("corpus", mode="before")
     @classmethod
@@ -146,6 +152,7 @@ class Settings(BaseSettings):
                 model=self.llm_model or "default",
                 api_key=self.llm_api_key,
                 timeout=self.llm_timeout,
+                max_retries=self.llm_max_retries,
             )
         return EngineConfig(
             index_dir=self.index_dir,
@@ -163,6 +170,7 @@ class Settings(BaseSettings):
             ),
             ann=self.ann,
             device=self.device,
+            runtime=self.runtime,
             read_only=self.read_only,
             llm=llm,
             backend=self.backend,

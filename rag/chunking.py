@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from dataclasses import asdict, dataclass
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
@@ -10,11 +11,12 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 from rag.errors import InputError
 from rag.types import Chunk, Document
 
-# Text is NFKC-normalised before chunking, so full-width ！？；， arrive as ! ? ; ,
+# Text keeps its punctuation as printed: full-width ！？；，： in Chinese text, ASCII ones in
+# Latin text (and in text cleaned before full-width marks were kept), so both forms split.
 # A sentence mark stays with its sentence, and closing quotes stay with the mark.
-_SENTENCE_END = r"[。!?;…]+[”’」』)》]*"
-_CLAUSE_END = r"[,、:]"
-_LEADING_PUNCT = set("。!?;…,、:”’」』)》.")
+_SENTENCE_END = r"[。!?;…！？；]+[”’」』)）》]*"
+_CLAUSE_END = r"[,、:，：]"
+_LEADING_PUNCT = set("。!?;…,、:”’」』)》.！？；，：）．")
 
 
 @dataclass(frozen=True)
@@ -115,15 +117,22 @@ def make_chunk_id(doc_id: str, start: int, text: str) -> str:
     return hashlib.sha1(f"{doc_id}\x00{start}\x00{text}".encode()).hexdigest()[:16]
 
 
+# A byline longer than this would crowd the chunk's own text out of the model's input (and be
+# tokenised again for every chunk); the first names find the article as well as all of them.
+MAX_BYLINE_AUTHORS = 8
+
+
 def embedding_text(chunk: Chunk) -> str:
     """What gets embedded and keyword-indexed for a chunk: its text under a short header.
 
     The header carries the title, byline and section, so questions about who wrote an
     article or what a section covers find its chunks; citations still quote only the text.
+    Width is folded (NFKC) here, for matching only: the vectors and keyword tokens do not
+    depend on whether the source printed ``，`` or ``,``.
     """
     header = [chunk.title]
     if chunk.authors:
-        header.append(" ".join(chunk.authors))
+        header.append(" ".join(chunk.authors[:MAX_BYLINE_AUTHORS]))
     if chunk.section:
         header.append(chunk.section)
-    return " | ".join(h for h in header if h) + "\n" + chunk.text
+    return unicodedata.normalize("NFKC", " | ".join(h for h in header if h) + "\n" + chunk.text)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import threading
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -33,7 +34,8 @@ from rag.answering.markers import make_citation
 from rag.answering.sentences import split_sentences
 from rag.errors import InputError
 from rag.index.tokenize import has_han
-from rag.search.enumeration import item_number
+from rag.parsing.cleaning import find_folded
+from rag.search.enumeration import item_number as _list_item
 from rag.search.searcher import MAX_QUERY_CHARS
 from rag.types import Answer, Chunk, Citation, Document, Hit, SearchResult, Turn
 
@@ -87,7 +89,7 @@ _EN_ELLIPSIS = re.compile(
     re.IGNORECASE,
 )
 _ZH_PRONOUN = re.compile(
-    r"(?P<d>这个|那个|这项|那项|这些|那些|这一|(?<!应)该|(?<![因如从彼])此|上述|它们|它|其中|"
+    r"(?P<d>这个|那个|这项|那项|这些|那些|这一|这[两几二三四五六七八九十]个|(?<!应)该|(?<![因如从彼])此|上述|它们|它|其中|"
     r"他们|她们|(?<!其)他|她)(?P<n>[\u4e00-\u9fff]{0,4})"
 )
 # "this"/"that" only stand for something on their own ("what does this mean?"); before a
@@ -96,6 +98,10 @@ _EN_PRONOUN = re.compile(
     r"\b(it|its|they|them|their|(?:this|that|these|those)(?=\s*(?:[?.!,]|$|is\b|are\b|was\b|"
     r"were\b|mean|do\b|does\b|did\b|cover|include|work|start|say)))",
     re.IGNORECASE,
+)
+# "这篇文章的作者是谁？", "Who wrote this article?": the article the last answer quoted.
+_THIS_ARTICLE = re.compile(
+    r"这篇|那篇|该文|此文|这一篇|\b(?:this|that|the same) (?:article|piece|essay)\b", re.IGNORECASE
 )
 # Words a question asks with, which carry no topic of their own.
 _ZH_QUESTION_WORDS = re.compile(
@@ -115,8 +121,24 @@ _ZH_GENERIC = {
     "其他", "其它", "别的", "更多", "细节", "举例", "例子", "怎么说", "什么意思", "意思",
     "说说", "讲讲", "介绍", "介绍一下", "再说说", "多说", "继续", "呢", "一下", "内容",
     "具体内容", "具体指", "指的", "指", "是", "的", "了", "吗", "有", "哪些", "什么", "怎么",
-    "如何", "说", "讲", "再", "多", "请", "还", "那", "那么", "这", "样", "具体说",
+    "如何", "说", "讲", "再", "多", "请", "还", "那", "那么", "这", "样", "具体说", "解释",
+    "举", "举个", "个", "这么", "能", "可以", "呀", "啊", "吧", "怎么回事", "为啥", "解释一下",
+    "说明", "说明一下", "分析", "分析一下", "展开讲讲", "多讲讲",
 }  # fmt: skip
+# What an article says about its subject, not a subject of its own: "那作者呢？" asks for
+# the author of what the conversation is about.
+_ZH_ATTRIBUTES = {
+    "作者", "单位", "时间", "日期", "原因", "标题", "题目", "地点", "人数", "数量", "数据",
+    "背景", "意义", "目的", "结果", "影响", "作用", "措施", "做法", "来源", "出处", "进展",
+    "问题", "挑战", "建议", "特点", "亮点", "成效", "效果", "对象", "范围", "标准",
+}  # fmt: skip
+# A short question that starts with its predicate has dropped its subject, as Chinese
+# does when the subject is the one just talked about: "有多少人参加？", "什么时候开始的？".
+_ZH_PRO_DROP = re.compile(
+    r"^(?:有|是|在|要|将|会|能|可以|需要|覆盖|包括|涉及|什么时候|何时|哪一年|哪年|从哪|为什么|"
+    r"为何|怎么|如何|主要|一共|共有|总共|累计)"
+)
+_MAX_PRO_DROP_CHARS = 12
 _EN_GENERIC = {
     "tell", "me", "more", "about", "what", "why", "how", "so", "and", "please", "explain",
     "details", "detail", "detailed", "elaborate", "go", "on", "continue", "else", "other",
@@ -147,7 +169,11 @@ class FollowUp:
     Attributes:
         question: The question as asked.
         query: What retrieval searches for: the question itself when it stands alone.
-        kind: ``"standalone"``, ``"ordinal"``, ``"entity"``, ``"pronoun"`` or ``"more"``.
+        kind: ``"standalone"``, ``"ordinal"``, ``"entity"`` (the last question about
+            something else), ``"attribute"`` (something about the last subject),
+            ``"pronoun"`` (a pronoun or a dropped subject), ``"article"`` (the article last
+            quoted), ``"more"``, or ``"rewritten"`` (by a language model, see
+            :meth:`with_query`).
         documents: Documents retrieval is focused on (empty: the whole index).
         item: For an ordinal, the list item it points at.
     """
@@ -165,6 +191,17 @@ class FollowUp:
     def search_depth(self, top_k: int) -> int:
         """How many hits to retrieve so that :func:`focus` can keep ``top_k`` of them."""
         return max(top_k, FOCUS_CANDIDATES) if self.documents else top_k
+
+    def with_query(self, query: str | None) -> FollowUp:
+        """This reading with another standalone question (a language model's rewrite).
+
+        An ordinal keeps its item: the rules already know which item is meant, and the
+        model's wording of it adds nothing. An empty or unchanged query changes nothing.
+        """
+        query = (query or "").strip()
+        if not query or query == self.query or self.item is not None:
+            return self
+        return replace(self, query=query, kind=self.kind if self.is_followup else "rewritten")
 
     def annotate(self, answer: Answer) -> Answer:
         """The answer as given to the question asked, saying how a follow-up was read."""
@@ -308,9 +345,9 @@ def _listed(lines: list[tuple[int, list[Span]]], documents: Mapping[str, Documen
     if len(numbered) >= 2:
         return numbered
     cited = list(dict.fromkeys(s for _, spans in lines for s in spans))
-    marked = [s for s in cited if item_number(_text(s, documents))[1]]
+    marked = [s for s in cited if _marker(_text(s, documents))[1]]
     if len(marked) >= 2:
-        return sorted(marked, key=lambda s: item_number(_text(s, documents))[1])
+        return sorted(marked, key=lambda s: _marker(_text(s, documents))[1])
     return []
 
 
@@ -343,12 +380,27 @@ def _read(question: str, previous: _Context | None, documents: Mapping[str, Docu
 
     entity = _ellipsis_entity(text)
     if entity and not _is_generic(entity, english):
-        query = _substitute(previous.query, entity)
         focus = _documents_naming(entity, documents)
-        return FollowUp(question, query, "entity", focus)
+        # A word most articles use ("作者", "原因") is something about the subject.
+        if not english and (entity in _ZH_ATTRIBUTES or len(focus) > max(1, len(documents) // 2)):
+            subject = previous.subject
+            query = f"{subject}的{entity}" if subject else f"{previous.query} {entity}"
+            return FollowUp(question, query, "attribute", previous.documents)
+        return FollowUp(question, _substitute(previous.query, entity), "entity", focus)
 
     if _only_generic(text, english):
         return FollowUp(question, f"{previous.query} {original}", "more", previous.documents)
+
+    if (
+        not english
+        and len(text) <= _MAX_PRO_DROP_CHARS
+        and _ZH_PRO_DROP.match(text)
+        and previous.subject
+    ):
+        return FollowUp(question, previous.subject + original, "pronoun", previous.documents)
+
+    if _THIS_ARTICLE.search(text) and previous.documents:
+        return FollowUp(question, question, "article", previous.documents[:1])
 
     rewritten = _replace_pronoun(original, previous.subject, previous.query, english)
     if rewritten is not None:
@@ -406,13 +458,13 @@ def _pick_item(previous: _Context, ordinal: int, documents: Mapping[str, Documen
 def _document_list(items: list[Span], documents: Mapping[str, Document]) -> list[Span]:
     """The run of items 1, 2, 3… in the document holding the first marked item quoted."""
     for span in items:
-        style, _ = item_number(_text(span, documents))
+        style, _ = _marker(_text(span, documents))
         if not style:
             continue
         doc = documents[span.doc_id]
         runs: list[list[Span]] = []
         for s in split_sentences(doc.text):
-            found, number = item_number(s.text)
+            found, number = _marker(s.text)
             if found != style:
                 continue
             # A list restarts at 1 (a sub-list inside an item uses the same style again).
@@ -536,14 +588,29 @@ def _documents_naming(entity: str, documents: Mapping[str, Document]) -> tuple[s
 def _translate(entity: str, documents: Mapping[str, Document]) -> tuple[str, ...]:
     """Chinese words for an English name, as far as the documents' metadata use them."""
     from rag.index.crosslingual import DICTIONARY
+
+    return DICTIONARY.translate(entity, _metadata_vocabulary(documents)).terms
+
+
+# The vocabulary of the last document set seen. The set itself is kept, not its id, so a
+# new set (another snapshot) can never be mistaken for it.
+_vocabulary_cache: list[tuple[Mapping[str, Document], frozenset[str]]] = []
+_vocabulary_lock = threading.Lock()
+
+
+def _metadata_vocabulary(documents: Mapping[str, Document]) -> frozenset[str]:
     from rag.index.tokenize import tokenize
 
-    vocabulary: set[str] = set()
+    with _vocabulary_lock:
+        if _vocabulary_cache and _vocabulary_cache[0][0] is documents:
+            return _vocabulary_cache[0][1]
+    words: set[str] = set()
     for doc in documents.values():
-        vocabulary.update(
-            tokenize(" ".join((doc.title, doc.affiliation, doc.column, *doc.authors)))
-        )
-    return DICTIONARY.translate(entity, vocabulary).terms
+        words.update(tokenize(" ".join((doc.title, doc.affiliation, doc.column, *doc.authors))))
+    vocabulary = frozenset(words)
+    with _vocabulary_lock:
+        _vocabulary_cache[:] = [(documents, vocabulary)]
+    return vocabulary
 
 
 def _item_core(sentence: str) -> str:
@@ -594,6 +661,12 @@ def _resolve(
         # its start matters least to the rewritten query.
         reading = replace(reading, query=reading.query[-MAX_QUERY_CHARS:])
     return reading
+
+
+def _marker(text: str) -> tuple[str, int]:
+    """The list style and item number a sentence opens with (``("", 0)`` for none): the one
+    place this module reads list markers, with the searcher's list parsing."""
+    return _list_item(text)
 
 
 # ---- earlier answers -----------------------------------------------------------------------
@@ -669,7 +742,7 @@ def _locate(quote: str, documents: Mapping[str, Document], prefer: str = "") -> 
         return None
     first = documents.get(prefer)
     for doc in itertools.chain([first] if first is not None else [], documents.values()):
-        at = doc.text.find(quote)
+        at = find_folded(doc.text, quote)
         if at >= 0:
             return Span(doc.doc_id, at, at + len(quote))
     return None
@@ -721,12 +794,12 @@ def item_answer(
     if item is None or item.doc_id not in documents:
         return None
     doc = documents[item.doc_id]
-    style, _ = item_number(doc.text[item.start : item.end])
+    style, _ = _marker(doc.text[item.start : item.end])
     line_end = doc.text.find("\n", item.end)
     line_end = len(doc.text) if line_end < 0 else line_end
     quoted = [Span(doc.doc_id, item.start, item.end)]
     for s in split_sentences(doc.text[item.end : line_end], item.end):
-        if len(quoted) > ITEM_DETAILS or (style and item_number(s.text)[0] == style):
+        if len(quoted) > ITEM_DETAILS or (style and _marker(s.text)[0] == style):
             break
         quoted.append(Span(doc.doc_id, s.start, s.end))
     chunks = chunks_of(doc.doc_id)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,20 +20,24 @@ import numpy as np
 
 from rag import conversation
 from rag.chunking import Chunker, ChunkerSettings
+from rag.components import AnswerStage, Generator
 from rag.embedding.base import Encoder
 from rag.errors import InputError, NotFoundError, ReadOnlyError
 from rag.index.backend import DEFAULT_MILVUS_URI, IndexBackend, check_backend, check_faiss_folder
 from rag.index.files import recover
 from rag.index.lock import WriterLock
 from rag.index.snapshot import Snapshot
-from rag.index.store import Index, IngestReport, read_manifest
-
-if TYPE_CHECKING:
-    from rag.index.milvus import MilvusBackend
+from rag.index.store import FORMAT_VERSION, Index, IngestReport, read_manifest
 from rag.parsing import load_documents
+from rag.parsing.loaders import load_batch
 from rag.search import Searcher, SearchSettings
 from rag.search.backend_searcher import BackendSearcher
+from rag.search.filters import Filters
 from rag.types import Answer, Chunk, Document, SearchResult, Turn
+
+if TYPE_CHECKING:
+    from rag.answering.generation import AnswerEvent
+    from rag.index.milvus import MilvusBackend
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +52,7 @@ class LLMConfig:
     model: str
     api_key: str | None = None
     timeout: float = 30.0
+    max_retries: int = 0
 
 
 @dataclass(frozen=True)
@@ -68,22 +73,50 @@ class EngineConfig:
     device: str = "cpu"
     # Logged writes after which the log is folded into a new base, in the background.
     compact_after: int = 500
+    runtime: str = "auto"  # onnx | torch | auto (onnx on CPU, torch on a GPU)
     backend: str = "faiss"  # or "milvus": rag.index.backend, docs/scale-out.md
     milvus_uri: str = DEFAULT_MILVUS_URI
 
 
 def make_encoder(config: EngineConfig, progress: bool = False) -> Encoder:
-    """The configured encoder (not loaded yet): the bundled e5 model unless another is named."""
-    from rag.embedding.encoder import SentenceTransformerEncoder, default_encoder
+    """The configured encoder (not loaded yet): the bundled e5 model unless another is named,
+    on the configured runtime, with concurrent queries batched and query vectors cached."""
+    from rag.embedding.factory import build_encoder
 
     if config.model == DEFAULT_MODEL:
-        return default_encoder(config.model_cache, progress=progress, device=config.device)
-    return SentenceTransformerEncoder(
+        from rag.embedding.e5convert import ensure_e5_model
+        from rag.embedding.encoder import DEFAULT_MODEL_NAME
+
+        folder = ensure_e5_model(config.model_cache, progress=progress)
+        return build_encoder(
+            folder, DEFAULT_MODEL_NAME, runtime=config.runtime, device=config.device
+        )
+    return build_encoder(
+        Path(config.model) if Path(config.model).is_dir() else config.model,
         config.model,
+        runtime=config.runtime,
+        device=config.device,
         query_prompt=config.query_prompt,
         passage_prompt=config.passage_prompt,
-        device=config.device,
-        name=config.model,
+    )
+
+
+def make_answerer(config: EngineConfig) -> AnswerStage:
+    """The default answer stage: quoting the retrieved sentences that best match."""
+    from rag.answering.extractive import ExtractiveAnswerer
+
+    return ExtractiveAnswerer()
+
+
+def make_generator(config: EngineConfig) -> Generator | None:
+    """The configured language model's client (cheap: no connection yet), or None."""
+    llm = config.llm
+    if llm is None:
+        return None
+    from rag.answering.generation import ChatGenerator
+
+    return ChatGenerator(
+        llm.base_url, llm.model, llm.api_key, llm.timeout, max_retries=llm.max_retries
     )
 
 
@@ -105,9 +138,19 @@ class Engine:
     second writer (another server, ``rag ingest``) is refused instead of losing data.
     """
 
-    def __init__(self, config: EngineConfig, encoder: Encoder | None = None) -> None:
+    def __init__(
+        self,
+        config: EngineConfig,
+        encoder: Encoder | None = None,
+        answerer: AnswerStage | None = None,
+        generator: Generator | None = None,
+    ) -> None:
+        """Take the parts given; the others are built from ``config`` (the encoder when
+        first needed, as it may have to be converted first)."""
         self.config = config
         self._encoder = encoder
+        self._answerer = answerer if answerer is not None else make_answerer(config)
+        self._chat_generator = generator if generator is not None else make_generator(config)
         self._store: Index | MilvusBackend | None = None
         self._state: _State | None = None
         self._writer: WriterLock | None = None
@@ -169,13 +212,18 @@ class Engine:
         if self._state is not None:
             return
         encoder = self._load_encoder(progress)
-        if hasattr(encoder, "warm_up"):
-            encoder.warm_up()
+        encoder.warm_up()
+        self._answerer.warm_up()
+        if self._chat_generator is not None:
+            self._chat_generator.warm_up()
         with self._write_lock:
             if not self.config.read_only:
                 self._take_writer_lock()
             if self.has_index():
                 self._store = self._open_store(encoder)
+                if self._store.format_version < FORMAT_VERSION and not self.config.read_only:
+                    logger.info("upgrading the index in %s", self.config.index_dir)
+                    self._store.compact()
                 self._publish()
             elif not build_if_missing:
                 raise NotFoundError(f"no index in {self._where()}; build one with `rag ingest`")
@@ -269,41 +317,87 @@ class Engine:
         return state
 
     # ---- reading -------------------------------------------------------------------------
-    def search(self, query: str, top_k: int = 5, mode: str = "hybrid") -> SearchResult:
-        return self._ready().searcher.search(query, top_k=top_k, mode=mode)
+    def search(
+        self, query: str, top_k: int = 5, mode: str = "hybrid", filters: Filters | None = None
+    ) -> SearchResult:
+        return self._ready().searcher.search(query, top_k=top_k, mode=mode, filters=filters)
 
-    def ask(self, question: str, top_k: int = 5, history: Sequence[Turn] = ()) -> Answer:
+    def ask(
+        self,
+        question: str,
+        top_k: int = 5,
+        history: Sequence[Turn] = (),
+        filters: Filters | None = None,
+    ) -> Answer:
         """Answer a question with citations (extractive, or phrased by the configured LLM).
 
         ``history`` holds the conversation's earlier turns, oldest first; a follow-up question
-        is resolved against them.
+        is resolved against them. ``filters`` limit the documents the answer draws from.
         """
-        from rag.answering.extractive import ExtractiveAnswerer
+        index, result, answer, followup, t0, t1 = self._answer_from_passages(
+            question, top_k, history, filters
+        )
+        generator = self._generator()
+        if generator is not None and answer.answerable:
+            answer = generator.generate(result.query, result, index.documents, fallback=answer)
+        return _with_timings(followup.annotate(answer), _timings(result, t0, t1))
 
+    def ask_stream(
+        self,
+        question: str,
+        top_k: int = 5,
+        history: Sequence[Turn] = (),
+        filters: Filters | None = None,
+    ) -> Iterator[AnswerEvent]:
+        """:meth:`ask`, streamed: text pieces as they are written, then the whole answer.
+
+        With a language model configured its tokens come as it writes them (markers
+        renumbered on the fly); without one the extractive answer comes line by line.
+        """
+        from rag.answering.generation import Final, lines_of
+
+        index, result, answer, followup, t0, t1 = self._answer_from_passages(
+            question, top_k, history, filters
+        )
+        generator = self._generator()
+        if generator is not None and answer.answerable:
+            events = generator.stream(result.query, result, index.documents, fallback=answer)
+        else:
+            events = lines_of(answer)
+        for event in events:
+            if isinstance(event, Final):
+                answer = followup.annotate(event.answer)
+                event = Final(_with_timings(answer, _timings(result, t0, t1)))
+            yield event
+
+    def _answer_from_passages(
+        self, question: str, top_k: int, history: Sequence[Turn], filters: Filters | None
+    ) -> tuple[Snapshot, SearchResult, Answer, conversation.FollowUp, float, float]:
+        """Search for the (standalone) question and build the extractive answer."""
         # One state for the whole answer: the passages and the documents they are quoted
         # from come from the same snapshot, whatever is written meanwhile.
         state = self._ready()
         index, searcher = state.index, state.searcher
         t0 = time.perf_counter()
-        # A follow-up ("第二个呢？", "那天津市总工会呢？") is read against the earlier turns first.
+        generator = self._generator()
+        if history and generator is not None:
+            # With a model, the follow-up is rewritten into a standalone question first.
+            question = generator.rewrite(question, history) or question
+        # A follow-up ("第二个呢？", "那天津市总工会呢？") is read against the earlier turns.
         followup = conversation.resolve(question, history, index.documents)
-        result = searcher.search(followup.query, followup.search_depth(top_k), mode="hybrid")
+        result = searcher.search(
+            followup.query, followup.search_depth(top_k), mode="hybrid", filters=filters
+        )
         result = conversation.focus(result, followup.documents, top_k)
         t1 = time.perf_counter()
         answer = conversation.item_answer(
             followup, result, index.documents, index.chunks_of
-        ) or ExtractiveAnswerer().answer(result.query, result, index.documents)
-        if self.config.llm is not None and answer.answerable:
-            from rag.answering.generation import ChatGenerator
+        ) or self._answerer.answer(result.query, result, index.documents)
+        return index, result, answer, followup, t0, t1
 
-            llm = self.config.llm
-            generator = ChatGenerator(llm.base_url, llm.model, llm.api_key, llm.timeout)
-            answer = generator.generate(result.query, result, index.documents, fallback=answer)
-        timings = dict(result.timings_ms)
-        timings["search"] = round((t1 - t0) * 1000, 2)
-        timings["answer"] = round((time.perf_counter() - t1) * 1000, 2)
-        timings["total"] = round((time.perf_counter() - t0) * 1000, 2)
-        return _with_timings(followup.annotate(answer), timings)
+    def _generator(self) -> Generator | None:
+        """The language model's client, or None when answers are extractive only."""
+        return self._chat_generator
 
     def documents(self) -> list[Document]:
         return list(self._ready().index.documents.values())
@@ -320,11 +414,18 @@ class Engine:
     ) -> IngestReport:
         """Add files and folders to the index (or start over with ``rebuild``), durably.
 
+        A file that cannot be read is left out and listed in the report's ``skipped``; the
+        rest of the batch still goes in.
+
         Raises:
             IndexLockedError: Another writer (a running server, say) holds the folder.
         """
         self._check_writable()
-        return self.ingest_documents(load_documents(paths), rebuild, progress)
+        batch = load_batch(paths)
+        skipped = tuple((f.path, f.reason) for f in batch.skipped)
+        return replace(
+            self.ingest_documents(list(batch.documents), rebuild, progress), skipped=skipped
+        )
 
     def ingest_documents(
         self, docs: list[Document], rebuild: bool = False, progress: bool = False
@@ -446,6 +547,14 @@ class Engine:
             raise ReadOnlyError(
                 "the service was started read-only; restart it without --read-only to change documents"
             )
+
+
+def _timings(result: SearchResult, t0: float, t1: float) -> dict[str, float]:
+    timings = dict(result.timings_ms)
+    timings["search"] = round((t1 - t0) * 1000, 2)
+    timings["answer"] = round((time.perf_counter() - t1) * 1000, 2)
+    timings["total"] = round((time.perf_counter() - t0) * 1000, 2)
+    return timings
 
 
 def _with_timings(answer: Answer, timings: dict[str, float]) -> Answer:

@@ -5,6 +5,10 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 
+# page: an article found on a (OCR'd) newspaper page; web: a saved web page; pdf, docx: a
+# file of that type; text: plain text, Markdown, a BEIR record or a document sent over HTTP.
+DOCUMENT_KINDS = ("page", "web", "pdf", "docx", "text")
+
 
 @dataclass(frozen=True)
 class Section:
@@ -17,6 +21,10 @@ class Section:
 @dataclass(frozen=True)
 class Document:
     """One article (or file) after cleaning.
+
+    ``source`` is the file name or URL it came from, ``kind`` what it was read from (one of
+    :data:`DOCUMENT_KINDS`), ``published`` the date the source states (``YYYY-MM-DD``; ``""``
+    when it states none), ``site`` the site or publication a web page names.
 
     ``line_map`` is a sorted tuple of ``(offset, raw_line)`` pairs: the cleaned text from
     ``offset`` up to the next pair's offset comes from 1-based line ``raw_line`` of the
@@ -33,6 +41,9 @@ class Document:
     sections: tuple[Section, ...] = ()
     source: str = ""
     line_map: tuple[tuple[int, int], ...] = ()
+    published: str = ""
+    kind: str = "text"
+    site: str = ""
     title_lines: tuple[int, ...] = field(default=(), compare=False)
 
     def line_at(self, offset: int) -> int:

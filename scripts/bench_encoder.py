@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.common import proc_status
+
 # Before anything imports torch (see rag/embedding/_omp.py).
 from rag.embedding import _omp  # noqa: F401
 from rag.embedding.e5convert import build_e5_model
@@ -43,13 +45,7 @@ def _passages(n: int, length: int = 300) -> list[str]:
 
 def _rss_mb() -> float:
     """Current resident memory (Linux); -1 elsewhere."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return -1.0
+    return proc_status().get("VmRSS", -1.0)
 
 
 def _folder_mb(folder: Path) -> float:

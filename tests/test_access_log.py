@@ -56,7 +56,15 @@ def test_ask_logs_a_hash_of_the_question_answerable_and_citations(fake_engine, a
     digest = hashlib.sha256(QUESTION.encode()).hexdigest()[:12]
     assert f"question=sha256:{digest}" in line and QUESTION not in line
     assert "answerable=true" in line and f"citations={len(body['citations'])}" in line
-    assert LINE.match(line).group(3) == "200"
+    assert LINE.match(line).group(3) == "200" and "turns=" not in line
+
+
+def test_a_follow_up_logs_how_many_earlier_turns_came_with_it(fake_engine, access):
+    earlier = {"question": QUESTION, "answer": "1. 其一。[1]"}
+    with _client(fake_engine) as c:
+        c.post("/ask", json={"question": "第二个呢？", "history": [earlier, earlier]})
+    (line,) = _lines(access)
+    assert "turns=2" in line and "第二个" not in line
 
 
 def test_search_logs_the_question_text_when_asked(fake_engine, access):

@@ -11,12 +11,13 @@ from rag.answering.sentences import chunk_sentences, split_sentences
 from rag.errors import InputError
 from rag.index.store import Index
 from rag.search import Searcher
-from rag.types import Answer, Chunk, Document, Hit, SearchResult
+from rag.types import Chunk, Hit, SearchResult
+from tests.invariants import check_answer
 
 HIGHLIGHTS_ZH = "职业伤害保障试点有哪四个亮点？"
 HIGHLIGHTS_EN = "What are the four highlights of the injury-insurance pilot?"
-ITEM_OPENINGS = ("其一,", "其二,", "其三,", "其四,")
-LEADING_MARKS = set("。!?;…,、:.”’」』)》")
+ITEM_OPENINGS = ("其一，", "其二，", "其三，", "其四，")
+LEADING_MARKS = set("。!?;…,、:.”’」』)》！？；，：）")
 
 
 def chunk_starting(index: Index, prefix: str) -> Chunk:
@@ -37,26 +38,6 @@ def highlight_chunks(index: Index) -> list[Chunk]:
     intro = chunk_containing(index, "概括起来主要有四个亮点。")
     items = [chunk_starting(index, p) for p in ITEM_OPENINGS]
     return [items[2], intro, items[0], items[3], items[1]]
-
-
-def check_answer(answer: Answer, documents: dict[str, Document]) -> None:
-    """The invariants every answer must hold, whatever its shape."""
-    for c in answer.citations:
-        doc = documents[c.doc_id]
-        assert doc.text[c.start : c.end] == c.quote
-        assert c.lines == doc.lines_for(c.start, c.end)
-        assert c.section == doc.section_at(c.start)
-        assert c.title == doc.title
-    assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
-    markers = [int(n) for n in re.findall(r"\[(\d+)\]", answer.text)]
-    first_use = list(dict.fromkeys(markers))
-    assert first_use == list(range(1, len(answer.citations) + 1))
-    quotes = [(c.doc_id, c.start, c.end) for c in answer.citations]
-    assert len(quotes) == len(set(quotes)), "identical quotes must share one number"
-    if answer.answerable:
-        assert answer.citations, "an answer must cite something"
-    else:
-        assert answer.citations == ()
 
 
 # ---- sentences -----------------------------------------------------------------------------
@@ -120,7 +101,7 @@ def test_list_without_its_introduction_in_the_hits(index, documents):
     items = [chunk_starting(index, p) for p in ITEM_OPENINGS]
     answer = ExtractiveAnswerer().answer(HIGHLIGHTS_ZH, make_result(items), documents)
     check_answer(answer, documents)
-    assert answer.text.splitlines()[0].startswith("1. 其一,")
+    assert answer.text.splitlines()[0].startswith("1. 其一，")
     assert len(answer.citations) == 4
 
 
@@ -151,7 +132,7 @@ def test_chinese_question_quotes_the_matching_sentence(index, documents):
     chunks = [
         chunk_starting(index, "其二"),
         chunk_containing(index, "668万人"),
-        chunk_starting(index, "第一,"),
+        chunk_starting(index, "第一，"),
     ]
     answer = ExtractiveAnswerer().answer(
         "截至今年9月,累计有多少人纳入职业伤害保障范围?", make_result(chunks), documents
@@ -164,7 +145,7 @@ def test_chinese_question_quotes_the_matching_sentence(index, documents):
 def test_sentences_read_in_document_order_and_documents_by_rank(index, documents):
     later = chunk_starting(index, "其四")
     earlier = chunk_starting(index, "其一")
-    other = chunk_starting(index, "第一,")
+    other = chunk_starting(index, "第一，")
     answer = ExtractiveAnswerer().answer(
         "制度设计的灵活性和平台从业人员的最大职业风险,以及职工队伍建设",
         make_result([later, other, earlier]),

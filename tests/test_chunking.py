@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 
 from rag.chunking import Chunker, ChunkerSettings, embedding_text
@@ -9,7 +11,7 @@ from rag.errors import InputError
 from rag.parsing import load_documents
 from tests.conftest import BUNDLED_PAGE, REARRANGED_PAGE
 
-PUNCT = set("。!?;…,、:”’」』)》.")
+PUNCT = set("。!?;…,、:”’」』)》.！？；，：）")
 
 
 @pytest.fixture(scope="module", params=[BUNDLED_PAGE, REARRANGED_PAGE])
@@ -61,7 +63,7 @@ def test_consecutive_chunks_of_a_long_paragraph_overlap_by_a_sentence():
     assert any(overlaps)
     for a, b in zip(chunks, chunks[1:], strict=False):
         if b.start < a.end:  # the shared part is whole sentences
-            assert doc.text[b.start - 1] in "。\n!?;" or b.start == 0
+            assert doc.text[b.start - 1] in "。\n!?;！？；" or b.start == 0
 
 
 def test_chunks_carry_metadata_section_and_raw_lines(docs_and_chunks):
@@ -71,8 +73,8 @@ def test_chunks_carry_metadata_section_and_raw_lines(docs_and_chunks):
         assert c.title == doc.title and c.authors == doc.authors
         assert c.section == doc.section_at(c.start)
         assert c.lines == doc.lines_for(c.start, c.end) and c.lines[0] <= c.lines[1]
-    headed = [c for c in chunks if c.text.startswith("顶层设计,政策引领")]
-    assert headed and headed[0].section == "顶层设计,政策引领"
+    headed = [c for c in chunks if c.text.startswith("顶层设计，政策引领")]
+    assert headed and headed[0].section == "顶层设计，政策引领"
 
 
 def test_chunk_ids_are_stable_and_change_with_content():
@@ -88,7 +90,9 @@ def test_chunk_ids_are_stable_and_change_with_content():
 def test_embedding_text_carries_title_authors_and_section():
     chunk = Chunker().split_all(load_documents([BUNDLED_PAGE]))[-2]
     text = embedding_text(chunk)
-    assert text.startswith(chunk.title) and text.endswith(chunk.text)
+    # Width folded for matching only: the text people see keeps its full-width marks.
+    assert "，" in chunk.text and "，" not in text
+    assert text.startswith(chunk.title) and text.endswith(unicodedata.normalize("NFKC", chunk.text))
 
 
 @pytest.mark.parametrize(("size", "overlap"), [(10, 0), (300, 300), (300, -1)])

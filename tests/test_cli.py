@@ -18,11 +18,14 @@ def test_documents_lists_each_article_with_title_authors_affiliation(capsys):
         "authors",
         "affiliation",
         "column",
+        "published",
+        "kind",
+        "source",
         "characters",
         "chunks",
     ]
     assert "打造高素质职工队伍 助力建设世界一流企业" in out and "关明鑫" in out
-    assert "战梦霞、刘永魁" in out and "作者单位:天津市总工会" in out
+    assert "战梦霞、刘永魁" in out and "作者单位：天津市总工会" in out
     assert len(out.strip().splitlines()) == 1 + 5
 
 

@@ -249,7 +249,34 @@ def test_english_pronoun_stands_for_the_previous_subject(docs):
     assert followup.query == "How many people does the injury insurance pilot cover?"
 
 
-@pytest.mark.parametrize("question", ["为什么？", "具体呢？", "还有呢？", "Why?", "Tell me more."])
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("有多少人参加？", "职业伤害保障试点有多少人参加？"),
+        ("什么时候开始的？", "职业伤害保障试点什么时候开始的？"),
+        ("这四个亮点中哪个最重要？", "职业伤害保障试点亮点中哪个最重要？"),
+    ],
+)
+def test_a_dropped_subject_is_the_previous_one(docs, highlights_turn, question, expected):
+    followup = resolve(question, [highlights_turn], docs)
+    assert followup.kind == "pronoun"
+    assert followup.query == expected
+    assert followup.documents == (doc_named(docs, PILOT_TITLE).doc_id,)
+
+
+@pytest.mark.parametrize(("question", "attribute"), [("那作者呢？", "作者"), ("背景呢", "背景")])
+def test_an_attribute_is_asked_of_the_previous_subject(docs, highlights_turn, question, attribute):
+    followup = resolve(question, [highlights_turn], docs)
+    assert followup.kind == "attribute"
+    assert followup.query == f"职业伤害保障试点的{attribute}"
+    assert followup.documents == (doc_named(docs, PILOT_TITLE).doc_id,)
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["为什么？", "具体呢？", "还有呢？", "为什么这么说？", "能举个例子吗？", "请详细解释一下",
+     "Why?", "Tell me more."],
+)  # fmt: skip
 def test_asking_for_more_continues_the_previous_question(docs, question):
     doc = doc_named(docs, PILOT_TITLE)
     turn = answer_turn("职业伤害保障试点是什么时候开始的？", doc, ["试点于"])
@@ -257,6 +284,29 @@ def test_asking_for_more_continues_the_previous_question(docs, question):
     assert followup.kind == "more"
     assert followup.query.startswith("职业伤害保障试点是什么时候开始的？")
     assert followup.documents == (doc.doc_id,)
+
+
+@pytest.mark.parametrize("question", ["这篇文章的作者是谁？", "Who wrote this article?"])
+def test_this_article_is_the_article_last_quoted(docs, question):
+    tianjin = doc_named(docs, TIANJIN_TITLE)
+    beijing = doc_named(docs, BEIJING_TITLE)
+    turn = Turn(
+        "天津市总工会如何弘扬劳模精神？",
+        "",
+        (
+            make_citation(1, tianjin, "", *_span(tianjin, "二是将培养")),
+            make_citation(2, beijing, "", *_span(beijing, "持续深化产业工人")),
+        ),
+    )
+    followup = resolve(question, [turn], docs)
+    assert followup.kind == "article"
+    assert followup.query == question
+    assert followup.documents == (tianjin.doc_id,)
+
+
+def _span(doc, prefix):
+    s = sentence(doc, prefix)
+    return s.start, s.end
 
 
 def test_follow_ups_chain_through_earlier_follow_ups(docs):
@@ -420,3 +470,16 @@ def test_long_earlier_question_does_not_make_an_overlong_query(docs):
     followup = resolve("为什么？", [turn], docs)
     assert len(followup.query) <= 2000
     assert followup.query.endswith("为什么？")
+
+
+def test_a_model_rewrite_replaces_the_query_but_not_an_ordinal_item(docs, highlights_turn):
+    ordinal = resolve("第二个亮点具体指什么？", [highlights_turn], docs)
+    assert ordinal.with_query("试点在缴费方式上有什么创新？") == ordinal
+    more = resolve("为什么？", [highlights_turn], docs)
+    rewritten = more.with_query("职业伤害保障试点为什么有这四个亮点？")
+    assert rewritten.query == "职业伤害保障试点为什么有这四个亮点？"
+    assert (rewritten.kind, rewritten.documents) == ("more", more.documents)
+    alone = resolve("哪些平台企业参加了试点？", [highlights_turn], docs)
+    assert alone.with_query("") == alone
+    assert alone.with_query("哪些平台企业参加了职业伤害保障试点？").kind == "rewritten"
+    assert alone.with_query("哪些平台企业参加了职业伤害保障试点？").is_followup

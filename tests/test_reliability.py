@@ -44,6 +44,12 @@ def _doc(i: int, chars: int = 600) -> Document:
     return document_from_text(f"测试新闻{i}", text, ["记者甲", "记者乙"], source="test")
 
 
+@pytest.fixture()
+def fake_model(monkeypatch):
+    """The CLI builds its engine from settings: give it the fake encoder."""
+    monkeypatch.setattr("rag.engine.make_encoder", lambda config, progress=False: HashEncoder())
+
+
 def _check_consistent(index) -> None:
     assert len(index.chunks) == len(index.dense) == len(index.keyword)
     for chunk in index.chunks:
@@ -67,6 +73,20 @@ def test_writes_are_logged_and_replayed_without_rewriting_the_base(tmp_path):
     assert set(loaded.documents) == set(snapshot.documents)
     assert loaded.chunks == snapshot.chunks
     _check_consistent(loaded)
+
+
+def test_rag_compact_folds_the_log_in(tmp_path, fake_model, capsys):
+    from api.cli import main
+
+    folder = tmp_path / "idx"
+    engine = _engine(folder)
+    added = engine.add_document(_doc(1)).added[0]
+    engine.close()
+    assert Index.load(folder, HashEncoder()).log_records == 1
+    assert main(["compact", "--index-dir", str(folder)]) == 0
+    assert "6 documents" in capsys.readouterr().out
+    loaded = Index.load(folder, HashEncoder())
+    assert loaded.log_records == 0 and added in loaded.documents
 
 
 def test_compaction_folds_the_log_into_the_base_with_the_same_results(tmp_path):
@@ -178,7 +198,11 @@ time.sleep(60)
 """
 
 
-def test_a_second_writer_process_is_refused_and_a_dead_ones_lock_is_taken_over(tmp_path, caplog):
+def test_a_second_writer_process_is_refused_and_a_dead_ones_lock_is_taken_over(
+    tmp_path, caplog, capsys, fake_model
+):
+    from api.cli import main
+
     folder = tmp_path / "idx"
     code = _HOLDER.format(root=str(ROOT), folder=str(folder), page=str(BUNDLED_PAGE))
     child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
@@ -189,6 +213,11 @@ def test_a_second_writer_process_is_refused_and_a_dead_ones_lock_is_taken_over(t
             engine.ingest([BUNDLED_PAGE])
         with pytest.raises(IndexLockedError, match="read-only"):
             engine.warm_up()
+        # `rag ingest` into the folder of a running writable server: refused, saying why.
+        assert main(["ingest", str(BUNDLED_PAGE), "--index-dir", str(folder)]) == 2
+        assert f"being written by another process (pid {child.pid}" in capsys.readouterr().err
+        # `rag search` is a reader and works beside the writer.
+        assert main(["search", "工会", "--index-dir", str(folder)]) == 0
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait()
@@ -315,3 +344,27 @@ def test_readers_see_whole_writes_only(tmp_path):
     _check_consistent(engine.index)
     with pytest.raises(NotFoundError):
         engine.document(next(iter(deleted)))
+
+
+def test_a_format_1_index_is_read_and_upgraded_by_a_writer(tmp_path):
+    import json
+    from dataclasses import asdict
+
+    folder = tmp_path / "idx"
+    engine = _engine(folder)
+    chunks = engine.index.chunks
+    engine.close()
+    # Format 1 stored whole chunks, and a bm25/ folder the new code does not need.
+    with open(folder / "chunks.jsonl", "w", encoding="utf-8") as f:
+        for chunk in chunks:
+            f.write(json.dumps(asdict(chunk), ensure_ascii=False) + "\n")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    (folder / "manifest.json").write_text(json.dumps(manifest | {"format_version": 1}))
+    assert Index.load(folder, HashEncoder()).chunks == chunks
+    reader = _engine(folder, read_only=True)
+    assert reader.index.chunks == chunks and json.loads((folder / "chunks.jsonl").open().readline())
+    writer = _engine(folder)
+    assert writer.index.chunks == chunks
+    assert json.loads((folder / "manifest.json").read_text())["format_version"] == 2
+    assert isinstance(json.loads((folder / "chunks.jsonl").open().readline()), list)
+    writer.close()

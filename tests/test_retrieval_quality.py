@@ -40,7 +40,7 @@ def test_hybrid_puts_the_answer_in_the_top_5_for_95_percent(hybrid_runs, lang):
 )
 def test_four_highlights_paragraphs_all_come_in_the_top_5(real_engine, question):
     texts = [h.chunk.text for h in real_engine.search(question, top_k=5).hits]
-    for marker in ("其一,精准回应", "其二,在缴费方式", "其三,更好地保障", "其四,制度设计"):
+    for marker in ("其一，精准回应", "其二，在缴费方式", "其三，更好地保障", "其四，制度设计"):
         assert any(marker in t for t in texts), marker
 
 

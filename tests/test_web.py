@@ -1,7 +1,8 @@
 """The question page in a real browser (Debian's Chromium) against a live server.
 
 Screenshots go to ``artifacts/screenshots/``; the English four-highlights one is copied to
-``docs/screenshot.png`` when that file is missing or ``RAG_UPDATE_SCREENSHOT=1`` is set.
+``docs/screenshot.png`` and a two-turn conversation to ``docs/conversation.jpg`` when those
+files are missing or ``RAG_UPDATE_SCREENSHOT=1`` is set.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 DOCS_SCREENSHOT = ROOT / "docs" / "screenshot.png"
+DOCS_CONVERSATION = ROOT / "docs" / "conversation.jpg"
 TIMEOUT_MS = 90_000  # answering on a busy two-core machine can take a while
 
 FOUR_HIGHLIGHTS_EN = "What are the four highlights of the injury-insurance pilot?"
@@ -363,6 +365,7 @@ def test_conversation_keeps_earlier_turns_and_sends_them_with_a_follow_up(page, 
     assert lead["quote"].startswith("其二")
     # The follow-up's answer is the second item, not a list of two.
     expect(page.locator("#current-question")).to_contain_text(follow_up)
+    expect(page.locator("#current-question")).to_be_in_viewport()  # scrolled to the new answer
     expect(page.locator("#answer")).to_contain_text(lead["quote"])
     expect(page.locator("#answer li")).to_have_count(0)
     expect(page.locator("#answer")).not_to_contain_text("其一")
@@ -379,6 +382,8 @@ def test_conversation_keeps_earlier_turns_and_sends_them_with_a_follow_up(page, 
     ids = page.eval_on_selector_all("[id]", "nodes => nodes.map(n => n.id)")
     assert len(ids) == len(set(ids)), "element ids repeat across turns"
     screenshot(page, "conversation")
+    if not DOCS_CONVERSATION.exists() or os.environ.get("RAG_UPDATE_SCREENSHOT"):
+        page.screenshot(path=str(DOCS_CONVERSATION), full_page=True, type="jpeg", quality=70)
 
     # Its markers still lead to its own sources.
     marker = earlier.locator(".answer li", has_text="其三").locator("a.marker")

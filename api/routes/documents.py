@@ -16,6 +16,8 @@ from api.schemas import (
 )
 from rag.errors import InputError
 from rag.parsing.loaders import document_from_text
+from rag.search.filters import check_date
+from rag.types import DOCUMENT_KINDS
 
 router = APIRouter(prefix="/documents", tags=["documents"])
 
@@ -38,7 +40,15 @@ async def add_document(body: DocumentIn, engine: EngineDep) -> DocumentSummary:
         raise InputError("title must not be empty: give the article a title", "title")
     if not body.text.strip():
         raise InputError("text must not be empty: send the article's body", "text")
-    doc = document_from_text(body.title, body.text, body.authors, body.source or "api")
+    published = (body.published or "").strip()
+    check_date(published, "published")
+    if body.kind not in DOCUMENT_KINDS:
+        raise InputError(
+            f"kind must be one of {', '.join(DOCUMENT_KINDS)}, got {body.kind!r}", "kind"
+        )
+    doc = document_from_text(
+        body.title, body.text, body.authors, body.source or "api", published, body.kind
+    )
     await run_in_threadpool(engine.add_document, doc)
     return document_summary(doc, engine.chunk_count(doc.doc_id))
 

@@ -26,7 +26,9 @@ router = APIRouter(tags=["search"])
 async def search(body: SearchRequest, engine: EngineDep, request: Request) -> SearchResponse:
     """Rank passages for a query (hybrid by default), with per-leg scores and ranks."""
     annotate(request, question=body.query)
-    result = await run_in_threadpool(engine.search, body.query, body.top_k, body.mode)
+    result = await run_in_threadpool(
+        engine.search, body.query, body.top_k, body.mode, body.filters()
+    )
     annotate(request, answerable=result.answerable, hits=len(result.hits))
     return search_response(result)
 
@@ -38,10 +40,11 @@ async def ask(body: AskRequest, engine: EngineDep, request: Request) -> AskRespo
     Send the earlier turns in ``history`` and a follow-up ("第二个亮点具体指什么？",
     "那天津市总工会呢？", "Tell me more about the second one") is read against them.
     """
-    annotate(request, question=body.question)
+    annotate(request, question=body.question, turns=len(body.history) or None)
     question = validate_query(body.question, "question")
     # The question's length limit is not applied to earlier turns; the history has its own.
     history = validate_history(history_turns(body.history), "history")
-    answer = await run_in_threadpool(engine.ask, question, body.top_k, history)
+    filters = body.filters()
+    answer = await run_in_threadpool(engine.ask, question, body.top_k, history, filters)
     annotate(request, answerable=answer.answerable, citations=len(answer.citations))
     return ask_response(answer)

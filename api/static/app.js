@@ -383,6 +383,11 @@
     turns.push({ question, data });
     render(data, question);
     showConversation();
+    if (turns.length > 1) {
+      // The new answer sits under the earlier turns: bring it into view.
+      const calm = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+      els.result.scrollIntoView({ behavior: calm ? "auto" : "smooth", block: "start" });
+    }
   }
 
   function newConversation() {
@@ -507,7 +512,8 @@
       const data = await api("ask", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ question: question.trim(), top_k: 5, history: historyPayload() }),
+        body: JSON.stringify({ question: question.trim(), top_k: 5, history: historyPayload(),
+          ...(window.ragFilters ? window.ragFilters() : {}) }),
       });
       addTurn(question.trim(), data);
       setStatus(data.answerable ? label("已回答", "Answered")

@@ -112,6 +112,9 @@ class ExtractiveAnswerer:
         self.rank_weight = rank_weight
         self.min_relative_overlap = min_relative_overlap
 
+    def warm_up(self) -> None:
+        """Nothing to load: quoting needs no model (the tokenizer loads with the index)."""
+
     def answer(
         self,
         question: str,
@@ -290,7 +293,7 @@ def _compose(chosen: list[_Candidate], citer: _Citer) -> list[str]:
 # ---- enumerations --------------------------------------------------------------------------
 def _item_number(text: str, style: str) -> int:
     for n, digit in enumerate(_CN_DIGITS, start=1):
-        if re.match(style.format(n=digit) + r"[,、::]", text):
+        if re.match(style.format(n=digit) + r"[,，、:：]", text):
             return n
     return 0
 

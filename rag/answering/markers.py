@@ -40,23 +40,61 @@ def renumber_citations(text: str, valid: set[int]) -> tuple[str, list[int]]:
         The rewritten text, and the original numbers in their new order: original number
         ``order[i]`` is now ``[i + 1]``.
     """
-    order: list[int] = []
-    new_number: dict[int, int] = {}
+    renumberer = MarkerRenumberer(valid)
+    return renumberer.rewrite(text), renumberer.order
 
-    def rewrite(m: re.Match[str]) -> str:
+
+# A text's tail that may still grow into a marker: spaces, then an opening bracket and what a
+# marker's body may hold so far. Held back while streaming until it is complete or cannot be.
+_OPEN_TAIL = re.compile(r"[ \t\u3000]*(?:[\[［【][\s\d,，、;；\-–~～]{0,40})?\Z")
+
+
+class MarkerRenumberer:
+    """Renumbers markers as :func:`renumber_citations` does, over one text or a stream of it.
+
+    A language model's reply streams in small pieces and a marker may be cut across two of
+    them (``"…风险 ["``, ``"2]。"``); :meth:`feed` holds such a tail back until it is complete,
+    so every piece it returns is final and numbered like the whole text would be.
+
+    Args:
+        valid: The numbers that point at something (e.g. ``{1, ..., k}`` for k passages).
+    """
+
+    def __init__(self, valid: set[int]) -> None:
+        self.valid = valid
+        self.order: list[int] = []  # original number order[i] is now [i + 1]
+        self._new_number: dict[int, int] = {}
+        self._pending = ""
+
+    def rewrite(self, text: str) -> str:
+        """The whole of ``text`` rewritten (numbering continues from earlier calls)."""
+        return _MARKER.sub(self._rewrite_marker, text)
+
+    def feed(self, piece: str) -> str:
+        """The rewritten text that is final once ``piece`` has arrived ("" while held)."""
+        text = self._pending + piece
+        tail = _OPEN_TAIL.search(text)
+        cut = tail.start() if tail else len(text)
+        self._pending = text[cut:]
+        return self.rewrite(text[:cut])
+
+    def flush(self) -> str:
+        """Whatever is still held back, rewritten (at the end of the stream)."""
+        text, self._pending = self._pending, ""
+        return self.rewrite(text)
+
+    def _rewrite_marker(self, m: re.Match[str]) -> str:
         kept: list[int] = []
         for n in _numbers(m.group("body")):
-            if n in valid and n not in kept:
+            if n in self.valid and n not in kept:
                 kept.append(n)
         if not kept:
             return ""
         for n in kept:
-            if n not in new_number:
-                order.append(n)
-                new_number[n] = len(order)
-        return m.group("space") + "".join(f"[{new_number[n]}]" for n in kept)
-
-    return _MARKER.sub(rewrite, text), order
+            if n not in self._new_number:
+                self.order.append(n)
+                self._new_number[n] = len(self.order)
+        return m.group("space") + "".join(f"[{self._new_number[n]}]" for n in kept)
 
 
 def _numbers(body: str) -> list[int]:

@@ -18,9 +18,9 @@ from rag.types import Chunk, Document
 # sentence even without a mark: headings, bylines). ASCII "." only ends a sentence before
 # whitespace, so decimals (94.9%) and dotted names stay whole. Semicolons do not end a
 # sentence: the clauses they separate rarely stand on their own as a quote.
-_CLOSERS = "”’」』)》\"'"
-_SENTENCE_END = re.compile(rf"(?:[。!?]+|…+|\.(?=\s|$))[{_CLOSERS}]*|\n")
-_LEADING = set("。!?;…,、:.”’」』)》-—·")
+_CLOSERS = "”’」』)）》\"'"
+_SENTENCE_END = re.compile(rf"(?:[。!?！？]+|…+|\.(?=\s|$))[{_CLOSERS}]*|\n")
+_LEADING = set("。!?;…,、:.”’」』)》-—·！？；，：）")
 
 
 @dataclass(frozen=True)

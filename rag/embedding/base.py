@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+
+from rag.errors import InputError
 
 
 @runtime_checkable
 class Encoder(Protocol):
     """Turns text into L2-normalised float32 vectors.
 
-    Queries and documents are encoded separately because e5-style models need a
-    different prompt for each (``query: `` / ``passage: ``).
+    Queries and documents are encoded separately because e5-style models need a different
+    prompt for each (``query: `` / ``passage: ``). Constructors are cheap; the model loads in
+    :meth:`warm_up` (the encode methods call it on first use).
+
+    ``name`` identifies the model, not how it runs: an index records it, and a query encoder
+    with another name is refused. ``runtime`` (e.g. ``torch-fp32``, ``onnx-int8``) is recorded
+    too, but vectors of the same model from two runtimes are compatible.
     """
 
     name: str
     dim: int
+    runtime: str
+
+    def warm_up(self) -> None:
+        """Load the model once; later calls return at once."""
+        ...
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         """Return a float32 array of shape ``(len(texts), dim)``, rows of unit length."""
@@ -25,3 +38,17 @@ class Encoder(Protocol):
     def encode_documents(self, texts: list[str], progress: bool = False) -> np.ndarray:
         """Return a float32 array of shape ``(len(texts), dim)``, rows of unit length."""
         ...
+
+
+def check_texts(texts: Sequence[str]) -> list[str]:
+    """The texts an encode method was given, as a list, refused with a clear error when they
+    are one string (which would be encoded character by character) or hold a non-string."""
+    if isinstance(texts, str):
+        raise InputError("texts must be a list of strings, not a single string")
+    texts = list(texts)
+    bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
+    if bad:
+        raise InputError(
+            f"texts must all be strings; item {bad[0]} is {type(texts[bad[0]]).__name__}"
+        )
+    return texts

@@ -31,6 +31,7 @@ class HashEncoder:
             raise InputError(f"dim must be at least 2. Currently, dim is {dim}")
         self.dim = dim
         self.name = f"{name}-{dim}"
+        self.runtime = "hash"
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         """Encode queries; float32 ``(len(texts), dim)``, rows of unit length."""

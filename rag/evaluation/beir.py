@@ -11,14 +11,13 @@ Two layouts are understood:
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rag.errors import SourceError
+from rag.evaluation.jsonl import read_lines, read_records
 
 logger = logging.getLogger(__name__)
 
@@ -38,35 +37,6 @@ class BeirDataset:
     corpus: dict[str, tuple[str, str]]
     queries: dict[str, str]
     qrels: dict[str, dict[str, int]]
-
-
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    """Yield ``(line_number, line)`` for non-blank lines, turning I/O trouble into SourceError."""
-    if not path.is_file():
-        raise SourceError(f"{path}: file not found")
-    lineno = 0
-    try:
-        with path.open(encoding="utf-8") as handle:
-            for lineno, line in enumerate(handle, start=1):
-                if line.strip():
-                    yield lineno, line
-    except UnicodeDecodeError as e:
-        raise SourceError(f"{path}:{lineno + 1}: not valid UTF-8 ({e.reason})") from e
-    except OSError as e:
-        raise SourceError(f"{path}: cannot read ({e.strerror or e})") from e
-
-
-def _json_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    for lineno, line in _lines(path):
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise SourceError(f"{path}:{lineno}: malformed JSON ({e.msg})") from e
-        if not isinstance(record, dict):
-            raise SourceError(
-                f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}"
-            )
-        yield lineno, record
 
 
 def _field_id(path: Path, lineno: int, record: dict[str, Any]) -> str:
@@ -100,7 +70,7 @@ def load_corpus(path: Path) -> dict[str, tuple[str, str]]:
     """
     corpus: dict[str, tuple[str, str]] = {}
     repeats = 0
-    for lineno, record in _json_records(path):
+    for lineno, record in read_records(path):
         doc_id = _field_id(path, lineno, record)
         title = _field_text(path, lineno, record, "title", required=False)
         text = _field_text(path, lineno, record, "text", required=True)
@@ -126,7 +96,7 @@ def load_queries(path: Path) -> dict[str, str]:
         SourceError: The file is missing, a line is malformed or an id repeats.
     """
     queries: dict[str, str] = {}
-    for lineno, record in _json_records(path):
+    for lineno, record in read_records(path):
         query_id = _field_id(path, lineno, record)
         text = _field_text(path, lineno, record, "text", required=True)
         if query_id in queries:
@@ -167,7 +137,7 @@ def load_qrels(path: Path) -> dict[str, dict[str, int]]:
     """
     qrels: dict[str, dict[str, int]] = {}
     first = True
-    for lineno, line in _lines(path):
+    for lineno, line in read_lines(path):
         fields = line.rstrip("\r\n").split("\t")
         if len(fields) != 3:
             fields = line.split()

@@ -115,12 +115,16 @@ def _mrr_at(rankings: Mapping[str, Sequence[str]], qrels, k: int) -> dict[str, f
     return {q: scored[q].get("recip_rank", 0.0) for q in rankings}
 
 
-def _require_relevant(grades: Mapping[str, int], metric: str) -> None:
+def _judged(relevant: Relevant, k: int, metric: str) -> dict[str, int]:
+    """The grades of ``relevant``, after checking ``k`` and that some id is relevant."""
+    _check_k(k)
+    grades = _grades(relevant)
     if not grades:
         raise InputError(
             f"{metric} is undefined without at least one relevant id (grade > 0); "
             "pass the query's qrels or leave it out on purpose"
         )
+    return grades
 
 
 def first_relevant_rank(ranked: Sequence[str], relevant: Relevant) -> int | None:
@@ -154,9 +158,7 @@ def recall_at_k(ranked: Sequence[str], relevant: Relevant, k: int) -> float:
     Raises:
         InputError: ``k`` is not a positive integer, or no id is relevant.
     """
-    _check_k(k)
-    grades = _grades(relevant)
-    _require_relevant(grades, "recall")
+    grades = _judged(relevant, k, "recall")
     return _measure(ranked, grades, f"recall.{k}", f"recall_{k}")
 
 
@@ -174,9 +176,7 @@ def mrr_at_k(ranked: Sequence[str], relevant: Relevant, k: int) -> float:
     Raises:
         InputError: ``k`` is not a positive integer, or no id is relevant.
     """
-    _check_k(k)
-    grades = _grades(relevant)
-    _require_relevant(grades, "MRR")
+    grades = _judged(relevant, k, "MRR")
     return _mrr_at({"q": ranked}, {"q": grades}, k)["q"]
 
 
@@ -200,9 +200,7 @@ def ndcg_at_k(ranked: Sequence[str], relevant: Relevant, k: int) -> float:
     Raises:
         InputError: ``k`` is not a positive integer, or no id is relevant.
     """
-    _check_k(k)
-    grades = _grades(relevant)
-    _require_relevant(grades, "nDCG")
+    grades = _judged(relevant, k, "nDCG")
     return _measure(ranked, grades, f"ndcg_cut.{k}", f"ndcg_cut_{k}")
 
 
@@ -220,9 +218,7 @@ def hit_rate(ranked: Sequence[str], relevant: Relevant, k: int) -> float:
     Raises:
         InputError: ``k`` is not a positive integer, or no id is relevant.
     """
-    _check_k(k)
-    grades = _grades(relevant)
-    _require_relevant(grades, "hit rate")
+    grades = _judged(relevant, k, "hit rate")
     return _measure(ranked, grades, f"success.{k}", f"success_{k}")
 
 

@@ -12,15 +12,16 @@ chunk is a hit when its text contains any of the question's quotes.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rag.errors import InputError, SourceError
+from rag.evaluation.jsonl import read_records
 from rag.evaluation.metrics import mean_interval
 
 logger = logging.getLogger(__name__)
@@ -74,13 +75,11 @@ class QuestionEvaluation:
 
 
 def _squash(text: str) -> str:
-    return _WHITESPACE.sub("", text)
+    return _WHITESPACE.sub("", unicodedata.normalize("NFKC", text))
 
 
-def _parse_question(path: Path, lineno: int, record: Any) -> Question:
+def _parse_question(path: Path, lineno: int, record: dict[str, Any]) -> Question:
     where = f"{path}:{lineno}"
-    if not isinstance(record, dict):
-        raise SourceError(f"{where}: expected a JSON object, got {type(record).__name__}")
     qid = record.get("id")
     if not isinstance(qid, str) or not qid.strip():
         raise SourceError(f'{where}: "id" must be a non-empty string, got {qid!r}')
@@ -122,30 +121,17 @@ def load_questions(path: str | Path) -> tuple[Question, ...]:
             invalid (message names file, line and question id), or an id repeats.
     """
     path = Path(path)
-    if not path.is_file():
-        raise SourceError(f"{path}: question set not found")
     questions: list[Question] = []
     seen: dict[str, int] = {}
-    lineno = 0
-    try:
-        with path.open(encoding="utf-8") as handle:
-            for lineno, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise SourceError(f"{path}:{lineno}: malformed JSON ({e.msg})") from e
-                question = _parse_question(path, lineno, record)
-                if question.id in seen:
-                    raise SourceError(
-                        f"{path}:{lineno}: question id {question.id!r} already used "
-                        f"on line {seen[question.id]}"
-                    )
-                seen[question.id] = lineno
-                questions.append(question)
-    except UnicodeDecodeError as e:
-        raise SourceError(f"{path}:{lineno + 1}: not valid UTF-8 ({e.reason})") from e
+    for lineno, record in read_records(path, missing="question set not found"):
+        question = _parse_question(path, lineno, record)
+        if question.id in seen:
+            raise SourceError(
+                f"{path}:{lineno}: question id {question.id!r} already used "
+                f"on line {seen[question.id]}"
+            )
+        seen[question.id] = lineno
+        questions.append(question)
     if not questions:
         raise SourceError(f"{path}: no questions in the file")
     return tuple(questions)
@@ -158,8 +144,9 @@ def find_quote_rank(chunks: Sequence[str], quotes: Sequence[str]) -> int | None:
     full-width spaces and line breaks) is removed from both the quote and the
     chunk text before the substring test. Chunkers reflow and strip lines, and
     Chinese text carries no meaningful spaces, so a verbatim quote copied from the
-    article should still match the chunk that holds it. No other normalisation is
-    applied (case and punctuation must match), and a quote split across two
+    article should still match the chunk that holds it. Width is folded (NFKC) on both
+    sides, so a quote written with ASCII commas matches text printed with full-width ones;
+    no other normalisation is applied (case must match), and a quote split across two
     chunks does not match either, so keep quotes short.
 
     Args:

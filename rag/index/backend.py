@@ -260,6 +260,9 @@ class PrecomputedEncoder:
             embedding_text(c): v for c, v in zip(chunks, np.asarray(vectors), strict=True)
         }
 
+    def warm_up(self) -> None:
+        self._encoder.warm_up()
+
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         return self._encoder.encode_queries(texts)
 

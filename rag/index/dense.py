@@ -33,6 +33,9 @@ AUTO_APPROX_THRESHOLD = 100_000
 SMALL_SEGMENT = 20_000
 # More segments than this and the appended ones are merged into one (each costs a search call).
 MAX_SEGMENTS = 8
+# A filtered search over at most this many rows is exact (a matrix product over the subset);
+# over more, each segment's structure searches with a FAISS ID selector.
+EXACT_SUBSET_MAX = 20_000
 
 
 class _Segment:
@@ -168,13 +171,21 @@ class DenseIndex:
         for seg in self._segments:
             seg.structure()
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``k`` inner-product scores and row numbers (-1 where fewer rows exist)."""
+    def search(
+        self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` inner-product scores and row numbers (-1 where fewer rows exist).
+
+        With ``allowed`` (sorted row numbers), only those rows are searched: the best ``k``
+        among them, not the best overall filtered afterwards.
+        """
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
         segments = self._segments
         n = len(queries)
-        if not segments:
+        if not segments or (allowed is not None and not len(allowed)):
             return np.zeros((n, 0), dtype=np.float32), np.zeros((n, 0), dtype=np.int64)
+        if allowed is not None:
+            return self._search_within(queries, k, segments, np.asarray(allowed, dtype=np.int64))
         k = min(k, sum(len(s) for s in segments))
         if len(segments) == 1:
             return segments[0].structure().search(queries, k)
@@ -184,15 +195,32 @@ class DenseIndex:
             scores.append(s)
             rows.append(np.where(r >= 0, r + offset, -1))
             offset += len(seg)
-        all_scores = np.concatenate(scores, axis=1)
-        all_rows = np.concatenate(rows, axis=1)
-        all_scores = np.where(all_rows >= 0, all_scores, -np.inf)
-        # Best score first; equal scores in row order, as one exact structure would give them.
-        order = np.lexsort((all_rows, -all_scores), axis=1)[:, :k]
-        return (
-            np.take_along_axis(all_scores, order, axis=1).astype(np.float32),
-            np.take_along_axis(all_rows, order, axis=1).astype(np.int64),
-        )
+        return _best(scores, rows, k)
+
+    def _search_within(
+        self, queries: np.ndarray, k: int, segments: tuple[_Segment, ...], allowed: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        k = min(k, len(allowed))
+        exact = len(allowed) <= EXACT_SUBSET_MAX or all(s.kind == "flat" for s in segments)
+        scores, rows, offset = [], [], 0
+        for seg in segments:
+            lo, hi = np.searchsorted(allowed, [offset, offset + len(seg)])
+            local = allowed[lo:hi] - offset
+            if len(local):
+                if exact:
+                    # Exact over the allowed rows: cost in proportion to them, perfect recall.
+                    s = queries @ np.asarray(seg.vectors[local]).T
+                    top = np.argsort(-s, axis=1, kind="stable")[:, : min(k, len(local))]
+                    s, r = np.take_along_axis(s, top, axis=1), local[top]
+                else:
+                    # Many allowed rows in an approximate structure: FAISS skips the others.
+                    structure = seg.structure()
+                    params = _search_params(structure, seg.kind, faiss.IDSelectorBatch(local))
+                    s, r = structure.search(queries, min(k, len(local)), params=params)
+                scores.append(s)
+                rows.append(np.where(r >= 0, r + offset, -1))
+            offset += len(seg)
+        return _best(scores, rows, k)
 
     def save(self, folder: Path) -> None:
         """Write the rows as one segment: ``vectors.npy`` and the FAISS structure over them."""
@@ -218,6 +246,32 @@ class DenseIndex:
         seg._structure = structure
         index._segments = (seg,)
         return index
+
+
+def _best(
+    scores: list[np.ndarray], rows: list[np.ndarray], k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The best ``k`` of several segments' results, merged."""
+    all_scores = np.concatenate(scores, axis=1)
+    all_rows = np.concatenate(rows, axis=1)
+    all_scores = np.where(all_rows >= 0, all_scores, -np.inf)
+    # Best score first; equal scores in row order, as one exact structure would give them.
+    order = np.lexsort((all_rows, -all_scores), axis=1)[:, :k]
+    return (
+        np.take_along_axis(all_scores, order, axis=1).astype(np.float32),
+        np.take_along_axis(all_rows, order, axis=1).astype(np.int64),
+    )
+
+
+def _search_params(
+    index: faiss.Index, kind: str, selector: faiss.IDSelector
+) -> faiss.SearchParameters:
+    """Search parameters restricting ``index`` to ``selector``, keeping its own settings."""
+    if kind == "hnsw":
+        return faiss.SearchParametersHNSW(sel=selector, efSearch=index.hnsw.efSearch)
+    if kind == "ivf":
+        return faiss.SearchParametersIVF(sel=selector, nprobe=faiss.extract_index_ivf(index).nprobe)
+    return faiss.SearchParameters(sel=selector)
 
 
 def build_faiss(

@@ -511,6 +511,14 @@ class MilvusBackend:
     def log_records(self) -> int:
         return 0
 
+    @property
+    def format_version(self) -> int:
+        # The engine upgrades stores older than the FAISS folder format; Milvus collections
+        # carry their own format in the manifest, checked on open.
+        from rag.index.store import FORMAT_VERSION as STORE_FORMAT
+
+        return STORE_FORMAT
+
     def compact(self) -> None:
         """Milvus compacts its segments itself."""
 

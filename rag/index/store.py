@@ -47,6 +47,7 @@ from rag.index.records import (
 from rag.index.snapshot import Addition, Snapshot, make_chunk
 from rag.index.tokenize import tokenize
 from rag.index.wal import LOG_NAME, WriteLog, crash_point, fsync_dir, read_log
+from rag.parsing.cleaning import TEXT_VERSION
 from rag.types import Chunk, Document
 
 logger = logging.getLogger(__name__)
@@ -54,6 +55,9 @@ logger = logging.getLogger(__name__)
 # 2: chunks stored as offsets into their document, write-ahead log (format 1 copied the text,
 # title and byline into every chunk and rewrote the whole folder on every write).
 FORMAT_VERSION = 2
+# Format 1 folders are read as they are (their chunk rows carry the offsets too) and rewritten
+# as format 2 by the first compaction, which a writable engine runs on opening one.
+READABLE_FORMATS = (1, 2)
 REBUILD_HINT = "rebuild it with `rag ingest --rebuild` (or delete the folder)"
 
 
@@ -66,6 +70,7 @@ class IngestReport:
     unchanged: tuple[str, ...] = ()
     chunks_added: int = 0
     chunks_removed: int = 0
+    skipped: tuple[tuple[str, str], ...] = ()  # (file, why) for files of a batch left out
 
 
 def content_hash(doc: Document) -> str:
@@ -97,6 +102,7 @@ class Index:
         self._folder: Path | None = None
         self._log: WriteLog | None = None
         self._write_lock = threading.RLock()
+        self.format_version = FORMAT_VERSION  # of the folder it was loaded from
 
     # ---- reading (all from the current snapshot) -----------------------------------------
     @property
@@ -198,7 +204,7 @@ class Index:
             hashes=tuple(digests),
             spans=tuple(spans),
             vectors=vectors,
-            tokens=tuple(tuple(tokenize(t)) for t in texts),
+            tokens=tuple(tuple(t) for t in tokenize_chunks(texts)),
         )
 
     def delete_document(self, doc_id: str) -> int:
@@ -221,9 +227,13 @@ class Index:
         snap = self._snapshot
         return {
             "format_version": FORMAT_VERSION,
+            "text_version": TEXT_VERSION,
             "package_version": __version__,
             "model": self.encoder.name,
             "dim": self.encoder.dim,
+            # Which runtime built the vectors (torch-fp32, onnx-int8...): informative, since a
+            # query encoder of the same model on another runtime is compatible (cosine >= 0.99).
+            "runtime": self.encoder.runtime,
             "chunker": self.chunker.settings.as_dict(),
             "ann": snap.dense.ann,
             "ann_kind": snap.dense.kind,
@@ -260,6 +270,7 @@ class Index:
             self._log.close()
             self._write_base(self._folder)
             self._log = WriteLog(self._folder)
+            self.format_version = FORMAT_VERSION
 
     def close(self) -> None:
         """Close the log file (the index stays readable)."""
@@ -323,7 +334,7 @@ class Index:
                 hashes[row["doc_id"]] = row.pop("content_hash")
                 documents[row["doc_id"]] = doc_from_json(row)
         with open(folder / "chunks.jsonl", encoding="utf-8") as f:
-            chunks = tuple(make_chunk(documents[d], s, e) for d, s, e in map(json.loads, f))
+            chunks = tuple(make_chunk(documents[d], s, e) for d, s, e in map(_span, f))
         dense = DenseIndex.load(folder, encoder.dim, manifest.get("ann", "auto"))
         keyword = KeywordIndex.load(folder)
         if not (len(chunks) == len(dense) == len(keyword)):
@@ -342,7 +353,29 @@ class Index:
         index._snapshot = snap
         index._folder = folder
         index._log = WriteLog(folder, len(records), size)
+        index.format_version = manifest["format_version"]
         return index
+
+
+def tokenize_chunks(texts: list[str]) -> list[list[str]]:
+    """Keyword tokens of each chunk's embedding text, its header tokenised once per document.
+
+    Every chunk of a document repeats the same header (title, byline, section) above its
+    text; BM25 counts tokens, not their order, so the header's tokens are reused. Only a header
+    ending in a digit is tokenised with its text, where a number could run on into a unit
+    (``2023`` + ``年``).
+    """
+    header_tokens: dict[str, list[str]] = {}
+    out = []
+    for text in texts:
+        header, _, body = text.partition("\n")
+        if not header or header[-1].isdigit():
+            out.append(tokenize(text))
+            continue
+        if header not in header_tokens:
+            header_tokens[header] = tokenize(header)
+        out.append(header_tokens[header] + tokenize(body))
+    return out
 
 
 def apply_record(snap: Snapshot, record: dict) -> Snapshot:
@@ -356,17 +389,42 @@ def apply_record(snap: Snapshot, record: dict) -> Snapshot:
 
 def check_manifest(manifest: dict, encoder: Encoder, folder: Path) -> None:
     """Refuse an index this code or this model cannot use, saying how to rebuild it."""
-    if manifest.get("format_version") != FORMAT_VERSION:
+    if manifest.get("format_version") not in READABLE_FORMATS:
         raise IndexMismatchError(
             f"index in {folder} has format {manifest.get('format_version')}, this version "
             f"reads format {FORMAT_VERSION}; {REBUILD_HINT}"
         )
+    # Indexes from before the text version was recorded had version 1 (punctuation folded).
+    if manifest.get("text_version", 1) != TEXT_VERSION:
+        raise IndexMismatchError(
+            f"index in {folder} holds text cleaned by older rules (text version "
+            f"{manifest.get('text_version', 1)}; this version keeps full-width punctuation as "
+            f"printed and is version {TEXT_VERSION}), so its offsets no longer match; {REBUILD_HINT}"
+        )
     if manifest.get("model") != encoder.name or manifest.get("dim") != encoder.dim:
         raise IndexMismatchError(
             f"index in {folder} was built with model {manifest.get('model')!r} "
-            f"(dim {manifest.get('dim')}), but the configured model is {encoder.name!r} "
-            f"(dim {encoder.dim}); {REBUILD_HINT}, or configure the model it was built with"
+            f"(dim {manifest.get('dim')}, runtime {manifest.get('runtime', 'unknown')}), but "
+            f"the configured model is {encoder.name!r} (dim {encoder.dim}, runtime "
+            f"{encoder.runtime}); its vectors are not comparable: {REBUILD_HINT}, or configure "
+            "the model it was built with"
         )
+    if manifest.get("runtime") not in (None, encoder.runtime):
+        # Same model, other runtime (e.g. built with torch, queried with ONNX int8): allowed.
+        logger.info(
+            "index in %s was built with runtime %s, queried with %s (same model %r)",
+            folder,
+            manifest.get("runtime"),
+            encoder.runtime,
+            encoder.name,
+        )
+
+
+def _span(line: str) -> tuple[str, int, int]:
+    row = json.loads(line)
+    if isinstance(row, dict):  # format 1: the whole chunk
+        return row["doc_id"], row["start"], row["end"]
+    return row[0], row[1], row[2]
 
 
 def read_manifest(folder: str | Path) -> dict | None:

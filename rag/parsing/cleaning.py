@@ -1,19 +1,88 @@
 """Joining hard-wrapped OCR lines into clean text while remembering where each character came from.
 
-The cleaned text is NFKC-normalised, has the spurious spaces OCR puts inside Chinese text and
-numbers removed (``10 月 23 日`` -> ``10月23日``), and keeps one space only between two Latin
-letters or digits. Every output character remembers its raw line, so a citation can point back
-at the original file.
+The cleaned text is the text people see and quote: it keeps the source's full-width
+punctuation as printed (``，：；？！（）…``) but is otherwise NFKC-normalised (full-width digits
+and letters become ASCII, compatibility forms are folded). Control and format characters
+(NUL, zero-width spaces, a stray BOM) are dropped. The spurious spaces OCR puts inside
+Chinese text and numbers are removed (``10 月 23 日`` -> ``10月23日``), and one space stays only
+between two Latin letters or digits. Every output character remembers its raw line, so a
+citation can point back at the original file.
+
+Matching and indexing fold width completely (NFKC, see :func:`fold`), so a query typed with
+ASCII commas still finds text printed with full-width ones.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass, field
+
+# Version of the rules above, recorded in every index manifest: text cleaned by other rules
+# has other offsets, so an index built with them must be rebuilt.
+# 1: NFKC everywhere (full-width punctuation became ASCII); 2: punctuation kept as printed,
+# control characters dropped.
+TEXT_VERSION = 2
+
+# Punctuation and symbols NFKC would turn into ASCII or expand, kept as printed: the
+# full-width block's marks (，：；？！（）％ ...), the ellipsis (NFKC makes it "...") and the
+# full-width tilde. Full-width letters and digits are not in it: they fold to ASCII.
+_AS_PRINTED = re.compile(r"[\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65…]+")
+# Control (Cc, whitespace aside), format (Cf: zero-width spaces, BOM, soft hyphen) and lone
+# surrogates (Cs): invisible, never meant as text, and quoted back they corrupt answers.
+_DROPPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
 
 # Characters after which a line ends a sentence (optionally followed by closing quotes/brackets).
 SENTENCE_END = "。！？!?…"
 CLOSERS = "”’」』)）》"
+
+
+def display_normalize(raw: str) -> str:
+    """The text as people should see it: NFKC except for the punctuation kept as printed,
+    with control and format characters removed (whitespace is kept for the caller)."""
+    out = []
+    pos = 0
+    for m in _AS_PRINTED.finditer(raw):
+        out.append(unicodedata.normalize("NFKC", raw[pos : m.start()]))
+        out.append(m.group(0))
+        pos = m.end()
+    out.append(unicodedata.normalize("NFKC", raw[pos:]))
+    text = "".join(out)
+    if any(not ch.isspace() and unicodedata.category(ch) in _DROPPED_CATEGORIES for ch in text):
+        text = "".join(
+            ch for ch in text if ch.isspace() or unicodedata.category(ch) not in _DROPPED_CATEGORIES
+        )
+    return text
+
+
+def fold(text: str) -> str:
+    """Width-folded text for matching and indexing only (never shown, never quoted)."""
+    return unicodedata.normalize("NFKC", text)
+
+
+def fold_chars(text: str) -> str:
+    """Width-folded text of the same length: each character folded on its own (NFKC), kept as
+    is where its folded form is longer ("…" -> "..."), so offsets into it are offsets into
+    ``text``."""
+    out = []
+    for ch in text:
+        folded = unicodedata.normalize("NFKC", ch)
+        out.append(folded if len(folded) == 1 else ch)
+    return "".join(out)
+
+
+def find_folded(text: str, quote: str) -> int:
+    """Offset of ``quote`` in ``text`` ignoring width (，/, ：/: …), or -1.
+
+    A chat client or a reader may send back a quote with its punctuation folded to ASCII;
+    the offset found is still one into the text people see.
+    """
+    at = text.find(quote)
+    return at if at >= 0 else fold_chars(text).find(fold_chars(quote))
+
+
+def _is_word_char(ch: str) -> bool:
+    return ch.isascii() and ch.isalnum()
 
 
 def is_cjk(ch: str) -> bool:
@@ -66,13 +135,14 @@ class TextBuilder:
 
     chars: list[str] = field(default_factory=list)
     lines: list[int] = field(default_factory=list)
+    _soft_space: bool = False  # the pending space is a line wrap, not a space in the source
 
     def __len__(self) -> int:
         return len(self.chars)
 
     def add_line(self, raw: str, lineno: int) -> None:
         """Append one raw line, joined to what came before by the Chinese wrapping rules."""
-        for ch in unicodedata.normalize("NFKC", raw.strip()):
+        for ch in display_normalize(raw.strip()):
             self._add(ch, lineno, soft=False)
 
     def add_soft_break(self, lineno: int) -> None:
@@ -95,13 +165,17 @@ class TextBuilder:
                 return
             self.chars.append(ch)
             self.lines.append(lineno)
+            self._soft_space = soft
             return
-        # A pending space survives only between two Latin/digit characters.
+        # A pending space survives only between two Latin/digit characters; a line wrap only
+        # between two letters or digits (words), not before a mark: "42" + "%" is "42%".
         if self.chars and self.chars[-1] == " ":
             before = self.chars[-2] if len(self.chars) > 1 else ""
-            if is_cjk(before) or is_cjk(ch) or not before:
+            wrap_joins = self._soft_space and not (_is_word_char(before) and _is_word_char(ch))
+            if is_cjk(before) or is_cjk(ch) or not before or wrap_joins:
                 self.chars.pop()
                 self.lines.pop()
+        self._soft_space = False
         self.chars.append(ch)
         self.lines.append(lineno)
 
@@ -142,7 +216,7 @@ def clean_title(raw_lines: list[str]) -> str:
     """
     parts = []
     for raw in raw_lines:
-        words = unicodedata.normalize("NFKC", raw).split()
+        words = display_normalize(raw).split()
         parts.append(" ".join(w for w in words))
     text = "".join(parts)
     # Spaces around digits and single characters are OCR noise even in titles.

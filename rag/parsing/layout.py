@@ -43,6 +43,12 @@ _AFFIL_START = re.compile(r"^[(（]\s*作\s*者")
 _AFFIL_END = re.compile(r"[)）]\s*$")
 _NAME = rf"[{HAN}·]{{2,4}}"
 _BYLINE = re.compile(rf"^{_NAME}(?:\s+{_NAME}){{0,3}}$")
+# A long title in a narrow column runs to three lines, each no longer than the one before.
+MAX_HEADING_LINES = 3
+# A title wrapped over lines holds at most this many characters in all; two headings in a row
+# holding more are two titles.
+MAX_HEADING_WIDTH = 32
+_HAN_RUN4 = re.compile(rf"[{HAN}]{{4,}}")
 
 
 @dataclass(frozen=True)
@@ -206,7 +212,20 @@ def _continues(run: list[Line], i: int, last_end: int) -> bool:
     """
     if i >= last_end or _dense_break_after(run, i) or _starts_heading(run, i + 1):
         return False
-    return run[i].width >= run[i + 1].width - 2.5
+    if run[i].width >= run[i + 1].width - 2.5:
+        return True
+    # The next line may run past the column (a mark hung at its end), and a word or number
+    # that did not fit leaves a first line up to two characters short: compare with the
+    # column, unless the next line is itself indented (a new paragraph).
+    column = max(line.width for line in run[i + 1 : i + 5])
+    return run[i + 1].width > column - 1.5 and run[i].width >= column - 4.5
+
+
+def _is_two_part_title(line: Line) -> bool:
+    """A main title and its second half on one line, apart (``打造… 助力…``): OCR puts stray
+    spaces next to digits and single characters, never between two long runs of Han."""
+    parts = line.text.split()
+    return len(parts) == 2 and all(_HAN_RUN4.fullmatch(p) for p in parts)
 
 
 def _starts_heading(run: list[Line], i: int) -> bool:
@@ -214,12 +233,55 @@ def _starts_heading(run: list[Line], i: int) -> bool:
     first = run[i]
     if ends_sentence(first.text):
         return False
-    if i + 1 >= len(run) or _dense_break_after(run, i):
+    if i + 1 >= len(run) or _dense_break_after(run, i) or _is_two_part_title(first):
         return True
     nxt = run[i + 1]
     # A body paragraph's first line is never clearly wider than its next unfinished line.
     wider = not ends_sentence(nxt.text) and nxt.width <= first.width - 3
-    return wider or first.width < 0.7 * nxt.width
+    if wider or first.width < 0.7 * nxt.width:
+        return True
+    # Nor clearly shorter than an indented first line: a heading set in larger type holds
+    # fewer characters than the column by more than the two-character indent. A heading of
+    # two or three lines (each no longer than the one before) is measured the same way.
+    m = 1
+    while (
+        m < MAX_HEADING_LINES
+        and i + m + 1 < len(run)
+        and not ends_sentence(run[i + m].text)
+        and run[i + m].width <= run[i + m - 1].width
+        and not _dense_break_after(run, i + m - 1)
+    ):
+        if _dense_break_after(run, i + m):
+            return True  # unfinished lines standing apart: no paragraph ends so
+        m += 1
+        if _heading_before(run, i, m):
+            return True
+    return _heading_before(run, i, 1)
+
+
+def _heading_before(run: list[Line], i: int, m: int) -> bool:
+    """Whether ``run[i : i + m]`` is clearly narrower than the paragraph after it."""
+    if i + m >= len(run):
+        return False
+    widest = max(line.width for line in run[i : i + m])
+    after = run[i + m]
+    column = _column_after(run, i + m)
+    if widest <= after.width - 2 and widest <= column - 5:
+        return True
+    # Two or three lines, each no longer than the one before, then an indented first line:
+    # a paragraph's own lines never narrow and then widen again.
+    return m >= 2 and widest <= column - 3 and after.width <= column - 1.5
+
+
+def _column_after(run: list[Line], i: int) -> float:
+    """The column width of the paragraph from ``run[i]`` on: its widest line among the next
+    four, up to the line ending its first sentence."""
+    widest = 0.0
+    for line in run[i : i + 4]:
+        widest = max(widest, line.width)
+        if ends_sentence(line.text):
+            break
+    return widest
 
 
 def _wrapped_heading(run: list[Line], i: int) -> bool:
@@ -228,18 +290,23 @@ def _wrapped_heading(run: list[Line], i: int) -> bool:
     The continuation is itself short: the line after it is clearly wider (body text), or
     a paragraph break follows it.
     """
-    if i + 1 >= len(run) or _dense_break_after(run, i):
+    if i + 1 >= len(run) or _dense_break_after(run, i) or _is_two_part_title(run[i]):
         return False
     first, nxt = run[i], run[i + 1]
-    if ends_sentence(nxt.text) or nxt.width > first.width - 3:
+    if ends_sentence(nxt.text) or nxt.width > first.width:
         return False
+    if first.width + nxt.width > MAX_HEADING_WIDTH:
+        return False  # two titles in a row (one printed after its body, the next in front)
     if i + 2 >= len(run) or _dense_break_after(run, i + 1):
         return True
-    return run[i + 2].width >= nxt.width + 3
+    if nxt.width <= first.width - 3 and run[i + 2].width >= nxt.width + 3:
+        return True
+    return _heading_before(run, i, 2)
 
 
 def _merge_headings(blocks: list[Block]) -> list[Block]:
-    """Join a heading printed over two blocks (second line no longer than the first)."""
+    """Join a heading printed over two blocks (up to three lines, each no longer than the one
+    before)."""
     out: list[Block] = []
     for block in blocks:
         prev = out[-1] if out else None
@@ -247,12 +314,12 @@ def _merge_headings(blocks: list[Block]) -> list[Block]:
             prev is not None
             and block.kind is Kind.HEAD
             and prev.kind is Kind.HEAD
-            and len(prev.lines) == 1
-            and len(block.lines) == 1
-            and block.width <= prev.width
-            and prev.width + block.width <= 32
+            and len(prev.lines) + len(block.lines) <= MAX_HEADING_LINES
+            and not _is_two_part_title(prev.lines[0])
+            and block.lines[0].width <= prev.lines[-1].width
+            and prev.width + block.width <= MAX_HEADING_WIDTH
         ):
-            prev.lines.append(block.lines[0])
+            prev.lines.extend(block.lines)
             continue
         out.append(block)
     return out

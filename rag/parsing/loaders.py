@@ -1,4 +1,13 @@
-"""Reading documents from files and folders: newspaper pages, plain text, Markdown, BEIR JSONL."""
+"""Reading documents from files and folders.
+
+Formats: newspaper pages, plain text and Markdown (``.txt``, ``.md``), BEIR corpora
+(``.jsonl``), saved web pages (``.html``, ``.htm``), PDF and Word (``.docx``) files.
+
+:func:`load_batch` reads a batch the way ``rag ingest`` needs it: a file that cannot be read
+(damaged, password-protected, binary with a text extension, over the size limit, a page with
+no article) is skipped with a reason naming it, and the rest of the batch still goes in.
+:func:`load_documents` is the strict form: the first bad file raises.
+"""
 
 from __future__ import annotations
 
@@ -6,30 +15,84 @@ import json
 import logging
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import SourceError
 from rag.parsing.cleaning import TextBuilder
+from rag.parsing.dates import find_published
 from rag.parsing.layout import Kind, classify, read_lines
 from rag.parsing.page import make_doc_id, parse_page
 from rag.types import Document, Section
 
 logger = logging.getLogger(__name__)
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".jsonl")
+TEXT_SUFFIXES = (".txt", ".md", ".jsonl")
+SUPPORTED_SUFFIXES = (*TEXT_SUFFIXES, ".html", ".htm", ".pdf", ".docx")
+# Larger files are refused: a 50 MB text or PDF is a whole archive, not an article, and
+# parsing it would hold the write lock for minutes. Callers may pass their own limit.
+MAX_FILE_BYTES = 50_000_000
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+# What a binary file announces in its first bytes (to name it when it has a text extension).
+_MAGIC = {
+    b"%PDF": "a PDF file",
+    b"PK\x03\x04": "a ZIP archive (a .docx, .xlsx or .zip file?)",
+    b"\xd0\xcf\x11\xe0": "an Office binary file (.doc, .xls, or a password-protected file)",
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"GIF8": "a GIF image",
+    b"\x7fELF": "a program",
+}
+_ALLOWED_CONTROLS = {9, 10, 12, 13, 27}
 
 
-def load_documents(paths: Iterable[str | Path]) -> list[Document]:
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file of a batch that did not go in, and why (the message names the file)."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """The documents of a batch, and the files skipped."""
+
+    documents: tuple[Document, ...]
+    skipped: tuple[SkippedFile, ...] = ()
+
+
+def load_documents(paths: Iterable[str | Path], max_bytes: int = MAX_FILE_BYTES) -> list[Document]:
     """Load every document from the given files and folders, in a stable order.
 
     Raises:
-        SourceError: A path does not exist, has an unsupported type, or is not valid UTF-8.
+        SourceError: A path does not exist, has an unsupported type, or cannot be read or
+            parsed (the first such file; see :func:`load_batch` for the lenient form).
     """
     docs: list[Document] = []
     for path in paths:
-        docs.extend(load_path(Path(path)))
+        for file in iter_source_files(Path(path)):
+            docs.extend(load_file(file, max_bytes))
     return docs
+
+
+def load_batch(paths: Iterable[str | Path], max_bytes: int = MAX_FILE_BYTES) -> LoadResult:
+    """Load what can be loaded; each file that cannot is skipped with the reason.
+
+    Raises:
+        SourceError: A path given does not exist, or names a file of an unsupported type
+            (a mistake in the command, not in the batch).
+    """
+    docs: list[Document] = []
+    skipped: list[SkippedFile] = []
+    for path in paths:
+        for file in iter_source_files(Path(path)):
+            try:
+                docs.extend(load_file(file, max_bytes))
+            except SourceError as e:
+                logger.warning("skipped %s", e)
+                skipped.append(SkippedFile(file.as_posix(), str(e)))
+    return LoadResult(tuple(docs), tuple(skipped))
 
 
 def iter_source_files(path: Path) -> list[Path]:
@@ -37,8 +100,10 @@ def iter_source_files(path: Path) -> list[Path]:
     if not path.exists():
         raise SourceError(f"{path}: no such file or folder")
     if path.is_dir():
-        return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in SUPPORTED_SUFFIXES)
-    if path.suffix not in SUPPORTED_SUFFIXES:
+        return sorted(
+            p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES
+        )
+    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
         raise SourceError(
             f"{path}: unsupported file type {path.suffix!r}; use one of {', '.join(SUPPORTED_SUFFIXES)}"
         )
@@ -46,29 +111,78 @@ def iter_source_files(path: Path) -> list[Path]:
 
 
 def load_path(path: Path) -> list[Document]:
-    """Load one file, or every supported file under a folder."""
-    docs: list[Document] = []
-    for file in iter_source_files(path):
-        raw = read_text(file)
-        if not raw.strip():
-            logger.warning("%s: empty file skipped", file)
-            continue
-        source = file.as_posix()
-        if file.suffix == ".jsonl":
-            docs.extend(parse_beir_corpus(raw, source))
-        elif file.suffix == ".txt" and looks_like_page(raw):
-            docs.extend(parse_page(raw, source))
-        else:
-            docs.append(parse_plain(raw, source, markdown=file.suffix == ".md"))
-    return docs
+    """Load one file, or every supported file under a folder (strict)."""
+    return load_documents([path])
+
+
+def load_file(file: Path, max_bytes: int = MAX_FILE_BYTES) -> list[Document]:
+    """The documents of one file, by its type.
+
+    Raises:
+        SourceError: Naming the file: too large, unreadable, damaged, password-protected,
+            binary with a text extension, or (a web page) without an article.
+    """
+    data = read_bytes(file, max_bytes)
+    source = file.as_posix()
+    suffix = file.suffix.lower()
+    if suffix == ".pdf":
+        from rag.parsing.pdf import parse_pdf
+
+        return parse_pdf(data, source)
+    if suffix == ".docx":
+        from rag.parsing.word import parse_docx
+
+        return [parse_docx(data, source)]
+    if suffix in (".html", ".htm"):
+        from rag.parsing.webpage import parse_html
+
+        return [parse_html(data, source)]
+    raw = decode_text(data, file)
+    if not raw.strip():
+        logger.warning("%s: empty file skipped", file)
+        return []
+    if suffix == ".jsonl":
+        return parse_beir_corpus(raw, source)
+    if suffix == ".txt" and looks_like_page(raw):
+        return parse_page(raw, source)
+    return [parse_plain(raw, source, markdown=suffix == ".md")]
+
+
+def read_bytes(file: Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """A file's bytes, refusing one over ``max_bytes``."""
+    try:
+        size = file.stat().st_size
+        if size > max_bytes:
+            raise SourceError(
+                f"{file}: {size:,} bytes is over the limit of {max_bytes:,} bytes per file; "
+                "split it into smaller files"
+            )
+        return file.read_bytes()
+    except OSError as e:
+        raise SourceError(f"{file}: cannot read ({e.strerror})") from e
 
 
 def read_text(file: Path) -> str:
-    """Read a UTF-8 file, with an error that names the file when it cannot be read."""
-    try:
-        data = file.read_bytes()
-    except OSError as e:
-        raise SourceError(f"{file}: cannot read ({e.strerror})") from e
+    """Read a UTF-8 text file, with an error that names the file when it cannot be read."""
+    return decode_text(read_bytes(file), file)
+
+
+def decode_text(data: bytes, file: Path) -> str:
+    """Decode a text file's bytes, refusing binary content with a message naming the file."""
+    for magic, what in _MAGIC.items():
+        if data.startswith(magic):
+            raise SourceError(
+                f"{file}: this is {what}, not text, despite its {file.suffix} extension; "
+                "rename it to its real type or export its text"
+            )
+    sample = data[:65536]
+    controls = sum(1 for b in sample if b < 32 and b not in _ALLOWED_CONTROLS)
+    # A few stray NULs are stripped at cleaning; this many means the file is not text at all.
+    if sample and controls > max(8, len(sample) // 100):
+        raise SourceError(
+            f"{file}: looks like a binary file ({controls} control bytes in its first "
+            f"{len(sample)}), not text; ingest the original document instead"
+        )
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -111,6 +225,8 @@ def parse_plain(raw: str, source: str, markdown: bool = False) -> Document:
         sections=tuple(sections),
         source=source,
         line_map=line_map,
+        published=find_published(text),
+        kind="text",
         title_lines=(title_line,),
     )
 
@@ -133,22 +249,31 @@ def parse_beir_corpus(raw: str, source: str) -> list[Document]:
 
 
 def document_from_text(
-    title: str, text: str, authors: Iterable[str] = (), source: str = "api"
+    title: str,
+    text: str,
+    authors: Iterable[str] = (),
+    source: str = "api",
+    published: str = "",
+    kind: str = "text",
 ) -> Document:
     """A document given directly (e.g. over HTTP): blank-line paragraphs, wrapped lines joined.
 
     Its id comes from ``source`` and the title, so posting the same title again replaces it.
+    ``published`` (``YYYY-MM-DD``) defaults to a date the text states near its top.
     """
     builder, _ = _paragraphs(text.splitlines())
     body, line_map = builder.build()
     clean_title = TextBuilder.clean(title)
+    names = (TextBuilder.clean(a) for a in authors)
     return Document(
         doc_id=make_doc_id(source, clean_title),
         title=clean_title,
         text=body,
-        authors=tuple(a.strip() for a in authors if a.strip()),
+        authors=tuple(a for a in names if a),
         source=source,
         line_map=line_map,
+        published=published or find_published(body),
+        kind=kind,
     )
 
 

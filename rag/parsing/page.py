@@ -16,7 +16,8 @@ import logging
 import re
 from dataclasses import dataclass, field
 
-from rag.parsing.cleaning import TextBuilder, clean_inline, clean_title
+from rag.parsing.cleaning import TextBuilder, clean_inline, clean_title, ends_sentence
+from rag.parsing.dates import find_published
 from rag.parsing.layout import Block, Kind, classify, label_text, read_lines
 from rag.types import Document, Section
 
@@ -25,6 +26,8 @@ logger = logging.getLogger(__name__)
 UNPLACED_TITLE = "未归类内容"
 # A pull quote repeats the body almost verbatim; the column's introduction box does not.
 PULL_QUOTE_OVERLAP = 0.6
+# A line this much shorter than its paragraph's column is more than an indented first line.
+TITLE_SLACK = 3.0
 
 
 @dataclass
@@ -89,11 +92,19 @@ def _read_article(
 ) -> _Article:
     article = _Article(affiliation=segment[-1])
     inner = segment[:-1]
+    if previous is not None and previous.needs_title:
+        inner = _peel_title(inner)
     bylines = [i for i, b in enumerate(inner) if b.kind is Kind.BYLINE]
     if bylines:
         start = bylines[-1] + 1
-        article.authors = tuple(inner[bylines[-1]].lines[0].text.split())
-        prefix = inner[: bylines[-1]]
+        # Two or more authors may share one line or get one line each.
+        first = bylines[-1]
+        while first > 0 and inner[first - 1].kind is Kind.BYLINE:
+            first -= 1
+        article.authors = tuple(
+            name for b in inner[first:start] for name in b.lines[0].text.split()
+        )
+        prefix = inner[:first]
     else:
         start = _first_body_index(inner)
         prefix = inner[:start]
@@ -105,6 +116,23 @@ def _read_article(
         article.title_blocks.append(candidates.pop(0))
     leftovers.extend(candidates)
     return article
+
+
+def _peel_title(blocks: list[Block]) -> list[Block]:
+    """The previous article's title when it was set right against the next paragraph.
+
+    An article printed without a title in front has it after its affiliation note; with no
+    blank line between that title and the next article's first paragraph, the two read as
+    one block. The first line is the title when it is no sentence's end and shorter than the
+    paragraph's column by more than a first line's indent.
+    """
+    if not blocks or blocks[0].kind is not Kind.PARA or len(blocks[0].lines) < 3:
+        return blocks
+    first, *rest = blocks[0].lines
+    column = max(line.width for line in rest[:4])
+    if ends_sentence(first.text) or first.width > column - TITLE_SLACK:
+        return blocks
+    return [Block(Kind.HEAD, [first]), Block(Kind.PARA, rest), *blocks[1:]]
 
 
 def _first_body_index(blocks: list[Block]) -> int:
@@ -162,6 +190,8 @@ def _read_tail(
     Returns the paragraphs found there, to be placed once the boxes are known.
     """
     paras: list[Block] = []
+    if previous is not None and previous.needs_title:
+        segment = _peel_title(segment)
     i = 0
     while i < len(segment):
         block = segment[i]
@@ -216,15 +246,15 @@ def _to_document(article: _Article, source: str) -> Document:
         builder.add_newline(block.lines[-1].no)
     text, line_map = builder.build()
     title_lines = [line for b in article.title_blocks for line in b.lines]
-    title = clean_title([line.text for line in title_lines]) if title_lines else ""
+    title = clean_title([line.raw for line in title_lines]) if title_lines else ""
     if not title:
         title = _fallback_title(text)
     affiliation = ""
     if article.affiliation is not None:
-        affiliation = clean_inline([line.text for line in article.affiliation.lines])
+        affiliation = clean_inline([line.raw for line in article.affiliation.lines])
         affiliation = re.sub(r"^[(（]\s*|\s*[)）]$", "", affiliation)
     standfirst = "\n".join(
-        clean_inline([line.text for line in p.lines]) for p in article.prefix_paras
+        clean_inline([line.raw for line in p.lines]) for p in article.prefix_paras
     )
     return Document(
         doc_id=make_doc_id(source, title),
@@ -237,6 +267,8 @@ def _to_document(article: _Article, source: str) -> Document:
         sections=tuple(sections),
         source=source,
         line_map=line_map,
+        kind="page",
+        published=find_published(text),
         title_lines=tuple(line.no for line in title_lines),
     )
 
@@ -261,6 +293,7 @@ def _unplaced_document(blocks: list[Block], source: str) -> Document:
         text=text,
         source=source,
         line_map=line_map,
+        kind="page",
     )
 
 

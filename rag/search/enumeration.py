@@ -39,7 +39,7 @@ def _item_number(chunk: Chunk, style: str) -> int:
     """Which item of a ``style`` list a chunk opens with (0 if none)."""
     for n, digit in enumerate(_CN_DIGITS[:10], start=1):
         marker = style.format(n=digit)
-        if re.match(rf"\s*(?:[^\n]*\n)?{marker}[,,、::]", chunk.text):
+        if re.match(rf"\s*(?:[^\n]*\n)?{marker}[,，、:：]", chunk.text):
             return n
     return 0
 

@@ -17,6 +17,7 @@ from rag.search.answerability import (
     gather_evidence,
     is_answerable,
 )
+from rag.search.filters import Filters
 from rag.search.fusion import convex, rrf
 from rag.types import Hit, SearchResult
 
@@ -61,8 +62,13 @@ class Searcher:
         self.index = index
         self.settings = settings or SearchSettings()
 
-    def search(self, query: str, top_k: int = 5, mode: str = "hybrid") -> SearchResult:
+    def search(
+        self, query: str, top_k: int = 5, mode: str = "hybrid", filters: Filters | None = None
+    ) -> SearchResult:
         """Return the ``top_k`` best chunks and whether the evidence looks strong enough.
+
+        With ``filters``, the best chunks among the matching documents' (each leg searches
+        within them; see :mod:`rag.search.filters`).
 
         Raises:
             InputError: Empty query, ``top_k`` out of range or unknown mode.
@@ -75,15 +81,23 @@ class Searcher:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         n = self.settings.candidates
+        allowed = None
+        if filters is not None and filters.active:
+            index = self.index
+            allowed = filters.allowed_rows(
+                index.documents, lambda d: (index.row(c.chunk_id) for c in index.chunks_of(d))
+            )
+            timings["filter"] = _ms(t0)
         qvec = self.index.encoder.encode_queries([query])
         timings["embed"] = _ms(t0)
         t1 = time.perf_counter()
-        d_scores, d_rows = self.index.dense.search(qvec, n)
-        dense = _Leg([int(r) for r in d_rows[0] if r >= 0], [float(s) for s in d_scores[0]])
+        d_scores, d_rows = self.index.dense.search(qvec, n, allowed)
+        found = [(int(r), float(s)) for r, s in zip(d_rows[0], d_scores[0], strict=True) if r >= 0]
+        dense = _Leg([r for r, _ in found], [s for _, s in found])
         timings["dense"] = _ms(t1)
         t2 = time.perf_counter()
         tokens, coverage = self.keyword_query(query)
-        k_scores, k_rows = self.index.keyword.search(tokens, n)
+        k_scores, k_rows = self.index.keyword.search(tokens, n, allowed)
         keyword = _Leg([int(r) for r in k_rows], [float(s) for s in k_scores])
         timings["keyword"] = _ms(t2)
 
@@ -130,6 +144,12 @@ class Searcher:
         if coverage is None and not has_han(query):
             coverage = self.keyword_query(query)[1]
         return gather_evidence(query, top_cosine, self.index.keyword, coverage)
+
+    def warm_up(self) -> None:
+        """Load the encoder and pay the first query's lazy set-up (jieba's dictionary, the
+        keyword matrices) now rather than in the first request."""
+        self.index.encoder.warm_up()
+        self.search("预热 warm-up", top_k=1)
 
     def _fuse(self, coverage: float | None, dense: _Leg, keyword: _Leg, mode: str) -> dict:
         s = self.settings

@@ -1,0 +1,229 @@
+"""Micro-batching of concurrent queries and a small LRU cache of query vectors.
+
+A transformer encodes eight short queries in one call in little more time than one, so when
+several requests are in flight their queries should share a call. :class:`BatchingEncoder`
+wraps any encoder: the first caller becomes the *leader* and encodes at once; callers that
+arrive while it is busy queue up, and when it finishes, the oldest waiting caller becomes the
+next leader and encodes everything queued (up to ``max_batch`` texts) in one call. A lone
+query therefore never waits for a timer. Only when the previous batch held several requests
+(a sign of concurrent traffic) does a leader wait up to ``max_wait_ms`` for more to join.
+
+The batch is formed by hand here because the maintained options do not fit a synchronous
+library called from a thread pool: ``asyncio``-based batchers (e.g. Ray Serve's
+``@serve.batch``) need an event loop and a serving framework around the model.
+
+Repeated questions (a newsroom asks the same thing many times) are answered from an LRU cache
+of query vectors, keyed by the query text.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+
+import numpy as np
+
+from rag.embedding.base import Encoder, check_texts
+from rag.errors import InputError
+
+
+class _Request:
+    __slots__ = ("texts", "result", "error", "done", "lead")
+
+    def __init__(self, texts: list[str]) -> None:
+        self.texts = texts
+        self.result: np.ndarray | None = None
+        self.error: BaseException | None = None
+        self.done = False
+        self.lead = False
+
+
+class QueryCache:
+    """A thread-safe LRU map from query text to its (read-only) vector."""
+
+    def __init__(self, size: int) -> None:
+        if size < 0:
+            raise InputError(f"cache size must be 0 or more. Currently, size is {size}")
+        self.size = size
+        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, text: str) -> np.ndarray | None:
+        with self._lock:
+            vector = self._items.get(text)
+            if vector is None:
+                self.misses += 1
+                return None
+            self._items.move_to_end(text)
+            self.hits += 1
+            return vector
+
+    def put(self, text: str, vector: np.ndarray) -> None:
+        if not self.size:
+            return
+        vector = np.array(vector, dtype=np.float32)  # a copy the caller cannot change
+        vector.flags.writeable = False
+        with self._lock:
+            self._items[text] = vector
+            self._items.move_to_end(text)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class BatchingEncoder:
+    """An encoder whose ``encode_queries`` batches concurrent callers and caches vectors.
+
+    Documents pass straight through (ingest already sends large batches).
+
+    Args:
+        encoder: The encoder to wrap.
+        max_batch: Most query texts in one call of the wrapped encoder.
+        max_wait_ms: Longest a leader waits for more queries, and only under concurrent load.
+        cache_size: Query vectors kept (0 disables the cache).
+
+    Raises:
+        InputError: if ``max_batch`` is not positive or ``max_wait_ms`` is negative.
+    """
+
+    def __init__(
+        self,
+        encoder: Encoder,
+        max_batch: int = 16,
+        max_wait_ms: float = 1.0,
+        cache_size: int = 1024,
+    ) -> None:
+        if max_batch <= 0:
+            raise InputError(
+                f"max_batch must be greater than 0. Currently, max_batch is {max_batch}"
+            )
+        if max_wait_ms < 0:
+            raise InputError(
+                f"max_wait_ms must be 0 or more. Currently, max_wait_ms is {max_wait_ms}"
+            )
+        self.encoder = encoder
+        self.max_batch = max_batch
+        self.max_wait_s = max_wait_ms / 1000
+        self.cache = QueryCache(cache_size)
+        self._cond = threading.Condition()
+        self._queue: list[_Request] = []
+        self._leading = False
+        self._last_batch_requests = 0
+        self._last_batch_end = 0.0
+        self.batches = 0  # calls of the wrapped encoder's encode_queries
+
+    # ---- the Encoder protocol, delegated ------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.encoder.name
+
+    @property
+    def dim(self) -> int:
+        return self.encoder.dim
+
+    @property
+    def runtime(self) -> str:
+        return self.encoder.runtime
+
+    def warm_up(self) -> None:
+        self.encoder.warm_up()
+
+    def encode_documents(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        return self.encoder.encode_documents(texts, progress=progress)
+
+    # ---- queries ---------------------------------------------------------------------------
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        """Encode queries, sharing one call of the wrapped encoder with concurrent callers.
+
+        Returns:
+            float32 ``(len(texts), dim)``, equal to the wrapped encoder's output.
+        """
+        texts = check_texts(texts)
+        rows: list[np.ndarray | None] = [self.cache.get(t) for t in texts]
+        missing = list(dict.fromkeys(t for t, r in zip(texts, rows, strict=True) if r is None))
+        if missing:
+            vectors = self._batched(missing)
+            fresh = dict(zip(missing, vectors, strict=True))
+            for t, v in fresh.items():
+                self.cache.put(t, v)
+            rows = [fresh[t] if r is None else r for t, r in zip(texts, rows, strict=True)]
+        if not rows:
+            return self.encoder.encode_queries([])
+        return np.vstack(rows).astype(np.float32, copy=False)
+
+    def _batched(self, texts: list[str]) -> np.ndarray:
+        request = _Request(texts)
+        with self._cond:
+            self._queue.append(request)
+            if self._leading:
+                while not (request.done or request.lead):
+                    self._cond.wait()
+                if request.done:
+                    return _result(request)
+            self._leading = True
+            self._gather()
+            batch = self._take()
+        self._run(batch)
+        with self._cond:
+            self._last_batch_requests = len(batch)
+            self._last_batch_end = time.perf_counter()
+            if self._queue:
+                self._queue[0].lead = True  # hand over: it encodes what queued meanwhile
+            else:
+                self._leading = False
+            self._cond.notify_all()
+        return _result(request)
+
+    def _gather(self) -> None:
+        """Under concurrent load, wait (at most ``max_wait_s``) for a batch to fill. Holds the
+        condition's lock; ``wait`` releases it so that others can queue."""
+        recent = time.perf_counter() - self._last_batch_end < 0.1
+        if self._last_batch_requests < 2 or not recent:
+            return
+        deadline = time.perf_counter() + self.max_wait_s
+        while sum(len(r.texts) for r in self._queue) < self.max_batch:
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                return
+            self._cond.wait(left)
+
+    def _take(self) -> list[_Request]:
+        """The oldest requests, up to ``max_batch`` texts (always at least one request)."""
+        batch, count = [], 0
+        while self._queue and (not batch or count + len(self._queue[0].texts) <= self.max_batch):
+            request = self._queue.pop(0)
+            batch.append(request)
+            count += len(request.texts)
+        return batch
+
+    def _run(self, batch: list[_Request]) -> None:
+        texts = [t for r in batch for t in r.texts]
+        try:
+            vectors = self.encoder.encode_queries(texts)
+            self.batches += 1
+        except BaseException as e:  # every caller of the batch gets the error, not just one
+            for r in batch:
+                r.error = e
+        else:
+            start = 0
+            for r in batch:
+                r.result = vectors[start : start + len(r.texts)]
+                start += len(r.texts)
+        with self._cond:
+            for r in batch:
+                r.done = True
+
+    def __repr__(self) -> str:
+        return f"BatchingEncoder({self.encoder!r}, max_batch={self.max_batch})"
+
+
+def _result(request: _Request) -> np.ndarray:
+    if request.error is not None:
+        raise request.error
+    assert request.result is not None
+    return request.result

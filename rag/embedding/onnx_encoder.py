@@ -1,0 +1,246 @@
+"""Encoder that runs an ONNX export with ONNX Runtime: no torch in the serving process.
+
+The graph (see :mod:`rag.embedding.onnx_export`) already pools and normalises, so encoding is:
+tokenise with the model's own ``tokenizer.json`` (the ``tokenizers`` library, as
+sentence-transformers' fast tokenizer does), pad each batch to its longest text, run, read the
+unit vectors. Texts are sorted by length before batching, so a batch holds texts of similar
+length and little time goes to padding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.embedding import onnx_export
+from rag.embedding.base import check_texts
+from rag.errors import InputError, ModelError
+
+logger = logging.getLogger(__name__)
+
+PAD_ID = 1  # XLM-R's <pad>; e5's tokenizer.json declares it too, read from there when present
+
+
+class OnnxEncoder:
+    """Encode queries and documents with an ONNX model under ONNX Runtime (CPU).
+
+    Args:
+        onnx_dir: A folder written by :func:`rag.embedding.onnx_export.ensure_onnx_model`.
+        name: Name recorded in index manifests (the model's, not the runtime's: vectors of the
+            same model from torch and ONNX are compatible).
+        file_name: The graph to run: ``model_qint8.onnx`` (default) or ``model.onnx`` (fp32).
+        query_prompt: Text put before every query; None takes the folder's ``query`` prompt.
+        passage_prompt: Text put before every document; None takes the folder's ``passage``.
+        batch_size: Texts per run when encoding documents.
+        num_threads: ONNX Runtime intra-op threads; None uses the CPUs this process may use.
+
+    Raises:
+        InputError: if ``batch_size`` or ``num_threads`` is not positive.
+    """
+
+    def __init__(
+        self,
+        onnx_dir: str | Path,
+        name: str,
+        *,
+        file_name: str = onnx_export.INT8_FILE,
+        query_prompt: str | None = None,
+        passage_prompt: str | None = None,
+        batch_size: int = 16,
+        num_threads: int | None = None,
+    ) -> None:
+        if batch_size <= 0:
+            raise InputError(
+                f"batch_size must be greater than 0. Currently, batch_size is {batch_size}"
+            )
+        if num_threads is not None and num_threads <= 0:
+            raise InputError(
+                f"num_threads must be greater than 0 or None. Currently, num_threads is {num_threads}"
+            )
+        self.onnx_dir = Path(onnx_dir)
+        self.name = name
+        self.file_name = file_name
+        self.batch_size = batch_size
+        self.num_threads = num_threads
+        self.runtime = "onnx-int8" if file_name == onnx_export.INT8_FILE else "onnx-fp32"
+        marker = _read_json(self.onnx_dir / onnx_export.MARKER_FILE)
+        prompts = marker.get("prompts", {})
+        self.query_prompt = query_prompt if query_prompt is not None else prompts.get("query", "")
+        self.passage_prompt = (
+            passage_prompt if passage_prompt is not None else prompts.get("passage", "")
+        )
+        self.max_length = int(marker.get("max_seq_length", 512))
+        self._session: Any = None
+        self._tokenizer: Any = None
+        self._pad_id = PAD_ID
+        self._dim: int | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def dim(self) -> int:
+        """Embedding dimension (loads the model on first use)."""
+        if self._dim is None:
+            self.warm_up()
+        return int(self._dim or 0)
+
+    def warm_up(self) -> None:
+        """Load the tokenizer and the ONNX Runtime session once; later calls return at once.
+
+        Raises:
+            ImportError: if onnxruntime or tokenizers is missing.
+            ModelError: if the files cannot be loaded.
+        """
+        if self._session is not None:
+            return
+        with self._lock:
+            if self._session is None:
+                self._load()
+
+    def _load(self) -> None:
+        try:
+            import onnxruntime as ort
+            from tokenizers import Tokenizer
+        except ImportError as e:
+            raise ImportError("OnnxEncoder needs `pip install onnxruntime tokenizers`") from e
+        path = self.onnx_dir / self.file_name
+        # Reading the 250k-piece tokenizer and creating the session each take seconds and each
+        # keep one core busy: on 2 cores, doing both at once halves the wait.
+        loaded: dict[str, Any] = {}
+
+        def load_tokenizer() -> None:
+            try:
+                loaded["tokenizer"] = Tokenizer.from_file(str(self.onnx_dir / "tokenizer.json"))
+            except Exception as e:  # re-raised below, in the caller's thread
+                loaded["error"] = e
+
+        reader = threading.Thread(target=load_tokenizer, name="tokenizer-load")
+        reader.start()
+        try:
+            session = _session(ort, path, self.num_threads or _allowed_cpus())
+        except Exception as e:  # onnxruntime raises its own exception types; name the file
+            raise ModelError(f"cannot load ONNX model {path}: {e}") from e
+        finally:
+            reader.join()
+        if "error" in loaded:
+            raise ModelError(f"cannot load {self.onnx_dir / 'tokenizer.json'}: {loaded['error']}")
+        tokenizer = loaded["tokenizer"]
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(self.max_length)
+        pad = tokenizer.token_to_id("<pad>")
+        self._pad_id = PAD_ID if pad is None else int(pad)
+        self._tokenizer = tokenizer
+        out = session.get_outputs()[0].shape
+        self._dim = int(out[-1]) if isinstance(out[-1], int) else None
+        self._session = session
+        if self._dim is None:
+            self._dim = int(self._run([[0, 2]]).shape[1])
+        logger.info("loaded %s with ONNX Runtime (dim %d)", path, self._dim)
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        """Encode search queries (with ``query_prompt``): float32 ``(len(texts), dim)``."""
+        return self._encode(texts, self.query_prompt)
+
+    def encode_documents(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        """Encode passages (with ``passage_prompt``): float32 ``(len(texts), dim)``."""
+        return self._encode(texts, self.passage_prompt, progress=progress)
+
+    def _encode(self, texts: list[str], prompt: str | None, progress: bool = False) -> np.ndarray:
+        texts = check_texts(texts)
+        self.warm_up()
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        encodings = self._tokenizer.encode_batch([(prompt or "") + t for t in texts])
+        ids = [e.ids for e in encodings]
+        # Longest first, so the first batch shows the worst case and the rest only get faster.
+        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
+        out = np.empty((len(ids), self.dim), dtype=np.float32)
+        starts = range(0, len(order), self.batch_size)
+        if progress:
+            from tqdm.auto import tqdm
+
+            starts = tqdm(starts, desc="Embedding", unit="batch")
+        for start in starts:
+            rows = order[start : start + self.batch_size]
+            out[rows] = self._run([ids[i] for i in rows])
+        return out
+
+    def _run(self, batch: list[list[int]]) -> np.ndarray:
+        width = max(len(x) for x in batch)
+        input_ids = np.full((len(batch), width), self._pad_id, dtype=np.int64)
+        mask = np.zeros((len(batch), width), dtype=np.int64)
+        for row, x in enumerate(batch):
+            input_ids[row, : len(x)] = x
+            mask[row, : len(x)] = 1
+        (vectors,) = self._session.run(None, {"input_ids": input_ids, "attention_mask": mask})
+        return np.asarray(vectors, dtype=np.float32)
+
+    def __repr__(self) -> str:
+        return f"OnnxEncoder(name={self.name!r}, file={self.file_name!r})"
+
+
+def _session(ort: Any, path: Path, threads: int) -> Any:
+    """An ONNX Runtime session for ``path``, its optimised graph cached beside it.
+
+    Full graph optimisation of the int8 model takes seconds at every start; ONNX Runtime can
+    save the optimised graph, but it may hold kernels specific to this CPU, so the cached file
+    is named by the CPU's flags and the runtime's version and made once per machine.
+    """
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    # Idle worker threads sleep instead of spinning: on a shared 2-core host, spinning
+    # threads steal the CPU from the request being served (cf. rag/embedding/_omp.py).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    providers = ["CPUExecutionProvider"]
+    cached = path.with_name(f"{path.stem}.optimized-{_machine_tag(ort.__version__)}.onnx")
+    if cached.is_file():
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        try:
+            return ort.InferenceSession(str(cached), sess_options=options, providers=providers)
+        except Exception:  # a stale or damaged cache: rebuild it from the model below
+            logger.warning("ignoring unusable optimised graph %s", cached, exc_info=True)
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    tmp = cached.with_name(f"{cached.name}.tmp-{os.getpid()}")
+    options.optimized_model_filepath = str(tmp)
+    session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
+    try:
+        os.replace(tmp, cached)  # whole or absent, even with several processes starting
+    except OSError:
+        logger.info("could not cache the optimised graph in %s", cached, exc_info=True)
+    return session
+
+
+def _machine_tag(ort_version: str) -> str:
+    try:
+        flags = next(
+            line
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("flags")
+        )
+    except (OSError, StopIteration):
+        flags = os.uname().machine
+    digest = hashlib.sha256(f"{ort_version} {flags}".encode()).hexdigest()[:12]
+    return digest
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _allowed_cpus() -> int:
+    # os.cpu_count() counts the host's cores, which inside a container or under taskset can
+    # exceed the CPUs this process may use; more threads than CPUs only adds contention.
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1

@@ -1,0 +1,91 @@
+"""Metadata lines of Chinese news and government pages, and taking them out of the body.
+
+Sites print an article's metadata as short lines around the body rather than (only) in
+machine-readable tags: ``2023年10月26日08:15 | 来源：人民网－人民日报``, ``发布时间：2023-10-26
+来源：市政府办公厅 作者：张三``, ``分享到：微信 微博`` under the title, ``（责任编辑：李四）`` or
+``【打印】【关闭】`` under the body. A dateline names the reporter: ``本报北京10月25日电（记者
+张三）``. These rules hold for such pages generally; none is fitted to one site.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rag.parsing.dates import parse_date
+
+_HAN = r"\u4e00-\u9fff"
+# A metadata line is short and starts with (or holds, after a date) a label and a colon, or
+# one of the page's tool links.
+_LABELS = (
+    "来源|作者|记者|撰稿|编辑|责编|责任编辑|审核|校对|监制|发布时间|发布日期|发布机构|"
+    "发文机关|成文日期|时间|日期|稿源|出处|浏览次数|阅读量|点击数|字号"
+)
+_TOOLS = "分享到|扫一扫|打印本页|关闭窗口|【打印】|【关闭】|【字体"
+_META_LINE = re.compile(rf"^[\s(（【\[]*(?:(?:{_LABELS})\s*[:：]|{_TOOLS})")
+_LABEL_ANYWHERE = re.compile(rf"(?:{_LABELS})\s*[:：]")
+_DATE_START = re.compile(r"^\s*(?:19|20)\d{2}\s*[-/.年]")
+META_LINE_MAX_CHARS = 80
+_AUTHOR = re.compile(rf"(?:作者|撰稿)\s*[:：]\s*([{_HAN}·]{{2,4}}(?:[\s、,，]+[{_HAN}·]{{2,4}})*)")
+_REPORTER = re.compile(rf"[（(]\s*记者\s*([{_HAN}·]{{2,4}}(?:[\s、]+[{_HAN}·]{{2,4}})*)\s*[）)]")
+_ORIGIN = re.compile(r"(?:来源|稿源)\s*[:：]\s*([^\s|｜]+)")
+
+
+@dataclass(frozen=True)
+class LineMeta:
+    """What the metadata lines around a body said."""
+
+    authors: tuple[str, ...] = ()
+    published: str = ""
+    origin: str = ""  # 来源: the publication the article comes from
+
+
+def is_meta_line(line: str) -> bool:
+    """A short line made of labels (来源：…, 发布时间：…, 责任编辑：…, 分享到…)."""
+    s = line.strip()
+    if not s or len(s) > META_LINE_MAX_CHARS:
+        return False
+    if _META_LINE.match(s):
+        return True
+    # "2023年10月26日08:15 | 来源：…": a date first, then labels.
+    if not _DATE_START.match(s) or not parse_date(s):
+        return False
+    return len(s) <= 25 or _LABEL_ANYWHERE.search(s) is not None
+
+
+def split_meta_lines(
+    lines: list[str], title: str = "", edge: int = 4
+) -> tuple[list[int], LineMeta]:
+    """Indexes of the lines that are metadata (among the first and last ``edge`` lines, and a
+    repeat of the title at the top), and what they say.
+
+    A reporter named in a dateline (``…电（记者张三）``) counts as an author; the dateline stays
+    in the body, being part of the article's first sentence.
+    """
+    drop: list[int] = []
+    n = len(lines)
+    for i, line in enumerate(lines):
+        near_edge = i < edge or i >= n - edge
+        if not near_edge:
+            continue
+        s = line.strip()
+        if i < edge and title and _squash(s) == _squash(title) or is_meta_line(s):
+            drop.append(i)
+    meta_text = "\n".join(lines[i] for i in drop)
+    authors: tuple[str, ...] = ()
+    if m := _AUTHOR.search(meta_text):
+        authors = tuple(re.split(r"[\s、,，]+", m.group(1)))
+    else:
+        head = "\n".join(lines[:edge])
+        if m := _REPORTER.search(head):
+            authors = tuple(re.split(r"[\s、]+", m.group(1)))
+    published = ""
+    for i in drop:
+        if published := parse_date(lines[i]):
+            break
+    origin = m.group(1) if (m := _ORIGIN.search(meta_text)) else ""
+    return drop, LineMeta(authors=authors, published=published, origin=origin)
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", "", text)

@@ -1,0 +1,117 @@
+"""Saved web pages (news sites, government policy pages): the article and its metadata.
+
+Main-text extraction is trafilatura's (boilerplate, navigation, related-article lists and
+comments dropped; title, author, date, site name and URL read from the page's metadata).
+What it leaves of the metadata lines Chinese sites print around the body (来源/作者/发布时间
+under the title, 责任编辑 under the body) is taken out by :mod:`rag.parsing.metadata`.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rag.errors import SourceError
+from rag.parsing.cleaning import TextBuilder, ends_sentence
+from rag.parsing.dates import parse_date
+from rag.parsing.metadata import split_meta_lines
+from rag.parsing.page import make_doc_id
+from rag.types import Document
+
+_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-]+)""", re.IGNORECASE)
+# GB2312 and GBK pages routinely hold characters only their superset GB18030 defines.
+_SUPERSETS = {"gb2312": "gb18030", "gbk": "gb18030", "gb_2312-80": "gb18030", "x-gbk": "gb18030"}
+# "标题--社会--人民网", "标题_中国政府网", "标题 | 新华网": a page title's site tail. A dash
+# (——) is left alone: Chinese titles use it themselves.
+MIN_PROSE_CHARS = 40
+_TITLE_TAIL = re.compile(r"\s*(?:--|_|\||｜)\s*[^-_|｜]{1,20}$")
+
+
+def decode_html(data: bytes, name: str) -> str:
+    """The page as text: the charset its ``<meta>`` declares, else UTF-8, else a guess."""
+    candidates = []
+    if m := _CHARSET.search(data[:4096]):
+        declared = m.group(1).decode("ascii").lower()
+        candidates.append(_SUPERSETS.get(declared, declared))
+    candidates += ["utf-8", "gb18030"]
+    for codec in candidates:
+        try:
+            return data.decode(codec)
+        except (UnicodeDecodeError, LookupError):
+            continue
+    raise SourceError(f"{name}: cannot tell the page's character encoding; save it as UTF-8")
+
+
+def parse_html(data: bytes, source: str) -> Document:
+    """One saved page as one document.
+
+    Raises:
+        SourceError: The page holds no article text (a front page, an index, a login wall).
+    """
+    import trafilatura
+
+    html = decode_html(data, source)
+    extracted = trafilatura.bare_extraction(
+        html,
+        with_metadata=True,
+        include_comments=False,
+        include_tables=True,
+        deduplicate=True,
+    )
+    text = (getattr(extracted, "text", None) or "") if extracted is not None else ""
+    if not any(_is_prose(line) for line in text.splitlines()):
+        raise SourceError(
+            f"{source}: no article text found in this page (a front page, a list of links or "
+            "a page that loads its text with JavaScript?); save the article's own page"
+        )
+    title = _site_suffix_removed(extracted.title or "")
+    lines = text.splitlines()
+    drop, meta = split_meta_lines(lines, title)
+    body_lines = [(i + 1, line) for i, line in enumerate(lines) if i not in set(drop)]
+    builder = TextBuilder()
+    for lineno, line in body_lines:
+        if line.strip():
+            builder.add_line(line, lineno)
+            builder.add_newline(lineno)
+    body, line_map = builder.build()
+    if not body:
+        raise SourceError(f"{source}: no article text found in this page, only its metadata")
+    if not title:
+        title = body.split("\n", 1)[0][:40]
+    authors = meta.authors or _authors(extracted.author or "")
+    published = parse_date(extracted.date or "") or meta.published
+    url = extracted.url or ""
+    origin = url or source
+    return Document(
+        doc_id=make_doc_id(origin, TextBuilder.clean(title)),
+        title=TextBuilder.clean(title),
+        text=body,
+        authors=authors,
+        site=extracted.sitename or meta.origin,
+        source=origin,
+        line_map=line_map,
+        published=published,
+        kind="web",
+    )
+
+
+def _is_prose(line: str) -> bool:
+    """A line of running text: a sentence, or long. A page of nothing but short link texts
+    (a front page, a column index) has no article even when the extractor returns them."""
+    s = line.strip()
+    return len(s) >= MIN_PROSE_CHARS or (len(s) >= 6 and ends_sentence(s))
+
+
+def _authors(value: str) -> tuple[str, ...]:
+    names = [TextBuilder.clean(a) for a in re.split(r"[;；,，、|/]+|\s{2,}", value)]
+    return tuple(n for n in names if n)
+
+
+def _site_suffix_removed(title: str) -> str:
+    """``社区食堂试点扩大--社会--人民网`` -> ``社区食堂试点扩大`` (the page title's site tail)."""
+    title = title.strip()
+    for _ in range(3):
+        shorter = _TITLE_TAIL.sub("", title)
+        if shorter == title or len(shorter) < 4:
+            break
+        title = shorter
+    return title

@@ -1,0 +1,180 @@
+"""The query micro-batcher and the query-vector cache (fast: a fake encoder)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from rag.embedding.batching import BatchingEncoder, QueryCache
+from rag.embedding.fake import HashEncoder
+from rag.errors import InputError
+
+
+class CountingEncoder(HashEncoder):
+    """A fake encoder that records each call of ``encode_queries`` and can be slowed down, so
+    that concurrent callers overlap as they do with a real model."""
+
+    def __init__(self, delay_s: float = 0.0) -> None:
+        super().__init__()
+        self.delay_s = delay_s
+        self.calls: list[list[str]] = []
+        self._lock = threading.Lock()
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            self.calls.append(list(texts))
+        time.sleep(self.delay_s)
+        return super().encode_queries(texts)
+
+
+QUERIES = [f"问题 {i}：平台从业人员的职业伤害保障 question {i}" for i in range(64)]
+
+
+def test_concurrent_results_equal_one_by_one_encoding() -> None:
+    inner = CountingEncoder(delay_s=0.01)
+    batcher = BatchingEncoder(inner, max_batch=8, cache_size=0)
+    expected = {q: HashEncoder().encode_queries([q])[0] for q in QUERIES}
+    results: dict[str, np.ndarray] = {}
+    barrier = threading.Barrier(16)
+    errors: list[BaseException] = []
+
+    def client(offset: int) -> None:
+        try:
+            barrier.wait()
+            for q in QUERIES[offset::16]:
+                results[q] = batcher.encode_queries([q])[0]
+        except BaseException as e:  # surfaced below; a thread's exception is otherwise lost
+            errors.append(e)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors
+    assert set(results) == set(QUERIES)
+    for q in QUERIES:
+        np.testing.assert_array_equal(results[q], expected[q])
+    # Queries shared calls: fewer calls than queries, and none above the bound.
+    assert len(inner.calls) < len(QUERIES)
+    assert max(len(c) for c in inner.calls) <= 8
+    assert sorted(t for c in inner.calls for t in c) == sorted(QUERIES)
+
+
+def test_multi_text_requests_keep_their_rows_in_order() -> None:
+    inner = CountingEncoder(delay_s=0.005)
+    batcher = BatchingEncoder(inner, max_batch=6, cache_size=0)
+    groups = [QUERIES[i : i + 3] for i in range(0, 24, 3)]
+    out: dict[int, np.ndarray] = {}
+
+    def client(i: int) -> None:
+        out[i] = batcher.encode_queries(groups[i])
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(len(groups))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    for i, group in enumerate(groups):
+        np.testing.assert_array_equal(out[i], HashEncoder().encode_queries(group))
+
+
+def test_a_lone_query_is_encoded_alone_and_at_once() -> None:
+    inner = CountingEncoder()
+    batcher = BatchingEncoder(inner, cache_size=0)
+    for q in QUERIES[:5]:
+        batcher.encode_queries([q])
+    assert inner.calls == [[q] for q in QUERIES[:5]]
+
+
+def test_cache_answers_repeated_queries_without_encoding() -> None:
+    inner = CountingEncoder()
+    batcher = BatchingEncoder(inner, cache_size=2)
+    first = batcher.encode_queries([QUERIES[0]])
+    again = batcher.encode_queries([QUERIES[0]])
+    assert inner.calls == [[QUERIES[0]]]
+    np.testing.assert_array_equal(first, again)
+    assert batcher.cache.hits == 1
+    # A mixed request only encodes what is missing, once even if repeated.
+    mixed = batcher.encode_queries([QUERIES[1], QUERIES[0], QUERIES[1]])
+    assert inner.calls[-1] == [QUERIES[1]]
+    np.testing.assert_array_equal(
+        mixed, HashEncoder().encode_queries([QUERIES[1], QUERIES[0], QUERIES[1]])
+    )
+
+
+def test_cache_evicts_the_least_recently_used() -> None:
+    cache = QueryCache(2)
+    v = np.ones(4, dtype=np.float32)
+    cache.put("a", v)
+    cache.put("b", v)
+    assert cache.get("a") is not None  # a is now the most recent
+    cache.put("c", v)
+    assert cache.get("b") is None
+    assert cache.get("a") is not None and cache.get("c") is not None
+    assert len(cache) == 2
+
+
+def test_cached_vectors_cannot_be_changed_by_callers() -> None:
+    batcher = BatchingEncoder(HashEncoder(), cache_size=4)
+    out = batcher.encode_queries([QUERIES[0]])
+    out[0, :] = 0.0
+    np.testing.assert_array_equal(
+        batcher.encode_queries([QUERIES[0]]), HashEncoder().encode_queries([QUERIES[0]])
+    )
+
+
+def test_an_encoder_error_reaches_every_caller_of_the_batch() -> None:
+    class Failing(CountingEncoder):
+        broken = True
+
+        def encode_queries(self, texts: list[str]) -> np.ndarray:
+            time.sleep(0.01)
+            if self.broken:
+                raise RuntimeError("model crashed")
+            return super().encode_queries(texts)
+
+    inner = Failing()
+    batcher = BatchingEncoder(inner, cache_size=0)
+    errors: list[BaseException] = []
+
+    def client(q: str) -> None:
+        try:
+            batcher.encode_queries([q])
+        except RuntimeError as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=client, args=(q,)) for q in QUERIES[:6]]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert len(errors) == 6
+    # And the same batcher works afterwards (no leader left stuck).
+    inner.broken = False
+    np.testing.assert_array_equal(
+        batcher.encode_queries([QUERIES[0]]), HashEncoder().encode_queries([QUERIES[0]])
+    )
+
+
+def test_bad_input_and_settings_are_named() -> None:
+    batcher = BatchingEncoder(HashEncoder())
+    with pytest.raises(InputError, match="not a single string"):
+        batcher.encode_queries("one string")  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="item 1 is int"):
+        batcher.encode_queries(["a", 3])  # type: ignore[list-item]
+    with pytest.raises(InputError, match="max_batch"):
+        BatchingEncoder(HashEncoder(), max_batch=0)
+    assert batcher.encode_queries([]).shape == (0, 64)
+
+
+def test_documents_and_identity_pass_through() -> None:
+    inner = HashEncoder()
+    batcher = BatchingEncoder(inner)
+    assert (batcher.name, batcher.dim, batcher.runtime) == (inner.name, inner.dim, "hash")
+    np.testing.assert_array_equal(
+        batcher.encode_documents(QUERIES[:3]), inner.encode_documents(QUERIES[:3])
+    )
