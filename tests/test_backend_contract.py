@@ -300,3 +300,18 @@ def test_unknown_backend_is_refused(tmp_path):
     engine = Engine(EngineConfig(index_dir=tmp_path, backend="elastic"), encoder=HashEncoder())
     with pytest.raises(InputError, match="backend must be one of faiss, milvus"):
         engine.warm_up()
+
+
+def test_backend_searcher_keeps_to_filtered_documents(loaded):
+    from rag.search.filters import Filters
+
+    doc = _injury_doc(loaded)
+    others = tuple(d for d in loaded.documents if d != doc.doc_id)
+    result = BackendSearcher(loaded).search(
+        FOUR_HIGHLIGHTS, top_k=5, filters=Filters(doc_ids=others)
+    )
+    assert result.hits and all(h.chunk.doc_id in others for h in result.hits)
+    only = BackendSearcher(loaded).search(
+        FOUR_HIGHLIGHTS, top_k=5, filters=Filters(doc_ids=(doc.doc_id,))
+    )
+    assert {h.chunk.doc_id for h in only.hits} == {doc.doc_id}
