@@ -28,6 +28,7 @@ from rag.types import Answer, Document, SearchResult, Turn
 
 if TYPE_CHECKING:
     from rag.answering.generation import AnswerEvent
+    from rag.search.filters import Filters
 
 __all__ = ["AnswerStage", "Encoder", "Generator", "Retriever"]
 
@@ -40,8 +41,11 @@ class Retriever(Protocol):
         """Load what the first search would otherwise load; later calls return at once."""
         ...
 
-    def search(self, query: str, top_k: int = 5, mode: str = "hybrid") -> SearchResult:
-        """The ``top_k`` best passages for ``query`` and whether they look like an answer.
+    def search(
+        self, query: str, top_k: int = 5, mode: str = "hybrid", filters: Filters | None = None
+    ) -> SearchResult:
+        """The ``top_k`` best passages for ``query`` and whether they look like an answer;
+        with ``filters``, the best among the documents that match them.
 
         Raises:
             InputError: An empty query, ``top_k`` out of range or an unknown ``mode``.

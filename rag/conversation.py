@@ -62,9 +62,19 @@ _EN_ORDINALS = {
 # "第二个…", "第三点", "第四项"; a bare "第二" only at the end ("第二呢？"), since "第一批"
 # and "第二十大" name things rather than point at an item.
 _ZH_ORDINAL = re.compile(
-    rf"第\s*([{_CN_DIGITS}]{{1,3}}|\d{{1,2}})\s*(?:(?:个|点|项|条|方面|部分|种)|(?=\s*(?:呢|吗)?\s*[?？。!！]?\s*$))"
+    rf"第\s*(?P<n>[{_CN_DIGITS}]{{1,3}}|\d{{1,2}})\s*(?:个|点|项|条|方面|部分|种)"
+    # A bare "第二" only opens the question ("第二呢？", "那第三呢"): "世界第一" is a rank.
+    rf"|^(?:那么|那|还有|再|说说|讲讲)?\s*第\s*(?P<bare>[{_CN_DIGITS}]{{1,3}}|\d{{1,2}})"
+    r"(?=\s*(?:呢|吗)?\s*[?？。!！]?\s*$)"
 )
 _ZH_LAST = re.compile(r"最后(?:一\s*(?:个|点|项|条|方面|部分|种)|那个|的那个|一)")
+# What may follow "第二个" when it points at an item: nothing, a particle or a verb of the
+# question ("第二个呢？", "第二个是什么", "第二个具体指什么"), or the list's own noun
+# ("第二个亮点" after "…有哪四个亮点？"); "第一条铁路", "最后一个王公" name new things.
+_ZH_AFTER_ORDINAL = {
+    "呢", "吗", "是", "的", "具体", "指", "指的", "说", "讲", "有", "怎么", "什么", "如何",
+    "内容", "和", "与", "跟", "呀", "啊", "又", "还", "就", "意思", "再", "详细", "能",
+}  # fmt: skip
 _ZH_QI = re.compile(rf"^(?:那|那么)?\s*其([{_CN_DIGITS}])")
 _EN_ORDINAL = re.compile(
     r"\b(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|final|"
@@ -89,7 +99,7 @@ _EN_ELLIPSIS = re.compile(
     re.IGNORECASE,
 )
 _ZH_PRONOUN = re.compile(
-    r"(?P<d>这个|那个|这项|那项|这些|那些|这一|这[两几二三四五六七八九十]个|(?<!应)该|(?<![因如从彼])此|上述|它们|它|其中|"
+    r"(?P<d>这个|那个|这项|那项|这些|那些|这一|这[两几二三四五六七八九十]个|(?<!应)该|(?<![因如从彼在])此|上述|它们|它|其中|"
     r"他们|她们|(?<!其)他|她)(?P<n>[\u4e00-\u9fff]{0,4})"
 )
 # "this"/"that" only stand for something on their own ("what does this mean?"); before a
@@ -103,6 +113,7 @@ _EN_PRONOUN = re.compile(
 _THIS_ARTICLE = re.compile(
     r"这篇|那篇|该文|此文|这一篇|\b(?:this|that|the same) (?:article|piece|essay)\b", re.IGNORECASE
 )
+_ZH_BARE_PRONOUNS = {"它", "它们", "其中", "他", "她", "他们", "她们"}
 # Words a question asks with, which carry no topic of their own.
 _ZH_QUESTION_WORDS = re.compile(
     r"什么|哪些|哪个|哪里|哪儿|哪|谁|多少|几|怎么|怎样|如何|为什么|为何|是否|吗|呢|么|啥"
@@ -135,8 +146,8 @@ _ZH_ATTRIBUTES = {
 # A short question that starts with its predicate has dropped its subject, as Chinese
 # does when the subject is the one just talked about: "有多少人参加？", "什么时候开始的？".
 _ZH_PRO_DROP = re.compile(
-    r"^(?:有|是|在|要|将|会|能|可以|需要|覆盖|包括|涉及|什么时候|何时|哪一年|哪年|从哪|为什么|"
-    r"为何|怎么|如何|主要|一共|共有|总共|累计)"
+    r"^(?:有|是|在|要|将|会|能|可以|需要|覆盖|包括|涉及|什么时候|何时|哪一年|哪年|从哪|主要|"
+    r"一共|共有|总共|累计)"
 )
 _MAX_PRO_DROP_CHARS = 12
 _EN_GENERIC = {
@@ -402,7 +413,11 @@ def _read(question: str, previous: _Context | None, documents: Mapping[str, Docu
     if _THIS_ARTICLE.search(text) and previous.documents:
         return FollowUp(question, question, "article", previous.documents[:1])
 
-    rewritten = _replace_pronoun(original, previous.subject, previous.query, english)
+    def known(word: str) -> bool:
+        texts = [documents[d].text for d in previous.documents if d in documents]
+        return word in previous.query or any(word in t for t in texts)
+
+    rewritten = _replace_pronoun(original, previous.subject, previous.query, english, known)
     if rewritten is not None:
         return FollowUp(question, rewritten, "pronoun", previous.documents)
     return FollowUp(question, question)
@@ -411,9 +426,10 @@ def _read(question: str, previous: _Context | None, documents: Mapping[str, Docu
 def _ordinal(text: str, previous_query: str) -> int:
     """The item number an ordinal points at (-1 for the last one, 0 for none)."""
     m = _ZH_ORDINAL.search(text)
-    if m:
-        return _numeral(m.group(1))
-    if _ZH_LAST.search(text):
+    if m and (m.group("bare") or _points_at_item(text[m.end() :], previous_query)):
+        return _numeral(m.group("n") or m.group("bare"))
+    m = _ZH_LAST.search(text)
+    if m and _points_at_item(text[m.end() :], previous_query):
         return -1
     m = _ZH_QI.search(text)
     if m:
@@ -425,6 +441,14 @@ def _ordinal(text: str, previous_query: str) -> int:
         if not after or after in _EN_ITEM_NOUNS or after.rstrip("s") in previous_query.lower():
             return _EN_ORDINALS.get(word) or int(re.sub(r"\D", "", word))
     return 0
+
+
+def _points_at_item(after: str, previous_query: str) -> bool:
+    """What follows a Chinese ordinal leaves it pointing at an item of the last list."""
+    words = _zh_words(after)
+    if not words or not re.match(r"\s*[\u4e00-\u9fff]", after):
+        return True
+    return words[0] in _ZH_AFTER_ORDINAL or words[0] in previous_query
 
 
 def _numeral(token: str) -> int:
@@ -501,6 +525,8 @@ def _only_generic(text: str, english: bool) -> bool:
         words = re.findall(r"[a-z]+", text.lower())
         return bool(words) and len(words) <= 6 and all(w in _EN_GENERIC for w in words)
     core = re.sub(r"[\s?？。!！,，、:：]", "", text)
+    if re.search(r"[A-Za-z0-9]", core):  # "什么是JAXR？" names something
+        return False
     return 0 < len(core) <= 10 and all(t in _ZH_GENERIC for t in _zh_words(core))
 
 
@@ -627,7 +653,9 @@ def _item_core(sentence: str) -> str:
     return text.rstrip("。.!！?？;；")
 
 
-def _replace_pronoun(text: str, subject: str, previous_query: str, english: bool) -> str | None:
+def _replace_pronoun(
+    text: str, subject: str, previous_query: str, english: bool, known: Callable[[str], bool]
+) -> str | None:
     if english:
         if not _EN_PRONOUN.search(text):
             return None
@@ -642,6 +670,23 @@ def _replace_pronoun(text: str, subject: str, previous_query: str, english: bool
     m = _ZH_PRONOUN.search(text)
     if m is None:
         return None
+    if m.group("d") in _ZH_BARE_PRONOUNS:
+        # "杨丽音和她的丈夫", "当穿山甲感到威胁时，它们…": the question names what the
+        # pronoun stands for before it; only one opening the question points back.
+        before = _ZH_QUESTION_WORDS.sub("", text[: m.start()])
+        before = re.sub(r"^(?:那么|那|而|但|请问|还有|另外|所以)", "", before.strip())
+        if re.search(r"[\u4e00-\u9fffA-Za-z0-9]", before):
+            return None
+    else:
+        # "这个试点" points back only if the conversation spoke of a 试点; "该漫画" after
+        # an article on injury insurance is a new topic, asked as such.
+        after = text[m.end("d") :]
+        words = _zh_words(after)
+        if words and re.match(r"[\u4e00-\u9fff]", after):
+            # A one-character word ("该书") says too little: check it with what follows.
+            word = words[0] if len(words[0]) >= 2 else after[:2]
+            if not known(word):
+                return None
     if not subject:
         return f"{previous_query} {text}"
     noun = m.group("n")

@@ -371,7 +371,11 @@ class Engine:
             yield event
 
     def _answer_from_passages(
-        self, question: str, top_k: int, history: Sequence[Turn], filters: Filters | None
+        self,
+        question: str,
+        top_k: int,
+        history: Sequence[Turn],
+        filters: Filters | None = None,
     ) -> tuple[Snapshot, SearchResult, Answer, conversation.FollowUp, float, float]:
         """Search for the (standalone) question and build the extractive answer."""
         # One state for the whole answer: the passages and the documents they are quoted

@@ -13,7 +13,11 @@ times, in the same process and interleaved round by round:
   clients send it: question, answer text and citations);
 - ``resolve``: :func:`rag.conversation.resolve` alone on those follow-ups.
 
-Prints p50/p95 in milliseconds.
+Prints p50/p95 in milliseconds. With ``--standalone QUERIES.jsonl`` (BEIR queries, e.g.
+``../shared/bench/cmrc2018-zh-chunk/queries-tune.jsonl``) it also prints how many of those
+questions, each asked right after the four-highlights turn, are read as follow-ups (they are
+written to stand alone, so every follow-up reading there is a misreading or a question that
+leans on its own passage, such as 它的启动口令是什么？).
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+
+from benchmarks.common import percentile
 
 ROOT = Path(__file__).resolve().parents[1]
 CONVERSATIONS = [
@@ -37,14 +43,12 @@ CONVERSATIONS = [
 ]
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument(
+        "--standalone", type=Path, help="BEIR queries.jsonl of standalone questions"
+    )
     args = parser.parse_args()
 
     from api.settings import Settings
@@ -82,13 +86,45 @@ def main() -> None:
                 times["standalone"].append((t1 - t0) * 1000)
                 times["follow-up"].append((t2 - t1) * 1000)
                 times["resolve"].append((t3 - t2) * 1000)
+        if args.standalone:
+            misread(args.standalone, documents)
     print(f"{len(cases)} follow-ups x {args.rounds} rounds (bundled page, default model)")
     print(f"{'':12s} {'p50 ms':>8s} {'p95 ms':>8s} {'mean ms':>8s}")
     for name, values in times.items():
         print(
-            f"{name:12s} {percentile(values, 0.5):8.2f} {percentile(values, 0.95):8.2f}"
+            f"{name:12s} {percentile(values, 50):8.2f} {percentile(values, 95):8.2f}"
             f" {statistics.fmean(values):8.2f}"
         )
+
+
+def misread(path: Path, documents) -> None:
+    import collections
+    import json
+
+    from rag.conversation import resolve
+    from rag.types import Turn
+
+    first = next(iter(CONVERSATIONS))[0]
+    pilot = next(d for d in documents.values() if "其二" in d.text)
+    lines = [s for s in pilot.text.split("\n") if s.startswith(("其一", "其二", "其三", "其四"))]
+    answer = "\n".join(f"{i}. {line.split('。')[0]}。[{i}]" for i, line in enumerate(lines, 1))
+    turn = Turn(first, answer)
+    kinds: collections.Counter[str] = collections.Counter()
+    examples: dict[str, list[str]] = collections.defaultdict(list)
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            question = json.loads(line)["text"]
+            reading = resolve(question, [turn], documents)
+            kinds[reading.kind] += 1
+            if reading.is_followup and len(examples[reading.kind]) < 3:
+                examples[reading.kind].append(question)
+    total = sum(kinds.values())
+    print(f"{total} standalone questions after the four-highlights turn: {dict(kinds)}")
+    print(
+        f"read as follow-ups: {total - kinds['standalone']} ({1 - kinds['standalone'] / total:.1%})"
+    )
+    for kind, questions in examples.items():
+        print(f"  {kind}: " + " / ".join(questions))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,7 +29,7 @@ import time
 from pathlib import Path
 
 import httpx
-from benchmarks.common import proc_status
+from benchmarks.common import percentile, proc_status
 from benchmarks.harness import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,14 +62,6 @@ def article(i: int, chars: int = 3000) -> dict:
 
 def rss_mb(pid: int) -> float:
     return proc_status(pid).get("VmRSS", float("nan"))
-
-
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
 def start_server(code: Path, index_dir: Path, port: int) -> subprocess.Popen:
@@ -184,14 +175,14 @@ def load(url: str, args: argparse.Namespace) -> dict:
         "error_examples": errors[:3],
         "reads": len(reads),
         "reads_per_s": round(len(reads) / elapsed, 2),
-        "read_p50_ms": round(pct(reads, 50), 1),
-        "read_p95_ms": round(pct(reads, 95), 1),
-        "search_p50_ms": round(pct(latencies["search"], 50), 1),
-        "ask_p50_ms": round(pct(latencies["ask"], 50), 1),
+        "read_p50_ms": round(percentile(reads, 50), 1),
+        "read_p95_ms": round(percentile(reads, 95), 1),
+        "search_p50_ms": round(percentile(latencies["search"], 50), 1),
+        "ask_p50_ms": round(percentile(latencies["ask"], 50), 1),
         "posts": len(latencies["post"]),
-        "post_p50_ms": round(pct(latencies["post"], 50), 1),
-        "post_p95_ms": round(pct(latencies["post"], 95), 1),
-        "delete_p50_ms": round(pct(latencies["delete"], 50), 1),
+        "post_p50_ms": round(percentile(latencies["post"], 50), 1),
+        "post_p95_ms": round(percentile(latencies["post"], 95), 1),
+        "delete_p50_ms": round(percentile(latencies["delete"], 50), 1),
     }
 
 

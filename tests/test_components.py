@@ -185,3 +185,21 @@ def test_a_bad_llm_config_is_refused_when_the_engine_is_built(fake_engine):
     config = replace(fake_engine.config, llm=LLMConfig("127.0.0.1:8080/v1", "m"))
     with pytest.raises(InputError, match="base_url must start with http"):
         Engine(config, encoder=HashEncoder())
+
+
+@pytest.mark.parametrize("bad", ["一段文字", ["一段文字", 3]])
+def test_every_encoder_refuses_texts_that_are_not_a_list_of_strings(tmp_path, bad):
+    # One check serves every encoder; it runs before any model loads (these folders are empty).
+    from rag.embedding.encoder import SentenceTransformerEncoder
+    from rag.embedding.onnx_encoder import OnnxEncoder
+    from rag.errors import InputError
+
+    encoders = [
+        OnnxEncoder(tmp_path, "empty"),
+        SentenceTransformerEncoder(tmp_path / "missing"),
+        BatchingEncoder(HashEncoder()),
+    ]
+    for encoder in encoders:
+        for encode in (encoder.encode_queries, encoder.encode_documents):
+            with pytest.raises(InputError, match="not a single string|item 1 is int"):
+                encode(bad)

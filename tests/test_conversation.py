@@ -88,6 +88,9 @@ def item_text(docs, followup):
         ("其三呢？", "其三"),
         ("最后一个呢？", "其四"),
         ("第一个亮点是什么意思？", "其一"),
+        ("那第三呢", "其三"),
+        ("第二个和第三个有什么区别？", "其二"),
+        ("最后一个亮点是什么？", "其四"),
         ("Tell me more about the second one", "其二"),
         ("the third one", "其三"),
         ("And the last one?", "其四"),
@@ -183,6 +186,25 @@ def _comma(doc):
 def test_first_batch_names_a_thing_and_is_not_an_ordinal(docs, highlights_turn, question):
     followup = resolve(question, [highlights_turn], docs)
     assert followup.kind == "standalone"
+    assert followup.query == question
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "“石膏花支洞”凭借什么能成为世界第一？",  # a rank, not an item
+        "香港的第一条铁路是哪条铁路？",  # an ordinal naming a new thing
+        "最后一个莫扎伊斯克王公是谁？",
+        "该漫画是由谁创作的？",  # a demonstrative before a noun the conversation never used
+        "杨丽音和她的丈夫是如何认识的？",  # the pronoun's referent comes before it
+        "当马来穿山甲感到威胁时，它们会如何做？",
+        "什么是JAXR？",  # names something, though in Latin letters
+        "为什么金氏能影响朝政？",  # a subject after the question word
+    ],
+)
+def test_questions_naming_their_own_topic_stand_alone(docs, highlights_turn, question):
+    followup = resolve(question, [highlights_turn], docs)
+    assert followup.kind == "standalone", followup
     assert followup.query == question
 
 
@@ -483,3 +505,18 @@ def test_a_model_rewrite_replaces_the_query_but_not_an_ordinal_item(docs, highli
     assert alone.with_query("") == alone
     assert alone.with_query("哪些平台企业参加了职业伤害保障试点？").kind == "rewritten"
     assert alone.with_query("哪些平台企业参加了职业伤害保障试点？").is_followup
+
+
+def test_citations_that_point_nowhere_are_ignored(docs, highlights_turn):
+    from rag.types import Citation
+
+    junk = (
+        Citation(1, "no-such-doc", "", "t", "不存在的句子，哪里都没有。", 0, 12),
+        Citation(2, highlights_turn.citations[0].doc_id, "", "t", "", 50, 10),
+        Citation(3, highlights_turn.citations[0].doc_id, "", "t", "", -5, 10**9),
+    )
+    turn = Turn(FOUR_HIGHLIGHTS, "1. 甲[1]\n2. 乙[2]\n3. 丙[3]", junk)
+    followup = resolve("第二个呢？", [turn], docs)
+    # Nothing to point into: read as asking for more about the earlier question.
+    assert followup.kind == "more"
+    assert followup.item is None and followup.documents == ()

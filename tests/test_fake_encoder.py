@@ -65,3 +65,28 @@ def test_rejects_bad_input() -> None:
         HashEncoder().encode_queries("one string")  # type: ignore[arg-type]
     with pytest.raises(InputError, match="dim must be at least 2"):
         HashEncoder(dim=1)
+
+
+def test_warm_up_in_background_loads_once_and_reports_errors() -> None:
+    import pytest
+
+    from rag.embedding.base import warm_up_in_background
+    from rag.embedding.fake import HashEncoder
+
+    class Loading(HashEncoder):
+        loads = 0
+
+        def warm_up(self) -> None:
+            type(self).loads += 1
+
+    encoder = Loading()
+    warm_up_in_background(encoder)()
+    assert Loading.loads == 1
+
+    class Broken(HashEncoder):
+        def warm_up(self) -> None:
+            raise OSError("model file missing")
+
+    wait = warm_up_in_background(Broken())
+    with pytest.raises(OSError, match="model file missing"):
+        wait()

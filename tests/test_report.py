@@ -89,6 +89,18 @@ def test_write_report_without_records_still_writes_chart(tmp_path: Path) -> None
     assert "No per-query records." in files.summary_md.read_text(encoding="utf-8")
 
 
+def test_write_report_writes_numpy_scalars_as_numbers_and_refuses_other_objects(
+    tmp_path: Path,
+) -> None:
+    import numpy as np
+
+    files = write_report(tmp_path / "a", {"only": {"queries": np.int64(3), "mrr": np.float32(0.5)}})
+    summary = json.loads(files.summary_json.read_text(encoding="utf-8"))
+    assert summary["modes"]["only"] == {"queries": 3, "mrr": 0.5}
+    with pytest.raises(TypeError, match="cannot write object to JSON"):
+        write_report(tmp_path / "b", {"only": {"queries": 3, "odd": object()}})
+
+
 def test_format_table_puts_modes_side_by_side() -> None:
     table = format_table(_summaries())
     lines = table.splitlines()

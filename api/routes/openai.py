@@ -13,6 +13,7 @@ suggestions) are answered by :mod:`rag.chat.tasks`, without searching.
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 import uuid
@@ -186,7 +187,11 @@ async def chat_completions(
             sources=open_webui_sources(answer.citations) if events else None,
         )
     stream = engine.ask_stream(question, body.top_k, history)
-    return _sse(_answer_chunks(completion_id, created, model, stream, events, request))
+    # The search (and the model's first words) before the response starts: an error there
+    # still gets its proper status instead of cutting a stream that said 200.
+    first = await run_in_threadpool(next, stream, None)
+    pending = itertools.chain([first] if first is not None else [], stream)
+    return _sse(_answer_chunks(completion_id, created, model, pending, events, request))
 
 
 def _sse(chunks: Iterator[dict[str, Any]]) -> EventSourceResponse:

@@ -25,7 +25,7 @@ from typing import Literal
 
 from rag.chat.transcript import Message, quoted_citations
 from rag.index.tokenize import has_han
-from rag.parsing.cleaning import find_folded
+from rag.parsing.cleaning import fold_in_place
 from rag.types import Citation, Document
 
 TaskKind = Literal["title", "tags", "follow_ups", "queries", "autocomplete", "summary"]
@@ -150,17 +150,6 @@ def make_title(question: str) -> str:
     return title or "New chat"
 
 
-def _as_printed(lead: str, citations: Sequence[Citation], documents: Mapping[str, Document]) -> str:
-    """The lead as the cited article prints it: a client may send the answer back with its
-    punctuation folded to ASCII, and a suggestion should quote the article."""
-    for doc_id in dict.fromkeys(c.doc_id for c in citations):
-        doc = documents.get(doc_id)
-        at = find_folded(doc.text, lead) if doc is not None and lead else -1
-        if at >= 0:
-            return doc.text[at : at + len(lead)]
-    return lead
-
-
 def make_tags(cited: Sequence[Document], documents: Mapping[str, Document]) -> list[str]:
     """Tags for a conversation: the columns, then the titles, of the documents it cited."""
     tags: list[str] = []
@@ -189,17 +178,15 @@ def make_follow_ups(
     def about_item(lead: str) -> str:
         return f"Tell me more about “{lead}”." if english else f"“{lead}”具体指什么？"
 
-    leads = [
-        _as_printed(_lead(m.group("text")), citations, documents)
-        for m in _ANSWER_ITEM.finditer(answer)
-    ]
+    cited = [documents[d] for d in dict.fromkeys(c.doc_id for c in citations) if d in documents]
+    # An item as the answer shows it, named as the article prints it (full-width marks).
+    leads = [_as_printed(_lead(m.group("text")), cited) for m in _ANSWER_ITEM.finditer(answer)]
     for c in citations:
         doc = documents.get(c.doc_id)
         item = _ITEM.match(doc.text, c.start) if doc is not None else None
         if item:  # the cited quote opens a list item: its siblings are the list's other items
             leads.extend(_siblings(doc.text, item.group("mark")))
     items = [about_item(lead) for lead in dict.fromkeys(x for x in leads if x)]
-    cited = [documents[d] for d in dict.fromkeys(c.doc_id for c in citations) if d in documents]
     sections = [
         f"What does the section “{section.title}” of 《{doc.title}》 say?"
         if english
@@ -254,6 +241,16 @@ def _cited(answers: Sequence[str], documents: Mapping[str, Document]) -> list[Do
         for c in quoted_citations(answer, documents):
             docs.setdefault(c.doc_id, documents[c.doc_id])
     return list(docs.values())
+
+
+def _as_printed(text: str, docs: Sequence[Document]) -> str:
+    """``text`` as the first of ``docs`` holding it prints it (width folded to match)."""
+    folded = fold_in_place(text)
+    for doc in docs:
+        start = fold_in_place(doc.text).find(folded)
+        if start >= 0:
+            return doc.text[start : start + len(text)]
+    return text
 
 
 def _lead(text: str) -> str:

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from rag.answering.markers import make_citation
-from rag.parsing.cleaning import find_folded
+from rag.parsing.cleaning import fold_in_place
 from rag.types import Citation, Document
 
 # A Sources line as the OpenAI route writes it: ``[n] Title · section: “quote”``.
@@ -45,8 +45,11 @@ def quoted_citations(text: str, documents: Mapping[str, Document]) -> tuple[Cita
     citations: list[Citation] = []
     seen: set[tuple[str, int]] = set()
     for piece in _pieces(text):
+        # Width folded on both sides: an answer copied with ASCII commas still finds text
+        # printed with full-width ones; the citation quotes the document as printed.
+        piece = fold_in_place(piece)
         for doc in documents.values():
-            start = find_folded(doc.text, piece)
+            start = fold_in_place(doc.text).find(piece)
             if start < 0:
                 continue
             if (doc.doc_id, start) not in seen:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -38,6 +39,33 @@ class Encoder(Protocol):
     def encode_documents(self, texts: list[str], progress: bool = False) -> np.ndarray:
         """Return a float32 array of shape ``(len(texts), dim)``, rows of unit length."""
         ...
+
+
+def warm_up_in_background(encoder: Encoder) -> Callable[[], None]:
+    """Start ``encoder.warm_up()`` in a thread; return a function that waits for it and
+    re-raises its error, if any.
+
+    Loading a model is mostly native code that releases the GIL (reading the tokenizer,
+    creating the ONNX Runtime session, torch's loaders), so on a multi-core machine it
+    overlaps with loading the index.
+    """
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            encoder.warm_up()
+        except BaseException as e:  # handed to the caller's thread by wait()
+            failure.append(e)
+
+    thread = threading.Thread(target=run, name="encoder-warm-up", daemon=True)
+    thread.start()
+
+    def wait() -> None:
+        thread.join()
+        if failure:
+            raise failure[0]
+
+    return wait
 
 
 def check_texts(texts: Sequence[str]) -> list[str]:

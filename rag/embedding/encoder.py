@@ -80,7 +80,7 @@ class SentenceTransformerEncoder:
     def dim(self) -> int:
         """Embedding dimension, read from the folder's pooling config when it is not loaded yet."""
         if self._dim is None:
-            self._dim = _dim_from_folder(Path(str(self.model)))
+            self._dim = dim_from_folder(Path(str(self.model)))
         if self._dim is None:
             self.warm_up()  # sets _dim
         return int(self._dim or 0)
@@ -174,7 +174,7 @@ class SentenceTransformerEncoder:
         return f"SentenceTransformerEncoder(name={self.name!r}, model={str(self.model)!r})"
 
 
-def _dim_from_folder(folder: Path) -> int | None:
+def dim_from_folder(folder: Path) -> int | None:
     try:
         config = json.loads((folder / "1_Pooling" / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):

@@ -21,6 +21,7 @@ import numpy as np
 
 from rag.embedding import onnx_export
 from rag.embedding.base import check_texts
+from rag.embedding.encoder import dim_from_folder
 from rag.errors import InputError, ModelError
 
 logger = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ class OnnxEncoder:
             passage_prompt if passage_prompt is not None else prompts.get("passage", "")
         )
         self.max_length = int(marker.get("max_seq_length", 512))
+        self._source = str(marker.get("source") or "")
         self._session: Any = None
         self._tokenizer: Any = None
         self._pad_id = PAD_ID
@@ -85,7 +87,10 @@ class OnnxEncoder:
 
     @property
     def dim(self) -> int:
-        """Embedding dimension (loads the model on first use)."""
+        """Embedding dimension, read from the source folder's pooling config when the model is
+        not loaded yet (so an index can be checked and loaded while the model loads)."""
+        if self._dim is None:
+            self._dim = dim_from_folder(Path(self._source)) if self._source else None
         if self._dim is None:
             self.warm_up()
         return int(self._dim or 0)

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from rag.errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -284,7 +286,7 @@ def _replace_into(path: Path, write: Callable[[Path], object]) -> None:
 
 def _jsonable(value: Any) -> Any:
     # numpy scalars sneak in from callers' own computations; write them as numbers.
-    if hasattr(value, "item"):
+    if isinstance(value, np.generic):
         return value.item()
     raise TypeError(f"cannot write {type(value).__name__} to JSON")
 

@@ -60,17 +60,6 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text)
 
 
-def fold_chars(text: str) -> str:
-    """Width-folded text of the same length: each character folded on its own (NFKC), kept as
-    is where its folded form is longer ("…" -> "..."), so offsets into it are offsets into
-    ``text``."""
-    out = []
-    for ch in text:
-        folded = unicodedata.normalize("NFKC", ch)
-        out.append(folded if len(folded) == 1 else ch)
-    return "".join(out)
-
-
 def find_folded(text: str, quote: str) -> int:
     """Offset of ``quote`` in ``text`` ignoring width (，/, ：/: …), or -1.
 
@@ -78,11 +67,21 @@ def find_folded(text: str, quote: str) -> int:
     the offset found is still one into the text people see.
     """
     at = text.find(quote)
-    return at if at >= 0 else fold_chars(text).find(fold_chars(quote))
+    return at if at >= 0 else fold_in_place(text).find(fold_in_place(quote))
 
 
 def _is_word_char(ch: str) -> bool:
     return ch.isascii() and ch.isalnum()
+
+
+# Full-width forms U+FF01-FF5E and the ideographic space, one for one to ASCII.
+_WIDTH_TABLE = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+
+
+def fold_in_place(text: str) -> str:
+    """Full-width marks and letters folded to ASCII one for one, so ``find`` positions in
+    the result are positions in ``text`` (for matching a quote typed either way)."""
+    return text.translate(_WIDTH_TABLE)
 
 
 def is_cjk(ch: str) -> bool:

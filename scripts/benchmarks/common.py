@@ -43,13 +43,19 @@ def load_questions(which: str = "default") -> list[str]:
     return [by_id[i] for i in DEFAULT_QUESTION_IDS]
 
 
+def percentile(values: list[float], q: float) -> float:
+    """The ``q``-th percentile (0 to 100), interpolated linearly between the two nearest
+    values (numpy's default, which every benchmark uses); NaN for no values."""
+    return float(np.percentile(values, q)) if len(values) else float("nan")
+
+
 def summary(ms: list[float]) -> dict:
     """n, p50, p95, mean and max of a list of milliseconds."""
     a = np.asarray(ms, dtype=float)
     return {
         "n": len(a),
-        "p50": round(float(np.percentile(a, 50)), 2),
-        "p95": round(float(np.percentile(a, 95)), 2),
+        "p50": round(percentile(a, 50), 2),
+        "p95": round(percentile(a, 95), 2),
         "mean": round(float(a.mean()), 2),
         "max": round(float(a.max()), 2),
     }
