@@ -315,3 +315,11 @@ def test_backend_searcher_keeps_to_filtered_documents(loaded):
         FOUR_HIGHLIGHTS, top_k=5, filters=Filters(doc_ids=(doc.doc_id,))
     )
     assert {h.chunk.doc_id for h in only.hits} == {doc.doc_id}
+
+
+def test_backend_searcher_is_a_retriever(loaded):
+    from rag.components import Retriever
+
+    searcher = BackendSearcher(loaded)
+    assert isinstance(searcher, Retriever)
+    searcher.warm_up()

@@ -23,7 +23,8 @@ from rag.types import Hit, SearchResult
 
 
 class BackendSearcher:
-    """Ranks a backend's chunks for a query in one of :data:`rag.search.searcher.MODES`."""
+    """Ranks a backend's chunks for a query in one of :data:`rag.search.searcher.MODES`
+    (a :class:`rag.components.Retriever`)."""
 
     def __init__(self, index: IndexBackend, settings: SearchSettings | None = None) -> None:
         self.index = index
@@ -107,6 +108,12 @@ class BackendSearcher:
             answerable=is_answerable(evidence, self.settings.thresholds),
             timings_ms=timings,
         )
+
+    def warm_up(self) -> None:
+        """Load the encoder and pay the first query's lazy set-up now (jieba's dictionary,
+        the Milvus connection's first round trips) rather than in the first request."""
+        self.index.encoder.warm_up()
+        self.search("预热 warm-up", top_k=1)
 
     def _matching(self, filters, doc_ids: Collection[str] | None) -> set[str]:
         """Ids of the documents ``filters`` admit (within ``doc_ids`` if given).
