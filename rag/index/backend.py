@@ -263,6 +263,12 @@ class PrecomputedEncoder:
     def warm_up(self) -> None:
         self._encoder.warm_up()
 
+    def __getattr__(self, name: str):
+        # Whatever else the stores record about the encoder (its runtime, say) is the real one's.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._encoder, name)
+
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         return self._encoder.encode_queries(texts)
 
