@@ -9,6 +9,8 @@ verbatim slice of its document.
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
+from pathlib import Path
 
 import pytest
 
@@ -25,6 +27,7 @@ pytest.importorskip("milvus_lite")
 
 BACKENDS = ["faiss", "milvus"]
 FOUR_HIGHLIGHTS = "职业伤害保障试点有哪四个亮点？"
+BUNDLED_PAGE = Path(__file__).resolve().parents[1] / "data" / "articles.txt"
 INJURY_TITLE = "建立和完善平台从业人员职业伤害保障的有益探索"
 
 
@@ -323,3 +326,29 @@ def test_backend_searcher_is_a_retriever(loaded):
     searcher = BackendSearcher(loaded)
     assert isinstance(searcher, Retriever)
     searcher.warm_up()
+
+
+def test_milvus_lite_reopens_in_another_process(tmp_path, bundled_docs):
+    """A Milvus Lite folder written by one process is searchable from the next (its
+    collections come back released and must be loaded): `rag ingest`, then `rag serve`."""
+    import subprocess
+    import sys
+
+    uri = str(tmp_path / "m.db")
+    head = (
+        "from rag.embedding.fake import HashEncoder; from rag.index.milvus import MilvusBackend; "
+        "from rag.parsing import load_documents; "
+    )
+    write = head + (
+        f"b = MilvusBackend.open({uri!r}, HashEncoder()); "
+        f"b.add_documents(load_documents([{str(BUNDLED_PAGE)!r}])); print(len(b))"
+    )
+    read = head + (
+        f"assert MilvusBackend.probe({uri!r}); b = MilvusBackend.open({uri!r}, HashEncoder()); "
+        "print(len(b), b.keyword_search('曹操出行', [], 1)[0].chunk.doc_id)"
+    )
+    run = partial(subprocess.run, capture_output=True, text=True, timeout=300, check=True)
+    written = int(run([sys.executable, "-c", write]).stdout.split()[-1])
+    out = run([sys.executable, "-c", read]).stdout.split()
+    assert int(out[-2]) == written > 0
+    assert out[-1] in {d.doc_id for d in bundled_docs}

@@ -108,6 +108,14 @@ class MilvusBackend:
         self.c_terms = f"{prefix}_terms"
         self.c_meta = f"{prefix}_meta"
         self._documents = _DocumentView(self)
+        self._load()
+
+    def _load(self) -> None:
+        # Collections written by another process come back released (Milvus Lite reopening
+        # its folder, a restarted server): load them before any query. Idempotent.
+        for name in (self.c_chunks, self.c_docs, self.c_terms, self.c_meta):
+            if self.client.has_collection(name):
+                self.client.load_collection(name)
 
     # ---- opening -------------------------------------------------------------------------
     @classmethod
@@ -142,7 +150,10 @@ class MilvusBackend:
         client = connect(uri)
         try:
             name = f"{prefix}_meta"
-            return client.has_collection(name) and bool(client.get(name, ids=["manifest"]))
+            if not client.has_collection(name):
+                return False
+            client.load_collection(name)
+            return bool(client.get(name, ids=["manifest"]))
         finally:
             client.close()
 
