@@ -48,6 +48,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         await run_in_threadpool(app.state.engine.warm_up)
         logger.info("ready: %d documents", len(app.state.engine.documents()))
         yield
+        if engine is None:  # an engine handed in belongs to the caller, who closes it
+            # Finish a running compaction and give the writer lock back before exiting.
+            await run_in_threadpool(app.state.engine.close)
 
     app = FastAPI(
         title="rag-news-zh", version=__version__, description=DESCRIPTION, lifespan=lifespan

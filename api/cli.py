@@ -122,11 +122,25 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_parser("eval", help="evaluate retrieval on a BEIR dataset or question set")
     )
     sp.add_argument("--dataset", type=Path, help="BEIR folder (corpus.jsonl, queries, qrels)")
-    sp.add_argument("--split", help="split name: queries-NAME.jsonl + qrels-NAME.tsv")
+    sp.add_argument(
+        "--split",
+        help="split name: queries-NAME.jsonl + qrels-NAME.tsv; with "
+        "--questions, the questions whose split field is NAME (dev or test)",
+    )
     sp.add_argument("--questions", type=Path, help="quote-keyed question set (JSONL)")
     sp.add_argument("--mode", default="all", choices=["hybrid", "dense", "keyword", "all"])
     sp.add_argument("--k", default="1,5,10", help="cut-offs, comma separated")
     sp.add_argument("--limit", type=int, help="evaluate only the first N queries")
+    sp.add_argument(
+        "--answers",
+        action="store_true",
+        help="also run the /ask path and score the answers against gold texts",
+    )
+    sp.add_argument(
+        "--half",
+        choices=["tune", "report"],
+        help="BEIR: only the even (tune) or odd (report) queries, in file order",
+    )
     sp.add_argument("--json", action="store_true")
     sp.add_argument("--out", type=Path, help="write per-query results, summary and chart here")
     sp.add_argument("--cache-dir", type=Path, default=Path(".cache/eval"),

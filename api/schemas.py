@@ -81,6 +81,11 @@ class SearchRequest(FilterFields):
     mode: Literal["hybrid", "dense", "keyword"] = Field(
         "hybrid", description="Both retrievers fused, or one of them alone."
     )
+    expand: bool = Field(
+        True,
+        description="Pull up the other items of a list the query asks for (hybrid mode); "
+        "false ranks the passages as retrieved.",
+    )
 
 
 class HistoryCitation(BaseModel):

@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     llm_api_key: str | None = None
     llm_timeout: float = Field(30.0, gt=0)
     llm_max_retries: int = Field(0, ge=0, le=10)
+    # Logged writes after which the write log is folded into a new base, in the background.
+    compact_after: int = Field(500, ge=1)
     # How /v1/chat/completions shows citations: "events" (Open WebUI's source events,
     # without the text Sources list), "text" (the list only), or "auto" (events for
     # requests that look like Open WebUI's).
@@ -173,6 +175,7 @@ class Settings(BaseSettings):
             runtime=self.runtime,
             read_only=self.read_only,
             llm=llm,
+            compact_after=self.compact_after,
             backend=self.backend,
             milvus_uri=self.milvus_uri or DEFAULT_MILVUS_URI,
         )

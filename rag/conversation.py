@@ -786,6 +786,8 @@ def _locate(quote: str, documents: Mapping[str, Document], prefer: str = "") -> 
     if len(quote) < 4:
         return None
     first = documents.get(prefer)
+    # Width folded on both sides: a quote copied with ASCII commas (a client that normalised
+    # it, an answer recorded before full-width marks were kept) still finds its text.
     for doc in itertools.chain([first] if first is not None else [], documents.values()):
         at = find_folded(doc.text, quote)
         if at >= 0:

@@ -32,6 +32,7 @@ from rag.parsing import load_documents
 from rag.parsing.loaders import load_batch
 from rag.search import Searcher, SearchSettings
 from rag.search.backend_searcher import BackendSearcher
+from rag.search.enumeration import expand_result
 from rag.search.filters import Filters
 from rag.types import Answer, Chunk, Document, SearchResult, Turn
 
@@ -101,11 +102,12 @@ def make_encoder(config: EngineConfig, progress: bool = False) -> Encoder:
     )
 
 
-def make_answerer(config: EngineConfig) -> AnswerStage:
-    """The default answer stage: quoting the retrieved sentences that best match."""
+def make_answerer(config: EngineConfig, encoder: Encoder | None = None) -> AnswerStage:
+    """The default answer stage: quoting the retrieved sentences that best answer, scored
+    with the index's encoder (question vs sentence)."""
     from rag.answering.extractive import ExtractiveAnswerer
 
-    return ExtractiveAnswerer()
+    return ExtractiveAnswerer(encoder=encoder)
 
 
 def make_generator(config: EngineConfig) -> Generator | None:
@@ -149,7 +151,10 @@ class Engine:
         first needed, as it may have to be converted first)."""
         self.config = config
         self._encoder = encoder
-        self._answerer = answerer if answerer is not None else make_answerer(config)
+        # The default answer stage scores sentences with the encoder (remade in warm_up()
+        # once the encoder is loaded, when none was given).
+        self._default_answerer = answerer is None
+        self._answerer = answerer if answerer is not None else make_answerer(config, encoder)
         self._chat_generator = generator if generator is not None else make_generator(config)
         self._store: Index | MilvusBackend | None = None
         self._state: _State | None = None
@@ -213,6 +218,8 @@ class Engine:
             return
         encoder = self._load_encoder(progress)
         encoder.warm_up()
+        if self._default_answerer:
+            self._answerer = make_answerer(self.config, encoder)
         self._answerer.warm_up()
         if self._chat_generator is not None:
             self._chat_generator.warm_up()
@@ -318,9 +325,17 @@ class Engine:
 
     # ---- reading -------------------------------------------------------------------------
     def search(
-        self, query: str, top_k: int = 5, mode: str = "hybrid", filters: Filters | None = None
+        self,
+        query: str,
+        top_k: int = 5,
+        mode: str = "hybrid",
+        filters: Filters | None = None,
+        expand: bool = True,
     ) -> SearchResult:
-        return self._ready().searcher.search(query, top_k=top_k, mode=mode, filters=filters)
+        """Ranked passages; ``expand`` runs the list-expansion stage (hybrid mode only)."""
+        state = self._ready()
+        result = state.searcher.search(query, top_k=top_k, mode=mode, filters=filters)
+        return expand_result(result, state.index.chunks_of) if expand else result
 
     def ask(
         self,
@@ -392,11 +407,13 @@ class Engine:
         result = searcher.search(
             followup.query, followup.search_depth(top_k), mode="hybrid", filters=filters
         )
+        # List expansion is a stage of its own after retrieval (rag/search/enumeration.py).
+        result = expand_result(result, index.chunks_of)
         result = conversation.focus(result, followup.documents, top_k)
         t1 = time.perf_counter()
         answer = conversation.item_answer(
             followup, result, index.documents, index.chunks_of
-        ) or self._answerer.answer(result.query, result, index.documents)
+        ) or _extract(self._answerer, result, index)
         return index, result, answer, followup, t0, t1
 
     def _generator(self) -> Generator | None:
@@ -502,6 +519,12 @@ class Engine:
         with self._write_lock:
             report = store.add_documents([doc])
             self._publish()
+        logger.info(
+            "added %s: %d chunks; ms: %s",
+            doc.doc_id,
+            report.chunks_added,
+            ", ".join(f"{k} {v:.0f}" for k, v in report.timings_ms.items()),
+        )
         self._maybe_compact()
         return report
 
@@ -526,9 +549,9 @@ class Engine:
     def _writable_store(self, build_if_missing: bool = True) -> Index | MilvusBackend:
         self._ready() if build_if_missing else self.warm_up(build_if_missing=False)
         with self._write_lock:
+            self._take_writer_lock()  # again after close()
             if self._store is None:
                 # The state was handed over from another engine (tests): open the folder.
-                self._take_writer_lock()
                 self._store = self._open_store(self._load_encoder())
             return self._store
 
@@ -559,6 +582,16 @@ def _timings(result: SearchResult, t0: float, t1: float) -> dict[str, float]:
     timings["answer"] = round((time.perf_counter() - t1) * 1000, 2)
     timings["total"] = round((time.perf_counter() - t0) * 1000, 2)
     return timings
+
+
+def _extract(answerer: AnswerStage, result: SearchResult, index: Snapshot) -> Answer:
+    """The answer stage's answer; the extractive one may also cite an author note outside
+    the hits, so it gets the snapshot's chunks."""
+    from rag.answering.extractive import ExtractiveAnswerer
+
+    if isinstance(answerer, ExtractiveAnswerer):
+        return answerer.answer(result.query, result, index.documents, chunks_of=index.chunks_of)
+    return answerer.answer(result.query, result, index.documents)
 
 
 def _with_timings(answer: Answer, timings: dict[str, float]) -> Answer:

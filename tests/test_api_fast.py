@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.deps import get_engine
 from api.settings import Settings
+from tests.conftest import BUNDLED_PAGE
 from tests.test_api import BAD_INPUT
 
 HIGHLIGHTS = "职业伤害保障试点有哪四个亮点？"
@@ -335,3 +336,24 @@ def test_a_500_is_logged_once_by_a_real_server(fake_engine, caplog):
     errors = [rec for rec in caplog.records if rec.levelno >= logging.ERROR]
     assert len(errors) == 1, [rec.getMessage() for rec in errors]
     assert "GET /documents" in errors[0].getMessage()
+
+
+def test_the_app_closes_the_engine_it_built_at_shutdown(monkeypatch, tmp_path):
+    """The writer lock is given back (and a compaction finished) when the server stops."""
+    import api.app as app_module
+    from rag.embedding.fake import HashEncoder
+    from rag.engine import Engine
+    from rag.index.lock import held_here
+
+    built: list[Engine] = []
+
+    def engine_with_fake_encoder(config):
+        built.append(Engine(config, encoder=HashEncoder()))
+        return built[-1]
+
+    monkeypatch.setattr(app_module, "Engine", engine_with_fake_encoder)
+    settings = Settings(index_dir=tmp_path / "idx", corpus=(BUNDLED_PAGE,))
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/health").status_code == 200
+        assert held_here(settings.index_dir)
+    assert len(built) == 1 and not held_here(settings.index_dir)

@@ -61,7 +61,9 @@ def test_writes_are_logged_and_replayed_without_rewriting_the_base(tmp_path):
     folder = tmp_path / "idx"
     engine = _engine(folder)
     base = {p.name: p.stat().st_mtime_ns for p in folder.iterdir() if p.is_file()}
-    added = engine.add_document(_doc(1)).added
+    report = engine.add_document(_doc(1))
+    added = report.added
+    assert set(report.timings_ms) == {"embed", "index", "log"}
     engine.delete_document(engine.documents()[0].doc_id)
     assert (folder / LOG_NAME).exists()
     # The base files were not touched: a write costs what it adds.
@@ -368,3 +370,24 @@ def test_a_format_1_index_is_read_and_upgraded_by_a_writer(tmp_path):
     assert json.loads((folder / "manifest.json").read_text())["format_version"] == 2
     assert isinstance(json.loads((folder / "chunks.jsonl").open().readline()), list)
     writer.close()
+
+
+def test_a_reader_waits_for_a_live_writers_swap_to_finish(tmp_path):
+    from rag.index.files import recover
+
+    folder = tmp_path / "idx"
+    engine = _engine(folder)  # holds the writer lock: a live writer
+    os.rename(folder, tmp_path / "idx.old-1")  # its swap, between the two renames
+    threading.Timer(3.0, os.rename, (tmp_path / "idx.old-1", folder)).start()
+    # A reader must neither restore the folder itself (the writer is alive) nor give up.
+    code = f"""
+import sys; sys.path.insert(0, {str(ROOT)!r})
+from pathlib import Path
+from rag.index.files import recover
+recover(Path({str(folder)!r}))
+print(Path({str(folder)!r}).exists())
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "True", out.stderr[-1000:]
+    recover(folder)
+    engine.close()

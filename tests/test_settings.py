@@ -64,6 +64,7 @@ def test_variables_are_parsed_into_typed_values(monkeypatch):
         "RAG_LLM_TIMEOUT": "2.5",
         "RAG_LLM_MODEL": "",  # empty means the default
         "RAG_CHUNK_SIZE": "200",
+        "RAG_COMPACT_AFTER": "50",
     }
     for k, v in env.items():
         monkeypatch.setenv(k, v)
@@ -76,6 +77,7 @@ def test_variables_are_parsed_into_typed_values(monkeypatch):
     config = s.engine_config()
     assert config.search.fusion == "rrf" and config.ann == "hnsw" and config.read_only is True
     assert config.chunker.chunk_size == 200 and config.device == "cuda:1"
+    assert config.compact_after == 50
 
 
 @pytest.mark.parametrize(
@@ -93,6 +95,7 @@ def test_variables_are_parsed_into_typed_values(monkeypatch):
         ("RAG_PORT", "70000", "less than or equal to 65535"),
         ("RAG_MAX_BODY_BYTES", "0", "greater than or equal to 1"),
         ("RAG_LLM_TIMEOUT", "-1", "greater than 0"),
+        ("RAG_COMPACT_AFTER", "0", "greater than or equal to 1"),
     ],
 )
 def test_a_wrong_value_is_refused_naming_the_variable_and_the_accepted_values(

@@ -27,7 +27,7 @@ async def search(body: SearchRequest, engine: EngineDep, request: Request) -> Se
     """Rank passages for a query (hybrid by default), with per-leg scores and ranks."""
     annotate(request, question=body.query)
     result = await run_in_threadpool(
-        engine.search, body.query, body.top_k, body.mode, body.filters()
+        engine.search, body.query, body.top_k, body.mode, body.filters(), body.expand
     )
     annotate(request, answerable=result.answerable, hits=len(result.hits))
     return search_response(result)

@@ -2,28 +2,40 @@
 
 Nothing is paraphrased. Every sentence of the answer is a verbatim slice of an article, so
 a reader can check each claim against the quoted source, and the answer can never say
-more than the articles do. Three shapes of answer:
+more than the articles do. Four shapes of answer:
 
-* a numbered list when the question asks for N things and the hits hold the paragraphs
-  opening a list (``其一…其四``, ``第一…第四``, ``一是…四是``) of one document;
-* otherwise the best few sentences, in reading order;
+* the author's note (``（作者为…）``) led by the authors' names, for a question about who
+  wrote an article or the author's position or unit (:mod:`rag.answering.metadata`);
+* a numbered list when the question asks for N things, or for "which ones" and the best
+  sentence belongs to a list, and the hits hold the list's items in one of the common styles
+  (其一…, 第一…, 一是…, 一、…, （一）…, 1. …, 首先…最后);
+* otherwise the best sentence first, then at most two supporting sentences, every candidate
+  scored by meaning, words, rank and answer type (:mod:`rag.answering.scoring`);
 * or a short "not found" message with the closest passages when the evidence is weak.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from rag.answering import metadata
 from rag.answering.markers import make_citation
+from rag.answering.scoring import (
+    Weights,
+    asked_type,
+    dense_similarities,
+    holds_type,
+    overlaps,
+)
 from rag.answering.sentences import Sentence, chunk_sentences, paragraph_start
+from rag.embedding.base import Encoder
 from rag.errors import InputError
 from rag.index.tokenize import has_han, tokenize
-from rag.search.enumeration import requested_count
-from rag.types import Answer, Citation, Document, Hit, SearchResult
+from rag.lexicon import LAST, asks_for_list, fold, item_marker, requested_count
+from rag.types import Answer, Chunk, Citation, Document, Hit, SearchResult
 
 logger = logging.getLogger(__name__)
 
@@ -35,19 +47,10 @@ ENGLISH_NOTE = (
     "The question is in English; the evidence below is quoted in Chinese from the "
     "articles (not translated)."
 )
-
-_CN_DIGITS = "一二三四五六七八九十"
-# Ordinal markers opening the items of a list (the same styles the searcher expands).
-_ITEM_STYLES = ("其{n}", "第{n}", "{n}是")
-# Question words and particles match nothing useful in an article.
-_QUESTION_CHARS = set("哪吗呢么啥谁")
-_STOPWORDS = {
-    "什么", "多少", "怎么", "怎样", "如何", "为什么", "为何", "是否", "有没有", "是不是",
-    "请问", "一下", "介绍", "这篇", "文章", "文中", "本文", "提到", "分别", "关于", "有关",
-    "我们", "他们", "可以", "能够", "这个", "那个", "其中", "the", "a", "an", "of", "what",
-    "which", "who", "how", "is", "are", "was", "were", "in", "on", "to", "and", "does", "do",
-}  # fmt: skip
-_ASKS_NUMBER = re.compile(r"多少|几|何时|哪一年|哪年|比例|how many|how much|when", re.IGNORECASE)
+MAX_SUPPORT = 2
+_AUTHOR_NOTE = re.compile(r"^[(（]\s*作者")
+# Headings are labels, not statements, and only quoted when the question asks for one.
+_HEADING_QUESTION = re.compile(r"标题|小标题|题目|heading|headline|subtitle|section title", re.I)
 
 
 @dataclass(frozen=True)
@@ -92,35 +95,30 @@ class _Citer:
 
 
 class ExtractiveAnswerer:
-    """Answers a question by quoting the retrieved sentences that best match it.
+    """Answers a question by quoting the retrieved sentences that best answer it.
 
     Args:
-        rank_weight: How much a chunk's rank adds to a sentence's score (the best hit
-            adds ``rank_weight``, the second half of it, ...), next to a lexical overlap
-            between 0 and 1.
-        min_relative_overlap: A sentence is only quoted when its overlap with the
-            question is at least this share of the best sentence's overlap.
+        encoder: The index's encoder, to score sentences by meaning (one batched call per
+            question); None scores by words, rank and answer type only.
+        weights: How the signals add up (:class:`rag.answering.scoring.Weights`).
     """
 
-    def __init__(self, rank_weight: float = 0.15, min_relative_overlap: float = 0.35) -> None:
-        if rank_weight < 0:
-            raise InputError(f"rank_weight must be zero or positive, got {rank_weight}")
-        if not 0 <= min_relative_overlap <= 1:
-            raise InputError(
-                f"min_relative_overlap must be between 0 and 1, got {min_relative_overlap}"
-            )
-        self.rank_weight = rank_weight
-        self.min_relative_overlap = min_relative_overlap
+    def __init__(self, encoder: Encoder | None = None, weights: Weights | None = None) -> None:
+        self.encoder = encoder
+        self.weights = weights or Weights()
+        if any(v < 0 for v in self.weights.__dict__.values()):
+            raise InputError(f"answer weights must be zero or positive, got {self.weights}")
 
     def warm_up(self) -> None:
-        """Nothing to load: quoting needs no model (the tokenizer loads with the index)."""
+        """Nothing to load here: the encoder is the index's, loaded with it."""
 
     def answer(
         self,
         question: str,
         result: SearchResult,
         documents: Mapping[str, Document],
-        max_sentences: int = 4,
+        max_sentences: int = 1 + MAX_SUPPORT,
+        chunks_of: Callable[[str], list[Chunk]] | None = None,
     ) -> Answer:
         """Answer ``question`` from the hits of ``result``.
 
@@ -128,8 +126,10 @@ class ExtractiveAnswerer:
             question: The user's question (Chinese or English).
             result: What the searcher retrieved for it.
             documents: The index's documents by id (citations are sliced from them).
-            max_sentences: At most this many sentences are quoted (a requested list has
-                as many lines as items).
+            max_sentences: At most this many sentences are quoted: the lead and up to
+                ``max_sentences - 1`` supporting ones (a requested list has as many lines
+                as items).
+            chunks_of: A document's chunks, to cite an author note outside the hits.
 
         Returns:
             An answer whose text carries ``[n]`` markers numbered 1..N in order of first
@@ -147,8 +147,13 @@ class ExtractiveAnswerer:
             logger.warning("hits from unknown documents ignored: %s", ", ".join(sorted(missing)))
             hits = [h for h in hits if h.chunk.doc_id in documents]
         english = not has_han(question)
-        candidates = _gather(hits, documents)
-        if not result.answerable or not candidates:
+        headings = _HEADING_QUESTION.search(question) is not None
+        candidates = _gather(hits, documents, headings)
+        about_author = metadata.asks_about_author(question, documents)
+        # A question naming an article's author is about that article even when the name
+        # occurs nowhere in its text (the byline is metadata), which the retrieval flag misses.
+        named_author = about_author and metadata.names_author(question, documents)
+        if not (result.answerable or named_author) or not candidates:
             return not_found(question, result.hits)
 
         citer = _Citer(documents)
@@ -157,55 +162,128 @@ class ExtractiveAnswerer:
         if english:
             lines.append(ENGLISH_NOTE)
             notes.append(ENGLISH_NOTE)
+        if about_author:
+            author = self._author_answer(question, hits, documents, chunks_of, citer, english)
+            if author:
+                lines.extend(author)
+                return _answer(question, lines, citer, notes)
+        candidates = [c for c in candidates if not _AUTHOR_NOTE.match(fold(c.text))]
+        if not candidates:
+            return not_found(question, result.hits)
+        scores = self.score(question, candidates)
         count = requested_count(question)
-        listing = _find_enumeration(candidates, count, documents) if count >= 2 else None
+        listing = None
+        if count >= 2:
+            listing = _find_enumeration(candidates, count, documents, scores)
+        elif asks_for_list(question):
+            listing = _whole_list(candidates, scores, documents)
         if listing is not None:
             intro, items = listing
             if intro is not None:
                 lines.append(intro.text + citer.mark(intro))
             for i, item in enumerate(items, start=1):
                 lines.append(f"{i}. {item.text}{citer.mark(item)}")
-            if len(items) < count:
+            if count >= 2 and len(items) < count:
                 notes.append(
                     f"Only {len(items)} of the {count} items were found in the retrieved passages."
                 )
         else:
-            chosen = self._select(question, candidates, max_sentences, english)
+            chosen = self._select(candidates, scores, max_sentences)
             lines.extend(_compose(chosen, citer))
-        return Answer(
-            question=question,
-            text="\n".join(lines),
-            answerable=True,
-            citations=tuple(citer.citations),
-            passages=citer.passages(),
-            note=" ".join(notes),
-        )
+        return _answer(question, lines, citer, notes)
 
     # ---- choosing sentences --------------------------------------------------------------
+    def features(
+        self, question: str, candidates: Sequence[_Candidate]
+    ) -> list[tuple[float, float, float, float, float]]:
+        """Each candidate's signals: meaning, words, chunk rank, answer type, position."""
+        w = self.weights
+        texts = [c.text for c in candidates]
+        dense = dense_similarities(self.encoder, question, texts) if w.dense else [0.0] * len(texts)
+        lexical = overlaps(question, texts)
+        kind = asked_type(question) if w.type else ""
+        return [
+            (d, o, 1 / c.order, 1.0 if kind and holds_type(c.text, kind) else 0.0,
+             1 / (c.position + 1))
+            for c, d, o in zip(candidates, dense, lexical, strict=True)
+        ]  # fmt: skip
+
+    def score(self, question: str, candidates: Sequence[_Candidate]) -> list[float]:
+        """Each candidate's score: its :meth:`features` weighted by :attr:`weights`."""
+        return self.combine(self.features(question, candidates))
+
+    def combine(self, features: Sequence[tuple[float, float, float, float, float]]) -> list[float]:
+        w = self.weights
+        return [
+            w.dense * d + w.lexical * o + w.rank * r + w.type * t + w.position * p
+            for d, o, r, t, p in features
+        ]
+
     def _select(
-        self, question: str, candidates: list[_Candidate], limit: int, english: bool
+        self, candidates: list[_Candidate], scores: list[float], limit: int
     ) -> list[_Candidate]:
-        if not english:
-            overlaps = _overlaps(question, candidates)
-            best = max(overlaps)
-            if best > 0:
-                floor = self.min_relative_overlap * best
-                # The rank bonus lets a better chunk win a near-tie; the tiny position
-                # bonus prefers a chunk's opening sentence, which usually states its point.
-                scored = [
-                    (o + self.rank_weight / c.order + 0.02 / (c.position + 1), c)
-                    for o, c in zip(overlaps, candidates, strict=True)
-                    if o > 0 and o >= floor
-                ]
-                scored.sort(key=lambda sc: (-sc[0], sc[1].order, sc[1].sentence.start))
-                return [c for _, c in scored[:limit]]
-        # No lexical evidence to go on (an English question over Chinese text): trust the
-        # ranking, and within a chunk its opening sentences, which usually state its point.
+        """The best sentence, then up to ``limit - 1`` that score close to it and add to it."""
         ranked = sorted(
-            candidates,
-            key=lambda c: (-(1 / c.order + 1 / (c.position + 1)), c.order, c.position),
+            zip(scores, candidates, strict=True),
+            key=lambda sc: (-sc[0], sc[1].order, sc[1].sentence.start),
         )
-        return ranked[:limit]
+        lead_score, lead = ranked[0]
+        chosen = [lead]
+        seen = set(tokenize(lead.text))
+        for score, c in ranked[1:]:
+            if len(chosen) >= limit or score < self.weights.support * lead_score:
+                break
+            tokens = set(tokenize(c.text))
+            # A sentence whose words the answer already holds adds nothing to it.
+            if tokens and len(tokens - seen) / len(tokens) < 0.3:
+                continue
+            chosen.append(c)
+            seen |= tokens
+        return chosen
+
+    def _author_answer(
+        self,
+        question: str,
+        hits: list[Hit],
+        documents: Mapping[str, Document],
+        chunks_of: Callable[[str], list[Chunk]] | None,
+        citer: _Citer,
+        english: bool,
+    ) -> list[str]:
+        found = metadata.find_author_note(question, hits, documents)
+        if found is None:
+            return []
+        doc = found.document
+        hit = next(
+            (h for h in hits if h.chunk.doc_id == doc.doc_id and
+             h.chunk.start <= found.start and found.end <= h.chunk.end),
+            None,
+        )  # fmt: skip
+        if hit is None and chunks_of is not None:
+            chunk = next(
+                (c for c in chunks_of(doc.doc_id) if c.start <= found.start and found.end <= c.end),
+                None,
+            )
+            if chunk is not None:
+                hit = Hit(chunk, len(hits) + 1, 0.0)
+        if hit is None:
+            return []
+        note = _Candidate(
+            Sentence(found.quote, found.start, found.end), doc.doc_id, hit, hit.rank, 0, False
+        )
+        lead = metadata.author_line(doc, english)
+        return [lead + found.quote + citer.mark(note)] if lead else [found.quote + citer.mark(note)]
+
+
+def _answer(question: str, lines: list[str], citer: _Citer, notes: list[str]) -> Answer:
+    return Answer(
+        question=question,
+        text="\n".join(lines),
+        answerable=True,
+        citations=tuple(citer.citations),
+        passages=citer.passages(),
+        note=" ".join(notes),
+    )
 
 
 def not_found(question: str, passages: Sequence[Hit]) -> Answer:
@@ -219,14 +297,16 @@ def not_found(question: str, passages: Sequence[Hit]) -> Answer:
     )
 
 
-def _gather(hits: list[Hit], documents: Mapping[str, Document]) -> list[_Candidate]:
+def _gather(
+    hits: list[Hit], documents: Mapping[str, Document], headings_too: bool = False
+) -> list[_Candidate]:
     """Whole sentences of the hits, each once (overlapping chunks share sentences)."""
     seen_spans: set[tuple[str, int]] = set()
     seen_texts: set[str] = set()
     out: list[_Candidate] = []
     for order, hit in enumerate(hits, start=1):
         doc = documents[hit.chunk.doc_id]
-        headings = {s.start for s in doc.sections}
+        headings = set() if headings_too else {s.start for s in doc.sections}
         for position, s in enumerate(chunk_sentences(hit.chunk, doc)):
             key = (doc.doc_id, s.start)
             # A heading is a label, not a statement; the same sentence reprinted in another
@@ -241,106 +321,89 @@ def _gather(hits: list[Hit], documents: Mapping[str, Document]) -> list[_Candida
     return out
 
 
-def _question_terms(question: str) -> set[str]:
-    terms = set()
-    for t in tokenize(question):
-        if t in _STOPWORDS or any(ch in _QUESTION_CHARS for ch in t):
-            continue
-        if has_han(t) and len(t) < 2:
-            continue
-        terms.add(t)
-    return terms
-
-
-def _overlaps(question: str, candidates: list[_Candidate]) -> list[float]:
-    """Share of the question's terms in each sentence, terms weighted by rarity (0..1)."""
-    terms = _question_terms(question)
-    if not terms:
-        return [0.0] * len(candidates)
-    token_sets = [set(tokenize(c.text)) for c in candidates]
-    n = len(candidates)
-    # A term found in every retrieved sentence tells them apart no better than none.
-    weight = {t: math.log(1 + (n + 1) / (sum(t in ts for ts in token_sets) + 0.5)) for t in terms}
-    total = sum(weight.values())
-    wants_number = _ASKS_NUMBER.search(question) is not None
-    overlaps = []
-    for c, ts in zip(candidates, token_sets, strict=True):
-        o = sum(w for t, w in weight.items() if t in ts) / total
-        if wants_number and o > 0 and re.search(r"\d", c.text):
-            o += 0.1
-        overlaps.append(o)
-    return overlaps
-
-
 def _compose(chosen: list[_Candidate], citer: _Citer) -> list[str]:
-    """One line per document (best-ranked first), sentences in document order."""
-    by_doc: dict[str, list[_Candidate]] = {}
-    for c in sorted(chosen, key=lambda c: c.order):
-        by_doc.setdefault(c.doc_id, []).append(c)
-    lines = []
-    for group in by_doc.values():
-        line, previous = "", ""
-        for c in sorted(group, key=lambda c: c.sentence.start):
-            # Chinese sentences run on without spaces; Latin ones need one between them.
-            if previous and (previous[-1].isascii() or c.text[0].isascii()):
-                line += " "
-            line += c.text + citer.mark(c)
-            previous = c.text
+    """The lead sentence on its own line, then the supporting sentences on one line."""
+    lines = [chosen[0].text + citer.mark(chosen[0])]
+    line, previous = "", ""
+    for c in chosen[1:]:
+        # Chinese sentences run on without spaces; Latin ones need one between them.
+        if previous and (previous[-1].isascii() or c.text[0].isascii()):
+            line += " "
+        line += c.text + citer.mark(c)
+        previous = c.text
+    if line:
         lines.append(line)
     return lines
 
 
 # ---- enumerations --------------------------------------------------------------------------
-def _item_number(text: str, style: str) -> int:
-    for n, digit in enumerate(_CN_DIGITS, start=1):
-        if re.match(style.format(n=digit) + r"[,，、:：]", text):
-            return n
-    return 0
+def _number(c: _Candidate) -> tuple[str, int] | None:
+    marker = item_marker(c.text)
+    return (marker.style, marker.number) if marker else None
 
 
 def _find_enumeration(
-    candidates: list[_Candidate], count: int, documents: Mapping[str, Document]
+    candidates: list[_Candidate],
+    count: int,
+    documents: Mapping[str, Document],
+    scores: Sequence[float] | None = None,
 ) -> tuple[_Candidate | None, list[_Candidate]] | None:
     """The introducing sentence and the items of a requested list, if the hits hold one.
 
-    Documents are tried best-ranked first; a complete list (items 1..count) wins, and
-    failing that the longest run 1..m (m >= 2) is returned.
+    Of the complete lists (items 1..count), the one whose items score best against the
+    question wins (several articles may number their points 第一…第三); failing a complete
+    list, the longest run 1..m (m >= 2) is returned.
     """
+    score_of = {
+        id(c): s for c, s in zip(candidates, scores or [0.0] * len(candidates), strict=True)
+    }
     by_doc: dict[str, list[_Candidate]] = {}
     for c in candidates:
         by_doc.setdefault(c.doc_id, []).append(c)
     partial: tuple[str, list[_Candidate]] | None = None
+    complete: list[tuple[float, str, list[_Candidate]]] = []
     for doc_id, group in by_doc.items():
         group = sorted(group, key=lambda c: c.sentence.start)
-        for style in _ITEM_STYLES:
+        styles = dict.fromkeys(n[0] for c in group if (n := _number(c)))
+        for style in styles:
             # Items that open paragraphs are the real list; "一是…" inside a paragraph is
             # often a sub-list of one item, so it is only looked for second.
             for openings_only in (True, False):
                 items = _items(group, style, count, openings_only)
                 if len(items) == count:
-                    return _introduction(group, items[0], count, documents[doc_id]), items
+                    mean = sum(score_of[id(c)] for c in items) / count
+                    complete.append((mean, doc_id, items))
+                    break
                 if len(items) >= 2 and (partial is None or len(items) > len(partial[1])):
                     partial = (doc_id, items)
+    if complete:
+        _, doc_id, items = max(complete, key=lambda t: t[0])
+        group = sorted(by_doc[doc_id], key=lambda c: c.sentence.start)
+        return _introduction(group, items[0], count, documents[doc_id]), items
     if partial is None:
         return None
     doc_id, items = partial
-    group = by_doc[doc_id]
+    group = sorted(by_doc[doc_id], key=lambda c: c.sentence.start)
     return _introduction(group, items[0], count, documents[doc_id]), items
 
 
 def _items(
     group: list[_Candidate], style: str, count: int, openings_only: bool
 ) -> list[_Candidate]:
+    """Items 1, 2, ... of ``style`` in reading order (at most ``count``; 0 for no limit)."""
     items: list[_Candidate] = []
     after = -1
-    for n in range(1, count + 1):
+    n = 1
+    while count == 0 or n <= count:
         item = next(
             (
                 c
                 for c in group
                 if c.sentence.start > after
                 and (c.opens_paragraph or not openings_only)
-                and _item_number(c.text, style) == n
+                and (m := _number(c)) is not None
+                and m[0] == style
+                and (m[1] == n or (m[1] == LAST and n >= 2))
             ),
             None,
         )
@@ -348,7 +411,37 @@ def _items(
             break
         items.append(item)
         after = item.sentence.start
+        if _number(item) == (style, LAST):
+            break
+        n += 1
     return items
+
+
+def _whole_list(
+    candidates: list[_Candidate], scores: list[float], documents: Mapping[str, Document]
+) -> tuple[_Candidate | None, list[_Candidate]] | None:
+    """For "which ones" without a number: the whole list, when the best sentence is one of
+    its items or introduces it."""
+    order = sorted(range(len(candidates)), key=lambda i: -scores[i])
+    lead = candidates[order[0]]
+    top3 = [candidates[i] for i in order[:3]]
+    group = sorted((c for c in candidates if c.doc_id == lead.doc_id),
+                   key=lambda c: c.sentence.start)  # fmt: skip
+    marker = _number(lead)
+    if marker is None:
+        after = [c for c in group if c.sentence.start >= lead.sentence.end]
+        if not after or not fold(lead.text).rstrip("”’」』)》").endswith(":"):
+            return None
+        marker = _number(after[0])
+        if marker is None or marker[1] != 1:
+            return None
+    for openings_only in (True, False):
+        items = _items(group, marker[0], 0, openings_only)
+        # The list must be what the question is about: its items lead the scores.
+        if len(items) >= 2 and sum(c in items for c in top3) >= 2:
+            doc = documents[lead.doc_id]
+            return _introduction(group, items[0], len(items), doc), items
+    return None
 
 
 def _introduction(
@@ -361,9 +454,9 @@ def _introduction(
     intro = max(before, key=lambda c: c.sentence.end)
     if doc.text[intro.sentence.end : first.sentence.start].strip():
         return None  # something that is not in the hits sits between them
-    text = intro.text.rstrip("”’」』)》")
+    text = fold(intro.text).rstrip("”’」』)》")
     announces = (
-        text.endswith((":", "："))
+        text.endswith(":")
         or requested_count(text) == count
         or re.search(r"以下|如下|几个|几点|几方面", text) is not None
     )

@@ -1,7 +1,7 @@
 """Sentences with exact offsets, so that a quoted sentence can always be found again.
 
-Text is NFKC-normalised before it gets here, so full-width ``！？`` arrive as ASCII ``! ?``
-while ``。…`` stay. A sentence keeps its closing mark and any closing quotes or brackets
+Text may arrive NFKC-normalised (full-width ``！？`` as ASCII ``! ?``) or as printed, with
+full-width punctuation; both forms are read alike. A sentence keeps its closing mark and any closing quotes or brackets
 after it (``……。”``), and never starts with punctuation or whitespace: marks stranded at
 the start of a piece (a closing quote after a line break, a comma) belong to no sentence.
 Opening quotes and brackets may start a sentence (``“健全就业公共服务体系…”``).

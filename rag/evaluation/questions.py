@@ -39,6 +39,7 @@ class Question:
     lang: str
     answerable: bool
     quotes: tuple[str, ...] = ()
+    split: str = ""
 
 
 @dataclass(frozen=True)
@@ -93,25 +94,32 @@ def _parse_question(path: Path, lineno: int, record: dict[str, Any]) -> Question
     answerable = record.get("answerable")
     if not isinstance(answerable, bool):
         raise SourceError(f'{where}: "answerable" must be true or false, got {answerable!r}')
+    split = record.get("split", "")
+    if not isinstance(split, str):
+        raise SourceError(f'{where}: "split" must be a string such as "dev" or "test"')
     quotes = record.get("quotes")
     if not answerable:
         if quotes:
             raise SourceError(f'{where}: an unanswerable question must not carry "quotes"')
-        return Question(id=qid, question=text, lang=lang, answerable=False)
+        return Question(id=qid, question=text, lang=lang, answerable=False, split=split)
     if not isinstance(quotes, list) or not quotes:
         raise SourceError(f'{where}: an answerable question needs a non-empty "quotes" list')
     for quote in quotes:
         # A blank quote would be contained in every chunk and turn any ranking into a hit.
         if not isinstance(quote, str) or not _squash(quote):
             raise SourceError(f"{where}: every quote must be a non-blank string, got {quote!r}")
-    return Question(id=qid, question=text, lang=lang, answerable=True, quotes=tuple(quotes))
+    return Question(
+        id=qid, question=text, lang=lang, answerable=True, quotes=tuple(quotes), split=split
+    )
 
 
-def load_questions(path: str | Path) -> tuple[Question, ...]:
+def load_questions(path: str | Path, split: str | None = None) -> tuple[Question, ...]:
     """Load and validate a question-set JSONL file.
 
     Args:
         path: The JSONL file. Blank lines are skipped; extra keys are ignored.
+        split: Keep only the questions whose ``split`` field equals this (``"dev"`` to tune
+            on, ``"test"`` to report on); None keeps them all.
 
     Returns:
         The questions in file order.
@@ -134,6 +142,10 @@ def load_questions(path: str | Path) -> tuple[Question, ...]:
         questions.append(question)
     if not questions:
         raise SourceError(f"{path}: no questions in the file")
+    if split is not None:
+        questions = [q for q in questions if q.split == split]
+        if not questions:
+            raise SourceError(f"{path}: no questions with split {split!r}")
     return tuple(questions)
 
 

@@ -13,12 +13,21 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from tqdm import tqdm
 
 from rag.engine import EngineConfig, make_encoder
 from rag.errors import InputError
+from rag.evaluation.answers import (
+    AnswerRow,
+    answers_path,
+    halves,
+    load_answers,
+    score_answer,
+    summarise_answers,
+)
 from rag.evaluation.beir import load_beir
 from rag.evaluation.metrics import QueryResult, first_relevant_rank, summarise
 from rag.evaluation.questions import (
@@ -32,7 +41,10 @@ from rag.index.store import Index, read_manifest
 from rag.parsing import load_documents
 from rag.parsing.loaders import beir_document
 from rag.search import MODES, Searcher
-from rag.types import Document
+from rag.types import Answer, Document
+
+#: What the answer evaluation calls: the ask path over one index, question in, answer out.
+AskFunction = Callable[[str], Answer]
 
 logger = logging.getLogger(__name__)
 
@@ -67,9 +79,27 @@ def beir_documents(corpus: dict[str, tuple[str, str]]) -> list[Document]:
     return [beir_document(doc_id, title, text) for doc_id, (title, text) in corpus.items()]
 
 
+#: The hybrid ranking followed by the list-expansion stage (what /search returns by default).
+EXPANDED = "hybrid+expand"
+
+
+def _with_expansion(modes: tuple[str, ...], expand: bool) -> tuple[str, ...]:
+    """With ``--expand``, hybrid retrieval is reported with and without list expansion."""
+    return modes + (EXPANDED,) if expand and "hybrid" in modes else modes
+
+
+def _search(searcher: Searcher, query: str, top_k: int, mode: str):
+    if mode == EXPANDED:
+        from rag.search.enumeration import expand_result
+
+        result = searcher.search(query, top_k=top_k, mode="hybrid")
+        return expand_result(result, searcher.index.chunks_of)
+    return searcher.search(query, top_k=top_k, mode=mode)
+
+
 def rank_documents(searcher: Searcher, query: str, mode: str) -> tuple[list[str], list[float]]:
     """Document ids best first, each scored by its best chunk."""
-    result = searcher.search(query, top_k=CANDIDATES, mode=mode)
+    result = _search(searcher, query, CANDIDATES, mode)
     ids, scores, seen = [], [], set()
     for hit in result.hits:
         if hit.chunk.doc_id not in seen:
@@ -82,13 +112,18 @@ def rank_documents(searcher: Searcher, query: str, mode: str) -> tuple[list[str]
 def evaluate_beir(
     dataset: Path, split: str | None, modes: tuple[str, ...], ks: tuple[int, ...],
     config: EngineConfig, limit: int | None = None, cache: Path = EVAL_CACHE,
+    half: str | None = None, expand: bool = False,
 ) -> tuple[dict, list[QueryRecord], dict]:  # fmt: skip
     data = load_beir(dataset, split)
     index = cached_index(dataset.name, beir_documents(data.corpus), config, cache)
     searcher = Searcher(index, config.search)
-    queries = list(data.queries.items())[:limit] if limit else list(data.queries.items())
+    queries = list(data.queries.items())
+    if half:
+        keep = set(halves([qid for qid, _ in queries], half))
+        queries = [(qid, text) for qid, text in queries if qid in keep]
+    queries = queries[:limit] if limit else queries
     summary, records = {}, []
-    for mode in modes:
+    for mode in _with_expansion(modes, expand):
         results = []
         t0 = time.perf_counter()
         for qid, text in tqdm(
@@ -114,17 +149,17 @@ def evaluate_beir(
 
 def evaluate_question_set(
     path: Path, modes: tuple[str, ...], ks: tuple[int, ...], config: EngineConfig,
-    cache: Path = EVAL_CACHE,
+    cache: Path = EVAL_CACHE, split: str | None = None, expand: bool = False,
 ) -> tuple[dict, list[QueryRecord], dict]:  # fmt: skip
-    questions = load_questions(path)
+    questions = load_questions(path, split)
     docs = load_documents(list(config.corpus))
     index = cached_index("questions", docs, config, cache)
     searcher = Searcher(index, config.search)
     summary, records = {}, []
-    for mode in modes:
+    for mode in _with_expansion(modes, expand):
         runs = {}
         for q in questions:
-            result = searcher.search(q.question, top_k=max(ks), mode=mode)
+            result = _search(searcher, q.question, max(ks), mode)
             chunks = tuple(h.chunk.text for h in result.hits)
             runs[q.id] = QuestionRun(chunks, result.answerable)
             rank = find_quote_rank(chunks, q.quotes) if q.answerable else None
@@ -139,6 +174,56 @@ def evaluate_question_set(
     return summary, records, meta
 
 
+def default_ask(index: Index, config: EngineConfig, top_k: int = 5) -> AskFunction:
+    """The ``/ask`` path over ``index`` (extractive answers; the LLM is not evaluated here)."""
+    from rag.answering.pipeline import ask
+
+    searcher = Searcher(index, config.search)
+    return lambda question: ask(searcher, index.documents, question, top_k)[1]
+
+
+def run_answers(
+    cases: list[tuple[str, str, str, tuple[str, ...]]], ask: AskFunction, partial: bool = False
+) -> tuple[dict, list[AnswerRow]]:
+    """Ask every ``(id, lang, question, golds)`` case and score the answers."""
+    rows = []
+    t0 = time.perf_counter()
+    for qid, lang, text, golds in tqdm(
+        cases, desc="answers", file=sys.stderr, disable=None if len(cases) >= 50 else True
+    ):
+        rows.append(score_answer(qid, lang, golds, ask(text), partial))
+    summary = summarise_answers(rows)
+    summary["ms_per_question"] = round((time.perf_counter() - t0) * 1000 / max(len(cases), 1), 1)
+    return summary, rows
+
+
+def beir_answer_cases(
+    dataset: Path, split: str | None, limit: int | None = None, half: str | None = None
+) -> list[tuple[str, str, str, tuple[str, ...]]]:
+    """The queries of a BEIR folder that have gold answers, as answer-evaluation cases."""
+    data = load_beir(dataset, split)
+    golds = load_answers(answers_path(dataset, split))
+    ids = [qid for qid in data.queries if qid in golds]
+    if half:
+        ids = halves(ids, half)
+    ids = ids[:limit] if limit else ids
+    return [(qid, "zh" if _has_han(data.queries[qid]) else "en", data.queries[qid], golds[qid])
+            for qid in ids]  # fmt: skip
+
+
+def question_answer_cases(
+    path: Path, split: str | None = None
+) -> list[tuple[str, str, str, tuple[str, ...]]]:
+    """Every question of a quote-keyed set (unanswerable ones have no golds)."""
+    return [(q.id, q.lang, q.question, q.quotes) for q in load_questions(path, split)]
+
+
+def _has_han(text: str) -> bool:
+    from rag.index.tokenize import has_han
+
+    return has_han(text)
+
+
 def run_eval_cli(args, config: EngineConfig) -> int:
     """``rag eval``: evaluate, print a table (or JSON), optionally write a report."""
     try:
@@ -150,19 +235,43 @@ def run_eval_cli(args, config: EngineConfig) -> int:
     modes = MODES if args.mode == "all" else (args.mode,)
     if bool(args.dataset) == bool(args.questions):
         raise InputError("give exactly one of --dataset DIR (BEIR) or --questions FILE")
+    answers = getattr(args, "answers", False)
+    half = getattr(args, "half", None)
+    expand = getattr(args, "expand", False)
     if args.dataset:
         summary, records, meta = evaluate_beir(
-            args.dataset, args.split, modes, ks, config, args.limit, args.cache_dir
+            args.dataset, args.split, modes, ks, config, args.limit, args.cache_dir, half, expand
         )
+        if answers:
+            data = load_beir(args.dataset, args.split)
+            index = cached_index(args.dataset.name, beir_documents(data.corpus), config,
+                                 args.cache_dir)  # fmt: skip
+            cases = beir_answer_cases(args.dataset, args.split, args.limit, half)
+            summary["answers"] = run_answers(cases, default_ask(index, config))[0]
     else:
         summary, records, meta = evaluate_question_set(
-            args.questions, modes, ks, config, args.cache_dir
+            args.questions, modes, ks, config, args.cache_dir, args.split, expand
         )
+        if answers:
+            docs = load_documents(list(config.corpus))
+            index = cached_index("questions", docs, config, args.cache_dir)
+            cases = question_answer_cases(args.questions, args.split)
+            summary["answers"] = run_answers(cases, default_ask(index, config), partial=True)[0]
     if args.out:
         files = write_report(args.out, summary, records, meta=meta)
         print(f"report written to {files.summary_md.parent}", file=sys.stderr)
     if args.json:
         print(json.dumps(summary, ensure_ascii=False, indent=2))
     else:
-        print(format_table(summary))
+        retrieval = {mode: s for mode, s in summary.items() if mode != "answers"}
+        print(format_table(retrieval))
+        if "answers" in summary:
+            print()
+            print(format_answers(summary["answers"]))
     return 0
+
+
+def format_answers(summary: dict) -> str:
+    """The answer metrics as aligned ``name  value`` lines."""
+    width = max(len(k) for k in summary)
+    return "\n".join(f"{k.ljust(width)}  {v}" for k, v in summary.items())

@@ -19,6 +19,9 @@ from rag.index.wal import crash_point, fsync_dir
 
 logger = logging.getLogger(__name__)
 
+# How long a reader waits for a live writer to finish a swap it finds half done.
+SWAP_WAIT_S = 5.0
+
 
 def temporary_folder(folder: Path) -> Path:
     tmp = folder.parent / f"{folder.name}.tmp-{os.getpid()}-{time.monotonic_ns()}"
@@ -52,6 +55,12 @@ def recover(folder: str | Path) -> None:
     if not folder.parent.exists():
         return
     if writer_alive(folder) and not held_here(folder):
+        # Its swap may be between the two renames: give it a moment to put the folder back.
+        deadline = time.monotonic() + SWAP_WAIT_S
+        while not folder.exists() and time.monotonic() < deadline:
+            if not list(folder.parent.glob(f"{folder.name}.old-*")):
+                break
+            time.sleep(0.05)
         return
     olds = sorted(folder.parent.glob(f"{folder.name}.old-*"), key=lambda p: p.stat().st_mtime)
     olds = [p for p in olds if (p / "manifest.json").exists()]

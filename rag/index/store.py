@@ -27,7 +27,7 @@ import os
 import shutil
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rag import __version__
@@ -71,6 +71,8 @@ class IngestReport:
     chunks_added: int = 0
     chunks_removed: int = 0
     skipped: tuple[tuple[str, str], ...] = ()  # (file, why) for files of a batch left out
+    # Where the time went: embed (the model), index (chunk, tokenise, next snapshot), log.
+    timings_ms: dict[str, float] = field(default_factory=dict, compare=False)
 
 
 def content_hash(doc: Document) -> str:
@@ -165,6 +167,8 @@ class Index:
     # ---- writing -------------------------------------------------------------------------
     def add_documents(self, docs: list[Document], progress: bool = False) -> IngestReport:
         """Add new documents, replace changed ones, skip identical ones (no re-embedding)."""
+        # One document per id, the last one given: two with one id would leave orphan chunks.
+        docs = list({doc.doc_id: doc for doc in docs}.values())
         with self._write_lock:
             snap = self._snapshot
             added, replaced, unchanged, to_index, digests = [], [], [], [], []
@@ -180,14 +184,29 @@ class Index:
             removed = sum(len(snap.chunks_of(d)) for d in replaced)
             if not to_index:
                 return IngestReport(unchanged=tuple(unchanged))
-            addition = self.prepare_addition(to_index, digests, progress)
-            self._commit(addition_to_record(addition), snap.added(addition))
+            timings: dict[str, float] = {}
+            t0 = time.perf_counter()
+            addition = self.prepare_addition(to_index, digests, progress, timings)
+            following = snap.added(addition)
+            t1 = time.perf_counter()
+            self._commit(addition_to_record(addition), following)
+            timings["index"] = round((t1 - t0) * 1000 - timings["embed"], 1)
+            timings["log"] = round((time.perf_counter() - t1) * 1000, 1)
         return IngestReport(
-            tuple(added), tuple(replaced), tuple(unchanged), len(addition.spans), removed
+            tuple(added),
+            tuple(replaced),
+            tuple(unchanged),
+            len(addition.spans),
+            removed,
+            timings_ms=timings,
         )
 
     def prepare_addition(
-        self, docs: list[Document], digests: list[str], progress: bool = False
+        self,
+        docs: list[Document],
+        digests: list[str],
+        progress: bool = False,
+        timings: dict[str, float] | None = None,
     ) -> Addition:
         """Chunk, embed and tokenise documents: the slow part of a write, done before it."""
         spans, texts = [], []
@@ -195,10 +214,13 @@ class Index:
             for chunk in self.chunker.split(doc):
                 spans.append((i, chunk.start, chunk.end))
                 texts.append(embedding_text(chunk))
+        t0 = time.perf_counter()
         if texts:
             vectors = self.encoder.encode_documents(texts, progress=progress)
         else:
             vectors = DenseIndex(self.encoder.dim).vectors
+        if timings is not None:
+            timings["embed"] = round((time.perf_counter() - t0) * 1000, 1)
         return Addition(
             documents=tuple(docs),
             hashes=tuple(digests),

@@ -11,63 +11,15 @@ threshold. The thresholds are calibrated on the project's question set (see docs
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from rag.index.keyword import KeywordIndex
 from rag.index.tokenize import has_han, jieba_tokenizer
+from rag.lexicon import ZH_STOPWORDS
 
-# Question words and particles carry no evidence about the corpus.
-_ZH_STOPWORDS = set(
-    [
-        "什么",
-        "哪些",
-        "哪个",
-        "哪里",
-        "哪儿",
-        "多少",
-        "怎么",
-        "怎样",
-        "如何",
-        "为什么",
-        "为何",
-        "是否",
-        "有没有",
-        "是不是",
-        "请问",
-        "一下",
-        "介绍",
-        "这篇",
-        "文章",
-        "文中",
-        "本文",
-        "作者",
-        "主要",
-        "提到",
-        "提出",
-        "认为",
-        "哪几",
-        "几个",
-        "分别",
-        "目前",
-        "关于",
-        "有关",
-        "我们",
-        "可以",
-        "能够",
-        "应该",
-        "需要",
-        "还有",
-        "以及",
-        "或者",
-        "还是",
-        "因为",
-        "所以",
-        "这个",
-        "那个",
-        "这些",
-        "那些",
-    ]
-)
+# Question words and particles carry no evidence about the corpus (one shared list).
+_ZH_STOPWORDS = ZH_STOPWORDS
 _WORD = re.compile(r"^[\u3400-\u9fff]{2,}$")
 
 
@@ -115,11 +67,23 @@ def word_coverage(words: list[str], vocabulary: set[str]) -> float:
 
 
 def gather_evidence(
-    query: str, top_cosine: float, keyword: KeywordIndex, translated_coverage: float | None = None
+    query: str,
+    top_cosine: float,
+    keyword: KeywordIndex,
+    translated_coverage: float | None = None,
+    names: Collection[str] = (),
 ) -> Evidence:
-    """Evidence for a query: Chinese content-word coverage, or the English translation's."""
+    """Evidence for a query: Chinese content-word coverage, or the English translation's.
+
+    ``names`` are words the corpus holds outside its text (the articles' authors, kept as
+    metadata): a question naming an author is about the corpus though the keyword index never
+    saw the name, and its other words (担任, 职务) need not occur in the text either.
+    """
     if not has_han(query):
         return Evidence(top_cosine, translated_coverage, "other")
+    if any(n and n in query for n in names):
+        # The question is about one of the corpus's authors (their position, unit, writing).
+        return Evidence(top_cosine, 1.0, "zh")
     return Evidence(top_cosine, word_coverage(content_words(query), keyword.vocabulary), "zh")
 
 

@@ -4,7 +4,8 @@ The default FAISS set-up keeps the row-based :class:`rag.search.Searcher` (its c
 is tuned on the question set). This one serves backends that search remotely, Milvus first:
 the hybrid ranking is the backend's own (Milvus fuses both legs by RRF inside one request);
 each leg is also asked on its own so every hit reports its per-leg scores and ranks, and the
-best cosine feeds the answerability check exactly as in the default searcher.
+best cosine feeds the answerability check exactly as in the default searcher. List expansion
+is the engine's stage after retrieval (rag.search.enumeration.expand_result), as for FAISS.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from rag.errors import InputError
 from rag.index.backend import IndexBackend, Scored, Vocabulary
 from rag.index.crosslingual import DICTIONARY
 from rag.index.tokenize import has_han
-from rag.search import enumeration
 from rag.search.answerability import content_words, gather_evidence, is_answerable
 from rag.search.searcher import MAX_TOP_K, MODES, SearchSettings, validate_query
 from rag.types import Hit, SearchResult
@@ -82,8 +82,6 @@ class BackendSearcher:
             timings["fusion"] = _ms(t3)
         chunks = [s.chunk for s in ranked]
         fused = {s.chunk.chunk_id: s.score for s in ranked}
-        if self.settings.expand_enumerations and mode == "hybrid":
-            chunks = enumeration.expand(chunks, self.index.chunks_of, query, window=top_k)
         d_rank, d_score = _legs(dense)
         k_rank, k_score = _legs(keyword)
         hits = []

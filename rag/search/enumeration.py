@@ -1,47 +1,32 @@
-"""Enumeration-aware expansion: "what are the four highlights" needs all four items.
+"""List expansion, a stage after retrieval: "what are the four highlights" needs all four items.
 
-Ranking chunks by similarity rarely puts every item of a list near the top. When a query
-asks for N things and a retrieved chunk opens or belongs to an enumeration (``其一…其四``,
-``第一…第四``, ``一是…四是``), the chunks holding the other items of the same document are
-pulled up right behind it.
+Ranking chunks by similarity rarely puts every item of a list near the top. When a question
+asks for N things (:func:`rag.lexicon.requested_count`) and a retrieved chunk opens, holds or
+introduces the items of a list in one of the common styles (其一…, 第一…, 一是…, 一、…, （一）…,
+1. …, 首先…最后, see :func:`rag.lexicon.item_marker`), the chunks holding the other items of
+the same document are pulled up right behind it. ``/ask`` always runs this stage; ``/search``
+runs it unless asked not to (``expand: false``), and ``rag eval`` reports both.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
+from dataclasses import replace
 
-from rag.types import Chunk
+from rag.lexicon import LAST, item_marker, requested_count
+from rag.types import Chunk, Hit, SearchResult
 
-_CN_DIGITS = "一二三四五六七八九十"
-_EN_NUMBERS = {
-    "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
-}  # fmt: skip
-# Ordinal markers that open an item of a list, as a format with the Chinese numeral.
-_MARKERS = ("其{n}", "第{n}", "{n}是")
+__all__ = ["expand", "expand_result", "item_number", "requested_count"]
 
 
-def requested_count(query: str) -> int:
-    """How many items a query asks for (0 when it asks for no particular number)."""
-    # "第二个" is an ordinal (the second one), not a count: the lookbehind skips it.
-    m = re.search(rf"(?<![第\d])([{_CN_DIGITS}]|\d+)\s*(?:个|项|大|点|条|方面)", query)
-    if m:
-        tok = m.group(1)
-        return int(tok) if tok.isdigit() else _CN_DIGITS.index(tok) + 1
-    m = re.search(r"\b(two|three|four|five|six|seven|eight|nine|ten|\d+)\b", query.lower())
-    if m:
-        tok = m.group(1)
-        return int(tok) if tok.isdigit() else _EN_NUMBERS[tok]
-    return 0
-
-
-def _item_number(chunk: Chunk, style: str) -> int:
-    """Which item of a ``style`` list a chunk opens with (0 if none)."""
-    for n, digit in enumerate(_CN_DIGITS[:10], start=1):
-        marker = style.format(n=digit)
-        if re.match(rf"\s*(?:[^\n]*\n)?{marker}[,，、:：]", chunk.text):
-            return n
-    return 0
+def _items_in(chunk: Chunk) -> list[tuple[str, int]]:
+    """``(style, number)`` of every list item opening a line of the chunk."""
+    out = []
+    for line in chunk.text.split("\n"):
+        marker = item_marker(line)
+        if marker is not None:
+            out.append((marker.style, marker.number))
+    return out
 
 
 def expand(
@@ -60,18 +45,19 @@ def expand(
         return ranked
     for pos, hit in enumerate(ranked[:window]):
         siblings = chunks_of(hit.doc_id)
-        for style in _MARKERS:
-            items: dict[int, Chunk] = {}
-            for c in siblings:
-                n = _item_number(c, style)
-                if 1 <= n <= count and n not in items:
-                    items[n] = c
+        by_style: dict[str, dict[int, Chunk]] = {}
+        for c in siblings:
+            for style, n in _items_in(c):
+                n = count if n == LAST else n
+                if 1 <= n <= count:
+                    by_style.setdefault(style, {}).setdefault(n, c)
+        for items in by_style.values():
             if len(items) < count:
                 continue
-            touched = hit in items.values() or _introduces(hit, siblings, items)
+            touched = hit in items.values() or _introduces(hit, items)
             if not touched:
                 continue
-            group = [items[n] for n in range(1, count + 1)]
+            group = list(dict.fromkeys(items[n] for n in range(1, count + 1)))
             ids = {c.chunk_id for c in group}
             head = [c for c in ranked[: pos + 1] if c.chunk_id not in ids]
             tail = [c for c in ranked[pos + 1 :] if c.chunk_id not in ids]
@@ -79,42 +65,53 @@ def expand(
     return ranked
 
 
-def _introduces(hit: Chunk, siblings: list[Chunk], items: dict[int, Chunk]) -> bool:
+def _introduces(hit: Chunk, items: dict[int, Chunk]) -> bool:
     """The hit ends right before the list's first item (it is the list's introduction)."""
     first = items[min(items)]
     return hit.doc_id == first.doc_id and 0 <= first.start - hit.end <= 2
 
 
-# Every list style an item may open with, as (name, pattern with the number in group 1).
-_ITEM_OPENINGS = (
-    ("其", rf"其([{_CN_DIGITS}]+)[,，、:：]"),
-    ("第", rf"第([{_CN_DIGITS}]+)[,，、:：]"),
-    ("是", rf"([{_CN_DIGITS}]+)是"),
-    ("括号", rf"[(（]([{_CN_DIGITS}]+|\d+)[)）]"),
-    ("顿号", rf"([{_CN_DIGITS}]+)、"),
-    ("数字", r"(\d+)[.、．](?!\d)"),
-)
+def expand_result(result: SearchResult, chunks_of: Callable[[str], list[Chunk]]) -> SearchResult:
+    """The list-expansion stage over a search result: same number of hits, re-ranked.
+
+    Hits pulled in from outside the result carry no leg scores (they were not retrieved among
+    the top hits); their fused score is that of the hit they follow.
+    """
+    if result.mode != "hybrid" or not result.hits:
+        return result
+    chunks = [h.chunk for h in result.hits]
+    ranked = expand(chunks, chunks_of, result.query, window=len(chunks))
+    if [c.chunk_id for c in ranked[: len(chunks)]] == [c.chunk_id for c in chunks]:
+        return result
+    by_id = {h.chunk.chunk_id: h for h in result.hits}
+    hits: list[Hit] = []
+    for rank, chunk in enumerate(ranked[: len(chunks)], start=1):
+        old = by_id.get(chunk.chunk_id)
+        if old is not None:
+            hits.append(replace(old, rank=rank))
+        else:
+            hits.append(Hit(chunk, rank, hits[-1].score if hits else 0.0))
+    return replace(result, hits=tuple(hits))
 
 
 def item_number(text: str) -> tuple[str, int]:
     """The list style and item number a sentence opens with (``("", 0)`` for none).
 
-    ``其二,…`` gives ``("其", 2)``, ``三是…`` ``("是", 3)``, ``（四）…`` ``("括号", 4)``.
+    ``其二,…`` gives ``("其", 2)``, ``三是…`` ``("是", 3)``, ``（四）…`` ``("括号", 4)``; the
+    items are read by :func:`rag.lexicon.item_marker` (首先…最后 count as no number here).
     """
-    text = text.lstrip()
-    for style, pattern in _ITEM_OPENINGS:
-        m = re.match(pattern, text)
-        if m:
-            return style, _numeral(m.group(1))
-    return "", 0
+    marker = item_marker(text)
+    if marker is None or marker.number == LAST or marker.style not in _CONVERSATION_STYLES:
+        return "", 0
+    return _CONVERSATION_STYLES[marker.style], marker.number
 
 
-def _numeral(token: str) -> int:
-    if token.isdigit():
-        return int(token)
-    if len(token) == 1:
-        return _CN_DIGITS.index(token) + 1
-    # 十一..十九, 二十..九十九
-    tens, _, units = token.partition("十")
-    value = (_CN_DIGITS.index(tens) + 1 if tens else 1) * 10
-    return value + (_CN_DIGITS.index(units) + 1 if units else 0)
+# The style names rag/conversation.py knows the numbered styles by.
+_CONVERSATION_STYLES = {
+    "其N": "其",
+    "第N": "第",
+    "N是": "是",
+    "(N)": "括号",
+    "N、": "顿号",
+    "1.": "数字",
+}

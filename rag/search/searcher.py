@@ -10,7 +10,6 @@ from rag.index.crosslingual import DICTIONARY
 from rag.index.snapshot import Snapshot
 from rag.index.store import Index
 from rag.index.tokenize import has_han, tokenize
-from rag.search import enumeration
 from rag.search.answerability import (
     AnswerabilityThresholds,
     Evidence,
@@ -35,7 +34,6 @@ class SearchSettings:
     dense_weight: float = 1.0
     keyword_weight: float = 1.0
     candidates: int = 100
-    expand_enumerations: bool = True
     thresholds: AnswerabilityThresholds = field(default_factory=AnswerabilityThresholds)
 
     def __post_init__(self) -> None:
@@ -105,8 +103,6 @@ class Searcher:
         order = sorted(fused, key=lambda row: (-fused[row], row))
         chunks = self.index.chunks
         ranked = [chunks[row] for row in order]
-        if self.settings.expand_enumerations and mode == "hybrid":
-            ranked = enumeration.expand(ranked, self.index.chunks_of, query, window=top_k)
         d_rank = {row: i + 1 for i, row in enumerate(dense.rows)}
         d_score = dict(zip(dense.rows, dense.scores, strict=True))
         k_rank = {row: i + 1 for i, row in enumerate(keyword.rows)}
@@ -143,7 +139,8 @@ class Searcher:
         """What the answerability flag is decided on, given the best passage's cosine."""
         if coverage is None and not has_han(query):
             coverage = self.keyword_query(query)[1]
-        return gather_evidence(query, top_cosine, self.index.keyword, coverage)
+        names = [n for d in self.index.documents.values() for n in d.authors if n in query]
+        return gather_evidence(query, top_cosine, self.index.keyword, coverage, names)
 
     def warm_up(self) -> None:
         """Load the encoder and pay the first query's lazy set-up (jieba's dictionary, the

@@ -1,0 +1,154 @@
+"""The one home of the Chinese question words, stopwords, counts and list-item markers.
+
+Search (answerability, list expansion) and answering all read questions; each used to keep its
+own copy of these words, and the copies drifted. Everything here is plain data and small pure
+functions over it, matched on NFKC-folded text so full-width (``，：（一）``) and ASCII
+(``,:(一)``) punctuation read alike.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+# ---- question words and stopwords ---------------------------------------------------------------
+#: Words that ask rather than say: they match nothing useful in an article.
+ZH_QUESTION_WORDS = frozenset(
+    "什么 哪些 哪个 哪里 哪儿 哪几 哪一 哪家 哪位 哪年 哪天 几个 几项 几次 几年 多少 多大 多久 多长 "
+    "怎么 怎样 如何 为什么 为何 是否 有没有 是不是 请问 谁 吗 呢".split()
+)
+#: Question words, particles and words every question about an article uses.
+ZH_STOPWORDS = ZH_QUESTION_WORDS | frozenset(
+    "一下 介绍 这篇 文章 文中 本文 作者 主要 提到 提出 认为 分别 目前 关于 有关 我们 他们 可以 "
+    "能够 应该 需要 还有 以及 或者 还是 因为 所以 这个 那个 这些 那些 其中".split()
+)
+#: Characters that only occur in question words (a token holding one asks, it does not say).
+ZH_QUESTION_CHARS = frozenset("哪吗呢么啥谁")
+
+# ---- numbers ------------------------------------------------------------------------------------
+CN_DIGITS = "一二三四五六七八九十"
+EN_NUMBERS = {
+    "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+    "ten": 10, "both": 2, "pair": 2,
+}  # fmt: skip
+
+
+def fold(text: str) -> str:
+    """NFKC: full-width punctuation and digits read as ASCII, for matching only."""
+    return unicodedata.normalize("NFKC", text)
+
+
+def cn_number(token: str) -> int:
+    """一..九十九 and 两/俩 as an int (0 when the token is not such a numeral)."""
+    if token in ("两", "俩"):
+        return 2
+    if token.isdigit():
+        return int(token)
+    if not token or any(ch not in CN_DIGITS for ch in token):
+        return 0
+    if token == "十":
+        return 10
+    if len(token) == 1:
+        return CN_DIGITS.index(token) + 1
+    if len(token) == 2 and token[0] == "十":
+        return 10 + CN_DIGITS.index(token[1]) + 1
+    if len(token) == 2 and token[1] == "十":
+        return (CN_DIGITS.index(token[0]) + 1) * 10
+    if len(token) == 3 and token[1] == "十":
+        return (CN_DIGITS.index(token[0]) + 1) * 10 + CN_DIGITS.index(token[2]) + 1
+    return 0
+
+
+# A count is a numeral right before a measure word, not preceded by 第 (an ordinal: 第二个亮点)
+# or by another numeral (十八大, 二十大 are congresses, 十四五 a plan). "大" counts only after
+# a single 二..九 (四大亮点), because 十八大/二十大 name congresses.
+_MEASURE = "个|项|点|条|方面|种|类|件|部分|步|招|大|位|家|句|层|重"
+_ZH_COUNT = re.compile(
+    rf"(?<![第{CN_DIGITS}\d两])([{CN_DIGITS}]{{1,3}}|\d{{1,2}}|两|俩)(?![{CN_DIGITS}\d])\s*({_MEASURE})"
+)
+_EN_COUNT = re.compile(
+    r"\b(two|three|four|five|six|seven|eight|nine|ten|\d{1,2})\s+(?!percent|per\b|%|times?\b"
+    r"|years?\b|months?\b|days?\b|yuan\b|million\b|billion\b)([a-z][a-z-]*)",
+    re.IGNORECASE,
+)
+_ASKS = re.compile(r"哪|什么|几|有何|是啥|怎样|如何|列举|what|which|list|name", re.IGNORECASE)
+
+
+def requested_count(question: str) -> int:
+    """How many items a question asks for (0 when it asks for no particular number).
+
+    The count is read from the question's ask (哪四个亮点, 两个方面, four highlights), never
+    from names and dates: 十八大, 二十大, 2023年 and 十四五 are not counts, and an ordinal
+    (第二个亮点) picks one item rather than asking for several.
+    """
+    q = fold(question)
+    for m in _ZH_COUNT.finditer(q):
+        numeral, measure = m.group(1), m.group(2)
+        if measure == "大" and (len(numeral) > 1 or numeral in ("一", "十")):
+            continue
+        if measure in ("位", "家", "层", "重", "句") and not _ASKS.search(q):
+            continue
+        n = cn_number(numeral)
+        if n >= 2:
+            return n
+    for m in _EN_COUNT.finditer(q):
+        token = m.group(1).lower()
+        n = int(token) if token.isdigit() else EN_NUMBERS[token]
+        if n >= 2:
+            return n
+    return 0
+
+
+_WHOLE_LIST = re.compile(
+    r"哪些|哪几|有何|包括什么|包含什么|which\b.*\b(?:are|were)\b|what are", re.I
+)
+
+
+def asks_for_list(question: str) -> bool:
+    """The question asks for several things without a number (哪些, 哪几个, what are)."""
+    return _WHOLE_LIST.search(fold(question)) is not None
+
+
+# ---- list items ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ItemMarker:
+    """The marker opening an item of a list: its style and its number (``LAST`` for 最后)."""
+
+    style: str
+    number: int
+    length: int  # characters of the marker in the folded text
+
+
+LAST = 99
+_SEQUENCE_WORDS = {"首先": 1, "其次": 2, "再次": 3, "然后": 3, "最后": LAST}
+_N = rf"[{CN_DIGITS}]{{1,3}}"
+_ITEM_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("其N", re.compile(rf"其({_N})[,、:;]")),
+    ("第N", re.compile(rf"第({_N})[,、:;]")),
+    ("N是", re.compile(rf"({_N})是(?![是的{CN_DIGITS}\d])")),
+    ("N要", re.compile(rf"({_N})要[,:]")),
+    ("N、", re.compile(rf"({_N})、")),
+    ("(N)", re.compile(rf"\(({_N})\)")),
+    ("1.", re.compile(r"(\d{1,2})(?:\.(?!\d)|、|\))")),
+    ("首先", re.compile(r"(首先|其次|再次|然后|最后)[,:]?")),
+)
+
+
+def item_marker(text: str) -> ItemMarker | None:
+    """The list-item marker ``text`` opens with (after spaces), if any.
+
+    Styles: 其一/其二, 第一/第二, 一是/二是, 一、二、, （一）（二）, 1. 2. / 1、2、, and
+    首先/其次/再次/最后. Full-width and ASCII punctuation read alike.
+    """
+    folded = fold(text).lstrip()
+    skipped = len(fold(text)) - len(folded)
+    for style, pattern in _ITEM_PATTERNS:
+        m = pattern.match(folded)
+        if not m:
+            continue
+        token = m.group(1)
+        number = _SEQUENCE_WORDS[token] if style == "首先" else cn_number(token)
+        if number >= 1:
+            return ItemMarker(style, number, skipped + m.end())
+    return None
