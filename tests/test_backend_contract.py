@@ -147,6 +147,9 @@ def test_filters_keep_to_the_given_documents(loaded):
 def test_known_terms_are_the_corpus_vocabulary(loaded):
     assert loaded.known_terms(["职业", "伤害", "火星殖民", "量子引力"]) == {"职业", "伤害"}
     assert not loaded.known_terms(["火星殖民", "量子引力"])
+    # Authors are metadata, not text: known as marked terms (for the answerability check).
+    author = next(a for d in loaded.documents.values() for a in d.authors)
+    assert loaded.known_terms([f"@author:{author}", "@author:无名氏"]) == {f"@author:{author}"}
 
 
 def test_backend_searcher_answers_with_verbatim_citations(loaded):

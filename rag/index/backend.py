@@ -32,6 +32,9 @@ if TYPE_CHECKING:
     from rag.index.store import Index, IngestReport
 
 BACKENDS = ("faiss", "milvus")
+# known_terms("@author:鲁全"): whether some document has that author (authors are metadata,
+# not indexed text, but a question naming one is about the corpus).
+AUTHOR_MARK = "@author:"
 DEFAULT_MILVUS_URI = "index/milvus.db"
 
 
@@ -210,7 +213,8 @@ class FaissBackend:
 
     def known_terms(self, terms: Iterable[str]) -> set[str]:
         vocabulary = self.index.keyword.vocabulary
-        return {t for t in terms if t in vocabulary}
+        authors = {AUTHOR_MARK + a for d in self.index.documents.values() for a in d.authors}
+        return {t for t in terms if t in vocabulary or t in authors}
 
     def _scored(
         self, pairs: list[tuple[int, float]], k: int, doc_ids: Collection[str] | None

@@ -39,7 +39,7 @@ import numpy as np
 from rag.chunking import Chunker, ChunkerSettings, embedding_text
 from rag.embedding.base import Encoder
 from rag.errors import IndexMismatchError, InputError, NotFoundError
-from rag.index.backend import Scored, doc_from_json, doc_to_json
+from rag.index.backend import AUTHOR_MARK, Scored, doc_from_json, doc_to_json
 from rag.index.store import IngestReport, content_hash
 from rag.index.tokenize import tokenize
 from rag.types import Chunk, Document
@@ -492,6 +492,11 @@ class MilvusBackend:
         """Upsert documents; they go in after their chunks, so a listed document is searchable."""
         for doc in docs:
             self.client.upsert(self.c_docs, _doc_rows(doc))
+        # Authors are metadata, not text: kept as marked terms so a question naming one is
+        # known to be about the corpus (rag.search.answerability.gather_evidence's names).
+        authors = sorted({AUTHOR_MARK + a for d in docs for a in d.authors if a})
+        if authors:
+            self.client.upsert(self.c_terms, [{"term": t, "slot": _SLOT} for t in authors])
         if docs:
             self._write_manifest()
 

@@ -10,11 +10,12 @@ is the engine's stage after retrieval (rag.search.enumeration.expand_result), as
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Collection
 
 from rag.errors import InputError
-from rag.index.backend import IndexBackend, Scored, Vocabulary
+from rag.index.backend import AUTHOR_MARK, IndexBackend, Scored, Vocabulary
 from rag.index.crosslingual import DICTIONARY
 from rag.index.tokenize import has_han
 from rag.search.answerability import content_words, gather_evidence, is_answerable
@@ -93,11 +94,13 @@ class BackendSearcher:
             if cid in k_rank:
                 scores["keyword"], ranks["keyword"] = k_score[cid], k_rank[cid]
             hits.append(Hit(chunk, rank, float(fused.get(cid, 0.0)), scores, ranks))
+        names: list[str] = []
         if has_han(query):
             words = content_words(query)
             vocabulary.prefetch(words + [w[i : i + 2] for w in words for i in range(len(w) - 1)])
+            names = self._author_names(query)
         top_cosine = dense[0].score if dense else 0.0
-        evidence = gather_evidence(query, top_cosine, vocabulary, coverage)  # type: ignore[arg-type]
+        evidence = gather_evidence(query, top_cosine, vocabulary, coverage, names)  # type: ignore[arg-type]
         timings["total"] = _ms(t0)
         return SearchResult(
             query=query,
@@ -126,6 +129,18 @@ class BackendSearcher:
         candidates = ids if ids is not None else set(self.index.documents)
         docs = self.index.documents
         return {d for d in candidates if d in docs and filters.matches(docs[d])}
+
+    def _author_names(self, query: str) -> list[str]:
+        """Authors of indexed documents named in the query: its 2- to 4-character Han runs
+        looked up as marked terms (one request), not by reading every document."""
+        spans = {
+            run[i : i + n]
+            for run in re.findall(r"[\u3400-\u9fff]+", query)
+            for n in (2, 3, 4)
+            for i in range(len(run) - n + 1)
+        }
+        found = self.index.known_terms(AUTHOR_MARK + s for s in spans)
+        return [t.removeprefix(AUTHOR_MARK) for t in found]
 
     def _terms(self, query: str, vocabulary: Vocabulary) -> tuple[list[str], float | None]:
         """Extra keyword terms (Chinese translations of an English question) and how much of
