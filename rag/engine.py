@@ -16,11 +16,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from rag import conversation
 from rag.chunking import Chunker, ChunkerSettings
 from rag.components import AnswerStage, Generator
 from rag.embedding.base import Encoder
 from rag.errors import InputError, NotFoundError, ReadOnlyError
+from rag.index.backend import DEFAULT_MILVUS_URI, IndexBackend, check_backend, check_faiss_folder
 from rag.index.files import recover
 from rag.index.lock import WriterLock
 from rag.index.snapshot import Snapshot
@@ -28,12 +31,14 @@ from rag.index.store import FORMAT_VERSION, Index, IngestReport, read_manifest
 from rag.parsing import load_documents
 from rag.parsing.loaders import load_batch
 from rag.search import Searcher, SearchSettings
+from rag.search.backend_searcher import BackendSearcher
 from rag.search.enumeration import expand_result
 from rag.search.filters import Filters
-from rag.types import Answer, Document, SearchResult, Turn
+from rag.types import Answer, Chunk, Document, SearchResult, Turn
 
 if TYPE_CHECKING:
     from rag.answering.generation import AnswerEvent
+    from rag.index.milvus import MilvusBackend
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +75,8 @@ class EngineConfig:
     # Logged writes after which the log is folded into a new base, in the background.
     compact_after: int = 500
     runtime: str = "auto"  # onnx | torch | auto (onnx on CPU, torch on a GPU)
+    backend: str = "faiss"  # or "milvus": rag.index.backend, docs/scale-out.md
+    milvus_uri: str = DEFAULT_MILVUS_URI
 
 
 def make_encoder(config: EngineConfig, progress: bool = False) -> Encoder:
@@ -119,8 +126,8 @@ def make_generator(config: EngineConfig) -> Generator | None:
 class _State:
     """What one request reads: a snapshot and a searcher over that same snapshot."""
 
-    index: Snapshot
-    searcher: Searcher
+    index: Snapshot | IndexBackend
+    searcher: Searcher | BackendSearcher
 
 
 class Engine:
@@ -149,7 +156,7 @@ class Engine:
         self._default_answerer = answerer is None
         self._answerer = answerer if answerer is not None else make_answerer(config, encoder)
         self._chat_generator = generator if generator is not None else make_generator(config)
-        self._store: Index | None = None
+        self._store: Index | MilvusBackend | None = None
         self._state: _State | None = None
         self._writer: WriterLock | None = None
         self._write_lock = threading.RLock()
@@ -157,7 +164,7 @@ class Engine:
 
     # ---- state ---------------------------------------------------------------------------
     @property
-    def index(self) -> Snapshot | None:
+    def index(self) -> Snapshot | IndexBackend | None:
         """The current snapshot (None before :meth:`warm_up`)."""
         state = self._state
         return state.index if state is not None else None
@@ -178,7 +185,27 @@ class Engine:
     def _publish(self) -> None:
         assert self._store is not None
         snapshot = self._store.snapshot
-        self._state = _State(snapshot, Searcher(snapshot, self.config.search))
+        if self._milvus():
+            # Milvus is read live (replicas share it): its "snapshot" is the backend itself.
+            self._state = _State(snapshot, BackendSearcher(snapshot, self.config.search))
+        else:
+            self._state = _State(snapshot, Searcher(snapshot, self.config.search))
+
+    def _milvus(self) -> bool:
+        """The one place the backend is told apart (check_backend refuses unknown names)."""
+        return check_backend(self.config.backend) == "milvus"
+
+    def _open_store(self, encoder: Encoder) -> Index | MilvusBackend:
+        if self._milvus():
+            from rag.index.milvus import MilvusBackend
+
+            return MilvusBackend.open(self.config.milvus_uri, encoder, self.config.chunker)
+        return Index.load(self.config.index_dir, encoder)
+
+    def _where(self) -> str:
+        return (
+            f"Milvus at {self.config.milvus_uri}" if self._milvus() else str(self.config.index_dir)
+        )
 
     # ---- life cycle ----------------------------------------------------------------------
     def warm_up(self, build_if_missing: bool = True, progress: bool = False) -> None:
@@ -200,27 +227,31 @@ class Engine:
             if not self.config.read_only:
                 self._take_writer_lock()
             if self.has_index():
-                self._store = Index.load(self.config.index_dir, encoder)
+                self._store = self._open_store(encoder)
                 if self._store.format_version < FORMAT_VERSION and not self.config.read_only:
                     logger.info("upgrading the index in %s", self.config.index_dir)
                     self._store.compact()
                 self._publish()
             elif not build_if_missing:
-                raise NotFoundError(
-                    f"no index in {self.config.index_dir}; build one with `rag ingest`"
-                )
+                raise NotFoundError(f"no index in {self._where()}; build one with `rag ingest`")
             else:
                 logger.info(
-                    "no index in %s: building it from %s",
-                    self.config.index_dir,
-                    self.corpus_names(),
+                    "no index in %s: building it from %s", self._where(), self.corpus_names()
                 )
                 self._build(load_documents(list(self.config.corpus)), progress)
         # The first query pays for lazy initialisation (jieba's dictionary, BM25 matrices).
         self.search("预热 warm-up", top_k=1)
 
     def has_index(self) -> bool:
-        """Whether the folder holds an index, after finishing any save a crash interrupted."""
+        """Whether the folder holds an index, after finishing any save a crash interrupted
+        (for Milvus: whether its collections hold one)."""
+        if self._milvus():
+            from rag.index.milvus import MilvusBackend
+
+            if isinstance(self._store, MilvusBackend):
+                return self._store.exists()
+            return MilvusBackend.probe(self.config.milvus_uri)
+        check_faiss_folder(self.config.index_dir)
         recover(self.config.index_dir)
         return read_manifest(self.config.index_dir) is not None
 
@@ -245,7 +276,8 @@ class Engine:
         return self._encoder
 
     def _take_writer_lock(self) -> None:
-        if self._writer is None:
+        # Milvus takes writes from any number of replicas itself: no folder to lock.
+        if self._writer is None and not self._milvus():
             self._writer = WriterLock.acquire(self.config.index_dir)
 
     def _build(self, docs: list[Document], progress: bool) -> IngestReport:
@@ -256,6 +288,19 @@ class Engine:
         self._take_writer_lock()
         try:
             encoder = self._load_encoder(progress)
+            if self._milvus():
+                from rag.index.milvus import MilvusBackend
+
+                if self._store is not None:  # one client per Milvus Lite path in a process
+                    self._store.close()
+                    self._store = None
+                store = MilvusBackend.open(
+                    self.config.milvus_uri, encoder, self.config.chunker, rebuild=True
+                )
+                report = store.add_documents(docs, progress=progress)
+                self._store = store
+                self._publish()
+                return report
             store = Index(encoder, Chunker(self.config.chunker), self.config.ann)
             report = store.add_documents(docs, progress=progress)
             store.save(self.config.index_dir)
@@ -398,20 +443,61 @@ class Engine:
         """
         self._check_writable()
         batch = load_batch(paths)
-        docs = list(batch.documents)
         skipped = tuple((f.path, f.reason) for f in batch.skipped)
+        return replace(
+            self.ingest_documents(list(batch.documents), rebuild, progress), skipped=skipped
+        )
+
+    def ingest_documents(
+        self, docs: list[Document], rebuild: bool = False, progress: bool = False
+    ) -> IngestReport:
+        """:meth:`ingest` for documents already loaded (``rag ingest --ray`` parses elsewhere)."""
+        self._check_writable()
         with self._write_lock:
             self._take_writer_lock()
             if self._store is None and not rebuild and self.has_index():
                 self.warm_up(build_if_missing=False, progress=progress)
             if self._store is None or rebuild:
-                return replace(self._build(docs, progress), skipped=skipped)
+                return self._build(docs, progress)
             report = self._store.add_documents(docs, progress=progress)
             # A bulk load is worth folding into the base at once; a few documents are not.
             if self._store.log_records and report.chunks_added >= len(self._store) // 4:
                 self._store.compact()
             self._publish()
-        return replace(report, skipped=skipped)
+        return report
+
+    def ingest_embedded(
+        self,
+        docs: list[Document],
+        chunks: Sequence[Chunk],
+        vectors: np.ndarray,
+        rebuild: bool = False,
+    ) -> IngestReport:
+        """:meth:`ingest_documents` for chunks embedded elsewhere (``rag ingest --ray``).
+
+        The stores embed inside their add, so for this call they get an encoder that looks
+        the vectors up by text instead of computing them.
+        """
+        from rag.index.backend import PrecomputedEncoder
+
+        encoder = self._load_encoder()
+        lookup = PrecomputedEncoder(encoder, chunks, vectors)
+        with self._write_lock:
+            self._encoder = lookup
+            if self._store is not None:
+                self._store.encoder = lookup
+            try:
+                return self.ingest_documents(docs, rebuild)
+            finally:
+                self._encoder = encoder
+                if self._store is not None:
+                    self._store.encoder = encoder
+                lookup.release()  # snapshots keep it for queries: it delegates those
+
+    @property
+    def encoder(self) -> Encoder:
+        """The configured encoder (loaded on first use)."""
+        return self._load_encoder()
 
     def add_document(self, doc: Document) -> IngestReport:
         """Add or replace one document; it is searchable, and on disk, when this returns.
@@ -460,13 +546,13 @@ class Engine:
             store.compact()
             self._publish()
 
-    def _writable_store(self, build_if_missing: bool = True) -> Index:
+    def _writable_store(self, build_if_missing: bool = True) -> Index | MilvusBackend:
         self._ready() if build_if_missing else self.warm_up(build_if_missing=False)
         with self._write_lock:
             self._take_writer_lock()  # again after close()
             if self._store is None:
                 # The state was handed over from another engine (tests): open the folder.
-                self._store = Index.load(self.config.index_dir, self._load_encoder())
+                self._store = self._open_store(self._load_encoder())
             return self._store
 
     def _maybe_compact(self) -> None:

@@ -40,7 +40,7 @@ from rag.types import Answer, Chunk, Citation, Document, Hit, SearchResult
 
 logger = logging.getLogger(__name__)
 
-NOT_FOUND_ZH = "文章中没有找到这个问题的答案。以下是最接近的段落,供参考。"
+NOT_FOUND_ZH = "文章中没有找到这个问题的答案。以下是最接近的段落，供参考。"
 NOT_FOUND_EN = (
     "The answer was not found in the articles. The closest passages are listed below for reference."
 )

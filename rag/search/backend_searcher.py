@@ -1,0 +1,161 @@
+"""Search over any :class:`rag.index.backend.IndexBackend` (chunk ids, not rows).
+
+The default FAISS set-up keeps the row-based :class:`rag.search.Searcher` (its convex fusion
+is tuned on the question set). This one serves backends that search remotely, Milvus first:
+the hybrid ranking is the backend's own (Milvus fuses both legs by RRF inside one request);
+each leg is also asked on its own so every hit reports its per-leg scores and ranks, and the
+best cosine feeds the answerability check exactly as in the default searcher. List expansion
+is the engine's stage after retrieval (rag.search.enumeration.expand_result), as for FAISS.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Collection
+
+from rag.errors import InputError
+from rag.index.backend import AUTHOR_MARK, IndexBackend, Scored, Vocabulary
+from rag.index.crosslingual import DICTIONARY
+from rag.index.tokenize import has_han
+from rag.search.answerability import content_words, gather_evidence, is_answerable
+from rag.search.searcher import MAX_TOP_K, MODES, SearchSettings, validate_query
+from rag.types import Hit, SearchResult
+
+
+class BackendSearcher:
+    """Ranks a backend's chunks for a query in one of :data:`rag.search.searcher.MODES`
+    (a :class:`rag.components.Retriever`)."""
+
+    def __init__(self, index: IndexBackend, settings: SearchSettings | None = None) -> None:
+        self.index = index
+        self.settings = settings or SearchSettings()
+
+    def search(
+        self,
+        query: str,
+        top_k: int = 5,
+        mode: str = "hybrid",
+        filters=None,
+        doc_ids: Collection[str] | None = None,
+    ) -> SearchResult:
+        """The ``top_k`` best chunks (of ``doc_ids`` only, or of the documents ``filters``
+        (:class:`rag.search.filters.Filters`) match, if given) and whether the evidence
+        looks strong enough.
+
+        Raises:
+            InputError: Empty query, ``top_k`` out of range or unknown mode.
+        """
+        query = validate_query(query)
+        if not 1 <= top_k <= MAX_TOP_K:
+            raise InputError(f"top_k must be between 1 and {MAX_TOP_K}, got {top_k}", "top_k")
+        if mode not in MODES:
+            raise InputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}", "mode")
+        timings: dict[str, float] = {}
+        if filters is not None and getattr(filters, "active", False):
+            doc_ids = self._matching(filters, doc_ids)
+        n = self.settings.candidates
+        vocabulary = Vocabulary(self.index)
+        t0 = time.perf_counter()
+        qvec = self.index.encoder.encode_queries([query])[0]
+        timings["embed"] = _ms(t0)
+        t1 = time.perf_counter()
+        dense = self.index.dense_search(qvec, n, doc_ids)
+        timings["dense"] = _ms(t1)
+        t2 = time.perf_counter()
+        terms, coverage = self._terms(query, vocabulary)
+        keyword = self.index.keyword_search(query, terms, n, doc_ids)
+        timings["keyword"] = _ms(t2)
+        if mode == "dense":
+            ranked = dense
+        elif mode == "keyword":
+            ranked = keyword
+        else:
+            t3 = time.perf_counter()
+            # An English question whose words the dictionary cannot place in the corpus has no
+            # keyword evidence: rank it by meaning alone (the default searcher weighs the
+            # leg by that coverage; RRF inside Milvus has no weights).
+            kw_terms = terms if coverage is None or coverage > 0 else None
+            if kw_terms is None:
+                ranked = dense[: max(top_k, n)]
+            else:
+                ranked = self.index.hybrid_search(qvec, query, kw_terms, n, doc_ids)
+            timings["fusion"] = _ms(t3)
+        chunks = [s.chunk for s in ranked]
+        fused = {s.chunk.chunk_id: s.score for s in ranked}
+        d_rank, d_score = _legs(dense)
+        k_rank, k_score = _legs(keyword)
+        hits = []
+        for rank, chunk in enumerate(chunks[:top_k], start=1):
+            cid = chunk.chunk_id
+            scores, ranks = {}, {}
+            if cid in d_rank:
+                scores["dense"], ranks["dense"] = d_score[cid], d_rank[cid]
+            if cid in k_rank:
+                scores["keyword"], ranks["keyword"] = k_score[cid], k_rank[cid]
+            hits.append(Hit(chunk, rank, float(fused.get(cid, 0.0)), scores, ranks))
+        names: list[str] = []
+        if has_han(query):
+            words = content_words(query)
+            vocabulary.prefetch(words + [w[i : i + 2] for w in words for i in range(len(w) - 1)])
+            names = self._author_names(query)
+        top_cosine = dense[0].score if dense else 0.0
+        evidence = gather_evidence(query, top_cosine, vocabulary, coverage, names)  # type: ignore[arg-type]
+        timings["total"] = _ms(t0)
+        return SearchResult(
+            query=query,
+            mode=mode,
+            hits=tuple(hits),
+            answerable=is_answerable(evidence, self.settings.thresholds),
+            timings_ms=timings,
+        )
+
+    def warm_up(self) -> None:
+        """Load the encoder and pay the first query's lazy set-up now (jieba's dictionary,
+        the Milvus connection's first round trips) rather than in the first request."""
+        self.index.encoder.warm_up()
+        self.search("预热 warm-up", top_k=1)
+
+    def _matching(self, filters, doc_ids: Collection[str] | None) -> set[str]:
+        """Ids of the documents ``filters`` admit (within ``doc_ids`` if given).
+
+        Only document ids become a Milvus expression directly; dates, source and kind are
+        checked against each document, which reads every document: fine for thousands, to be
+        replaced by scalar fields on the chunks before filtering a million articles by date.
+        """
+        ids = set(filters.doc_ids) if filters.doc_ids else None
+        if doc_ids is not None:
+            ids = set(doc_ids) if ids is None else ids & set(doc_ids)
+        candidates = ids if ids is not None else set(self.index.documents)
+        docs = self.index.documents
+        return {d for d in candidates if d in docs and filters.matches(docs[d])}
+
+    def _author_names(self, query: str) -> list[str]:
+        """Authors of indexed documents named in the query: its 2- to 4-character Han runs
+        looked up as marked terms (one request), not by reading every document."""
+        spans = {
+            run[i : i + n]
+            for run in re.findall(r"[\u3400-\u9fff]+", query)
+            for n in (2, 3, 4)
+            for i in range(len(run) - n + 1)
+        }
+        found = self.index.known_terms(AUTHOR_MARK + s for s in spans)
+        return [t.removeprefix(AUTHOR_MARK) for t in found]
+
+    def _terms(self, query: str, vocabulary: Vocabulary) -> tuple[list[str], float | None]:
+        """Extra keyword terms (Chinese translations of an English question) and how much of
+        the question they cover; nothing and None for a Chinese question."""
+        if has_han(query):
+            return [], None
+        translation = DICTIONARY.translate(query, vocabulary)  # type: ignore[arg-type]
+        return list(translation.terms), translation.coverage
+
+
+def _legs(leg: list[Scored]) -> tuple[dict[str, int], dict[str, float]]:
+    ranks = {s.chunk.chunk_id: i + 1 for i, s in enumerate(leg)}
+    scores = {s.chunk.chunk_id: s.score for s in leg}
+    return ranks, scores
+
+
+def _ms(t0: float) -> float:
+    return round((time.perf_counter() - t0) * 1000, 2)
