@@ -263,6 +263,7 @@ class Index:
             "documents": len(snap.documents),
             "chunks": len(snap.chunks),
             "built_at": snap.built_at,
+            "answerability": _answerability(self.encoder.name),
         }
 
     def save(self, folder: str | Path) -> None:
@@ -474,3 +475,18 @@ def _sync_tree(folder: Path) -> None:
                 os.close(fd)
         elif path.is_dir():
             fsync_dir(path)
+
+
+def _answerability(model: str) -> dict:
+    """The answerability thresholds searches of this index use, with the model they were
+    calibrated for (None when they were not: another model borrows nothing from e5)."""
+    from dataclasses import asdict
+
+    from rag.search.answerability import thresholds_for
+
+    thresholds, calibrated = thresholds_for(model)
+    return {
+        "model": model if calibrated else None,
+        "thresholds": asdict(thresholds) if calibrated else None,
+        "rule": "cosine and word coverage" if calibrated else "word coverage only",
+    }

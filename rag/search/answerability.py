@@ -10,6 +10,7 @@ threshold. The thresholds are calibrated on the project's question set (see docs
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from rag.lexicon import ZH_STOPWORDS
 
 # Question words and particles carry no evidence about the corpus (one shared list).
 _ZH_STOPWORDS = ZH_STOPWORDS
+logger = logging.getLogger(__name__)
 _WORD = re.compile(r"^[\u3400-\u9fff]{2,}$")
 
 
@@ -47,6 +49,50 @@ class AnswerabilityThresholds:
     min_coverage_zh: float = 0.5
     min_cosine_other: float = 0.70
     min_coverage_other: float = 0.3
+
+
+# A model without calibrated thresholds is judged on word coverage alone: its cosines mean
+# nothing on e5's scale (each model spreads its similarities differently), so borrowing e5's
+# cut-offs would flag or pass questions at random. Calibrate one with
+# scripts/calibrate_answerability.py and add it to CALIBRATED.
+COVERAGE_ONLY = AnswerabilityThresholds(
+    strong_cosine_zh=float("inf"), min_cosine_zh=-1.0, min_cosine_other=-1.0
+)
+
+
+def calibrated_thresholds() -> dict[str, AnswerabilityThresholds]:
+    """Thresholds per embedding model name, for the models they were calibrated on."""
+    from rag.embedding.encoder import DEFAULT_MODEL_NAME
+
+    return {DEFAULT_MODEL_NAME: AnswerabilityThresholds()}
+
+
+def thresholds_for(model: str) -> tuple[AnswerabilityThresholds, bool]:
+    """The thresholds for an embedding model, and whether they were calibrated for it
+    (:data:`COVERAGE_ONLY` otherwise)."""
+    table = calibrated_thresholds()
+    return (table[model], True) if model in table else (COVERAGE_ONLY, False)
+
+
+_warned: set[str] = set()
+
+
+def resolve_thresholds(
+    configured: AnswerabilityThresholds | None, model: str
+) -> AnswerabilityThresholds:
+    """Configured thresholds if any, else the model's calibrated ones, else coverage only
+    (said once per model in the log)."""
+    if configured is not None:
+        return configured
+    thresholds, calibrated = thresholds_for(model)
+    if not calibrated and model not in _warned:
+        _warned.add(model)
+        logger.warning(
+            "no answerability thresholds are calibrated for model %r: questions are judged on "
+            "word coverage only (calibrate with scripts/calibrate_answerability.py)",
+            model,
+        )
+    return thresholds
 
 
 def content_words(query: str) -> list[str]:

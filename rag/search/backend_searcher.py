@@ -18,7 +18,12 @@ from rag.errors import InputError
 from rag.index.backend import AUTHOR_MARK, IndexBackend, Scored, Vocabulary
 from rag.index.crosslingual import DICTIONARY
 from rag.index.tokenize import has_han
-from rag.search.answerability import content_words, gather_evidence, is_answerable
+from rag.search.answerability import (
+    content_words,
+    gather_evidence,
+    is_answerable,
+    resolve_thresholds,
+)
 from rag.search.searcher import MAX_TOP_K, MODES, SearchSettings, validate_query
 from rag.types import Hit, SearchResult
 
@@ -30,6 +35,8 @@ class BackendSearcher:
     def __init__(self, index: IndexBackend, settings: SearchSettings | None = None) -> None:
         self.index = index
         self.settings = settings or SearchSettings()
+        # Per model: e5's calibration is never borrowed by another model.
+        self.thresholds = resolve_thresholds(self.settings.thresholds, index.encoder.name)
 
     def search(
         self,
@@ -106,7 +113,8 @@ class BackendSearcher:
             query=query,
             mode=mode,
             hits=tuple(hits),
-            answerable=is_answerable(evidence, self.settings.thresholds),
+            # Nothing retrieved (filters that match no document): nothing to answer from.
+            answerable=bool(hits) and is_answerable(evidence, self.thresholds),
             timings_ms=timings,
         )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from rag.errors import InputError
 from rag.index.crosslingual import DICTIONARY
@@ -15,6 +15,7 @@ from rag.search.answerability import (
     Evidence,
     gather_evidence,
     is_answerable,
+    resolve_thresholds,
 )
 from rag.search.filters import Filters
 from rag.search.fusion import convex, rrf
@@ -34,7 +35,8 @@ class SearchSettings:
     dense_weight: float = 1.0
     keyword_weight: float = 1.0
     candidates: int = 100
-    thresholds: AnswerabilityThresholds = field(default_factory=AnswerabilityThresholds)
+    # None: the thresholds calibrated for the index's embedding model (see answerability.py).
+    thresholds: AnswerabilityThresholds | None = None
 
     def __post_init__(self) -> None:
         if self.fusion not in FUSIONS:
@@ -64,6 +66,8 @@ class Searcher:
         self._authors: tuple[str, ...] | None = (
             _author_names(index) if isinstance(index, Snapshot) else None
         )
+        # Per model: e5's calibration is never borrowed by another model.
+        self.thresholds = resolve_thresholds(self.settings.thresholds, index.encoder.name)
 
     def search(
         self, query: str, top_k: int = 5, mode: str = "hybrid", filters: Filters | None = None
@@ -127,7 +131,8 @@ class Searcher:
             query=query,
             mode=mode,
             hits=tuple(hits),
-            answerable=is_answerable(evidence, self.settings.thresholds),
+            # Nothing retrieved (filters that match no document): nothing to answer from.
+            answerable=bool(hits) and is_answerable(evidence, self.thresholds),
             timings_ms=timings,
         )
 
