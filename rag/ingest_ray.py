@@ -30,7 +30,8 @@ import numpy as np
 
 from rag.chunking import Chunker, ChunkerSettings, embedding_text
 from rag.embedding.base import Encoder
-from rag.index.backend import chunk_from_json, doc_from_json, doc_to_json
+from rag.index.backend import chunk_from_json
+from rag.index.records import doc_from_json, doc_to_json
 from rag.index.store import IngestReport, content_hash
 from rag.parsing.loaders import iter_source_files, load_path
 from rag.types import Chunk, Document

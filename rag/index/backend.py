@@ -16,7 +16,7 @@ the seam. The contract every backend keeps is tested once, on both
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -25,7 +25,7 @@ import numpy as np
 from rag.errors import IndexMismatchError, InputError
 from rag.index.tokenize import tokenize
 from rag.search.fusion import rrf
-from rag.types import Chunk, Document, Section
+from rag.types import Chunk, Document
 
 if TYPE_CHECKING:
     from rag.embedding.base import Encoder
@@ -329,23 +329,7 @@ def check_faiss_folder(folder: Path) -> None:
         )
 
 
-# ---- records as JSON (what crosses process boundaries: Milvus rows, Ray rows) ------------
-def doc_to_json(doc: Document) -> dict:
-    row = asdict(doc)
-    row["sections"] = [[s.title, s.start] for s in doc.sections]
-    row["line_map"] = [list(p) for p in doc.line_map]
-    return row
-
-
-def doc_from_json(row: dict) -> Document:
-    row = dict(row)
-    row["authors"] = tuple(row.get("authors", ()))
-    row["sections"] = tuple(Section(t, s) for t, s in row.get("sections", ()))
-    row["line_map"] = tuple((o, n) for o, n in row.get("line_map", ()))
-    row["title_lines"] = tuple(row.get("title_lines", ()))
-    return Document(**row)
-
-
+# ---- chunks as JSON (Milvus rows, Ray rows; documents: rag.index.records) ------------------
 def chunk_from_json(row: dict) -> Chunk:
     row = dict(row)
     row["authors"] = tuple(row.get("authors", ()))

@@ -39,7 +39,8 @@ import numpy as np
 from rag.chunking import Chunker, ChunkerSettings, embedding_text
 from rag.embedding.base import Encoder
 from rag.errors import IndexMismatchError, InputError, NotFoundError
-from rag.index.backend import AUTHOR_MARK, Scored, doc_from_json, doc_to_json
+from rag.index.backend import AUTHOR_MARK, Scored
+from rag.index.records import doc_from_json, doc_to_json
 from rag.index.store import IngestReport, content_hash
 from rag.index.tokenize import tokenize
 from rag.types import Chunk, Document
