@@ -14,7 +14,6 @@ import re
 import time
 from collections.abc import Collection
 
-from rag.errors import InputError
 from rag.index.backend import AUTHOR_MARK, IndexBackend, Scored, Vocabulary
 from rag.index.crosslingual import DICTIONARY
 from rag.index.tokenize import has_han
@@ -24,7 +23,7 @@ from rag.search.answerability import (
     is_answerable,
     resolve_thresholds,
 )
-from rag.search.searcher import MAX_TOP_K, MODES, SearchSettings, validate_query
+from rag.search.searcher import SearchSettings, validate_search
 from rag.types import Hit, SearchResult
 
 
@@ -53,11 +52,7 @@ class BackendSearcher:
         Raises:
             InputError: Empty query, ``top_k`` out of range or unknown mode.
         """
-        query = validate_query(query)
-        if not 1 <= top_k <= MAX_TOP_K:
-            raise InputError(f"top_k must be between 1 and {MAX_TOP_K}, got {top_k}", "top_k")
-        if mode not in MODES:
-            raise InputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}", "mode")
+        query = validate_search(query, top_k, mode)
         timings: dict[str, float] = {}
         if filters is not None and getattr(filters, "active", False):
             doc_ids = self._matching(filters, doc_ids)

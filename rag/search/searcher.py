@@ -80,11 +80,7 @@ class Searcher:
         Raises:
             InputError: Empty query, ``top_k`` out of range or unknown mode.
         """
-        query = validate_query(query)
-        if not 1 <= top_k <= MAX_TOP_K:
-            raise InputError(f"top_k must be between 1 and {MAX_TOP_K}, got {top_k}", "top_k")
-        if mode not in MODES:
-            raise InputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}", "mode")
+        query = validate_search(query, top_k, mode)
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         n = self.settings.candidates
@@ -180,6 +176,20 @@ class Searcher:
 
 
 MAX_QUERY_CHARS = 2000
+
+
+def validate_search(query: str, top_k: int, mode: str) -> str:
+    """The stripped query, once the query, ``top_k`` and ``mode`` are checked (every searcher).
+
+    Raises:
+        InputError: Empty or overlong query, ``top_k`` out of range or unknown mode.
+    """
+    query = validate_query(query)
+    if not 1 <= top_k <= MAX_TOP_K:
+        raise InputError(f"top_k must be between 1 and {MAX_TOP_K}, got {top_k}", "top_k")
+    if mode not in MODES:
+        raise InputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}", "mode")
+    return query
 
 
 def validate_query(query: str, field: str = "query") -> str:
