@@ -21,6 +21,7 @@ import faiss
 import numpy as np
 
 from rag.errors import InputError
+from rag.index.segments import keep_rows
 
 logger = logging.getLogger(__name__)
 
@@ -153,18 +154,13 @@ class DenseIndex:
 
     def keep(self, mask: np.ndarray) -> None:
         """Keep only the rows where ``mask`` is true; only segments that lose rows are rebuilt."""
-        mask = np.asarray(mask, dtype=bool)
-        segments, lo = [], 0
-        for seg in self._segments:
-            part = mask[lo : lo + len(seg)]
-            lo += len(seg)
-            if part.all():
-                segments.append(seg)
-            elif part.any():
-                kept = np.ascontiguousarray(seg.vectors[part])
-                kind = seg.kind if seg.kind != "ivf" or len(kept) >= SMALL_SEGMENT else "flat"
-                segments.append(self._segment(kept, kind))
-        self._segments = tuple(segments)
+
+        def rebuild(seg: _Segment, part: np.ndarray) -> _Segment:
+            kept = np.ascontiguousarray(seg.vectors[part])
+            kind = seg.kind if seg.kind != "ivf" or len(kept) >= SMALL_SEGMENT else "flat"
+            return self._segment(kept, kind)
+
+        self._segments = keep_rows(self._segments, mask, rebuild)
 
     def prepare(self) -> None:
         """Build every segment's structure now, so that no search pays for it."""

@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
+from rag.index.segments import keep_rows
+
 logger = logging.getLogger(__name__)
 
 # More segments than this and the appended ones are merged into one (each costs a lookup per
@@ -118,16 +120,11 @@ class KeywordIndex:
 
     def keep(self, mask: np.ndarray) -> None:
         """Keep only the rows where ``mask`` is true; only segments that lose rows are rebuilt."""
-        mask = np.asarray(mask, dtype=bool)
-        segments, lo = [], 0
-        for seg in self._segments:
-            part = mask[lo : lo + len(seg)]
-            lo += len(seg)
-            if part.all():
-                segments.append(seg)
-            elif part.any():
-                segments.append(_Segment([t for t, k in zip(seg.tokens, part, strict=True) if k]))
-        self._segments = tuple(segments)
+        self._segments = keep_rows(
+            self._segments,
+            mask,
+            lambda seg, part: _Segment([t for t, k in zip(seg.tokens, part, strict=True) if k]),
+        )
         self._vocab = None
 
     def prepare(self) -> None:
