@@ -68,6 +68,18 @@ def warm_up_in_background(encoder: Encoder) -> Callable[[], None]:
     return wait
 
 
+def check_batching(batch_size: int, num_threads: int | None) -> None:
+    """Refuse a batch size or thread count an encoder cannot run with (every encoder)."""
+    if batch_size <= 0:
+        raise InputError(
+            f"batch_size must be greater than 0. Currently, batch_size is {batch_size}"
+        )
+    if num_threads is not None and num_threads <= 0:
+        raise InputError(
+            f"num_threads must be greater than 0 or None. Currently, num_threads is {num_threads}"
+        )
+
+
 def check_texts(texts: Sequence[str]) -> list[str]:
     """The texts an encode method was given, as a list, refused with a clear error when they
     are one string (which would be encoded character by character) or hold a non-string."""

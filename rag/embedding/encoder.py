@@ -13,9 +13,9 @@ import numpy as np
 
 # Sets OMP_WAIT_POLICY; torch and sentence_transformers are only imported later, in warm_up().
 from rag.embedding import _omp  # noqa: F401
-from rag.embedding.base import check_texts
+from rag.embedding.base import check_batching, check_texts
 from rag.embedding.e5convert import SOURCE_PACKAGE, SOURCE_VERSION, ensure_e5_model
-from rag.errors import InputError, ModelError
+from rag.errors import ModelError
 
 logger = logging.getLogger(__name__)
 
@@ -55,14 +55,7 @@ class SentenceTransformerEncoder:
         name: str | None = None,
         num_threads: int | None = None,
     ) -> None:
-        if batch_size <= 0:
-            raise InputError(
-                f"batch_size must be greater than 0. Currently, batch_size is {batch_size}"
-            )
-        if num_threads is not None and num_threads <= 0:
-            raise InputError(
-                f"num_threads must be greater than 0 or None. Currently, num_threads is {num_threads}"
-            )
+        check_batching(batch_size, num_threads)
         self.model = model
         self.query_prompt = query_prompt
         self.passage_prompt = passage_prompt

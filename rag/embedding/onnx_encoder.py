@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 
 from rag.embedding import onnx_export
-from rag.embedding.base import check_texts
+from rag.embedding.base import check_batching, check_texts
 from rag.embedding.encoder import dim_from_folder
-from rag.errors import InputError, ModelError
+from rag.errors import ModelError
 
 logger = logging.getLogger(__name__)
 
@@ -57,14 +57,7 @@ class OnnxEncoder:
         batch_size: int = 16,
         num_threads: int | None = None,
     ) -> None:
-        if batch_size <= 0:
-            raise InputError(
-                f"batch_size must be greater than 0. Currently, batch_size is {batch_size}"
-            )
-        if num_threads is not None and num_threads <= 0:
-            raise InputError(
-                f"num_threads must be greater than 0 or None. Currently, num_threads is {num_threads}"
-            )
+        check_batching(batch_size, num_threads)
         self.onnx_dir = Path(onnx_dir)
         self.name = name
         self.file_name = file_name

@@ -133,8 +133,16 @@ def gather_evidence(
     return Evidence(top_cosine, word_coverage(content_words(query), keyword.vocabulary), "zh")
 
 
-def is_answerable(evidence: Evidence, thresholds: AnswerabilityThresholds) -> bool:
-    """Whether the evidence is strong enough to attempt an answer."""
+def is_answerable(
+    evidence: Evidence, thresholds: AnswerabilityThresholds, retrieved: bool = True
+) -> bool:
+    """Whether the evidence is strong enough to attempt an answer.
+
+    Nothing retrieved (filters that match no document) is nothing to answer from, whatever
+    the words of the question cover.
+    """
+    if not retrieved:
+        return False
     coverage = evidence.coverage or 0.0
     if evidence.language == "zh":
         if evidence.top_cosine >= thresholds.strong_cosine_zh:

@@ -127,8 +127,7 @@ class Searcher:
             query=query,
             mode=mode,
             hits=tuple(hits),
-            # Nothing retrieved (filters that match no document): nothing to answer from.
-            answerable=bool(hits) and is_answerable(evidence, self.thresholds),
+            answerable=is_answerable(evidence, self.thresholds, retrieved=bool(hits)),
             timings_ms=timings,
         )
 
