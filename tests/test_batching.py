@@ -22,12 +22,20 @@ class CountingEncoder(HashEncoder):
         self.delay_s = delay_s
         self.calls: list[list[str]] = []
         self._lock = threading.Lock()
+        self.running = 0
+        self.most_at_once = 0
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         with self._lock:
             self.calls.append(list(texts))
-        time.sleep(self.delay_s)
-        return super().encode_queries(texts)
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+        try:
+            time.sleep(self.delay_s)
+            return super().encode_queries(texts)
+        finally:
+            with self._lock:
+                self.running -= 1
 
 
 QUERIES = [f"问题 {i}：平台从业人员的职业伤害保障 question {i}" for i in range(64)]
@@ -168,6 +176,8 @@ def test_bad_input_and_settings_are_named() -> None:
         batcher.encode_queries(["a", 3])  # type: ignore[list-item]
     with pytest.raises(InputError, match="max_batch"):
         BatchingEncoder(HashEncoder(), max_batch=0)
+    with pytest.raises(InputError, match="max_concurrent"):
+        BatchingEncoder(HashEncoder(), max_concurrent=0)
     assert batcher.encode_queries([]).shape == (0, 64)
 
 
@@ -178,3 +188,42 @@ def test_documents_and_identity_pass_through() -> None:
     np.testing.assert_array_equal(
         batcher.encode_documents(QUERIES[:3]), inner.encode_documents(QUERIES[:3])
     )
+
+
+@pytest.mark.parametrize("leaders", [1, 2, 3])
+def test_concurrent_leaders_encode_each_request_once_and_correctly(leaders: int) -> None:
+    """Several leaders at once (one per core for single-threaded ONNX runs): every caller gets
+    its own rows, every text is encoded exactly once, and no more calls overlap than allowed."""
+    inner = CountingEncoder(delay_s=0.004)
+    batcher = BatchingEncoder(inner, max_batch=5, cache_size=0, max_concurrent=leaders)
+    # Requests of one to three texts, so batches fill unevenly and some requests are skipped.
+    requests = [QUERIES[i : i + 1 + i % 3] for i in range(0, 60, 2)]
+    results: dict[int, np.ndarray] = {}
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(12)
+
+    def client(k: int) -> None:
+        try:
+            barrier.wait()
+            for i in range(k, len(requests), 12):
+                results[i] = batcher.encode_queries(requests[i])
+        except BaseException as e:  # surfaced below
+            errors.append(e)
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors
+    assert not any(t.is_alive() for t in threads)
+    for i, texts in enumerate(requests):
+        np.testing.assert_array_equal(results[i], HashEncoder().encode_queries(texts))
+    encoded = [t for call in inner.calls for t in call]
+    assert sorted(encoded) == sorted(t for r in requests for t in r)
+    assert max(len(c) for c in inner.calls) <= 5
+    assert inner.most_at_once <= leaders
+    if leaders > 1:
+        assert inner.most_at_once >= 2  # twelve callers kept more than one leader busy
+    # Nothing is left leading once every caller has returned.
+    assert batcher._leaders == 0

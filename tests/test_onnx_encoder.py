@@ -130,6 +130,33 @@ def test_a_text_alone_or_in_a_batch_stays_close_to_torch(onnx_int8, real_encoder
 
 
 @pytest.mark.slow
+def test_documents_on_several_workers_equal_one_worker(onnx_dir, real_encoder) -> None:
+    """Batches run side by side on single-threaded runs give the very vectors one worker gives
+    for the same batches, rows in the caller's order."""
+    from rag.embedding.onnx_encoder import OnnxEncoder
+
+    texts = TEXTS * 3  # 42 texts: 11 batches of at most 4, spread over the workers
+    one = OnnxEncoder(onnx_dir, real_encoder.name, batch_size=4, num_threads=1)
+    three = OnnxEncoder(onnx_dir, real_encoder.name, batch_size=4, num_threads=3)
+    assert three.workers == 3
+    np.testing.assert_array_equal(three.encode_documents(texts), one.encode_documents(texts))
+    # A handful of texts (a POST of one article) is split so every worker gets some; the
+    # vectors stay those of the texts encoded one by one, within int8's batch effect.
+    few = three.encode_documents(TEXTS[:5])
+    alone = np.vstack([one.encode_documents([t]) for t in TEXTS[:5]])
+    assert _cosines(few, alone).min() >= 0.99
+    # An error in one worker's batch reaches the caller.
+    three._session = _Broken()
+    with pytest.raises(RuntimeError, match="run failed"):
+        three.encode_documents(texts)
+
+
+class _Broken:
+    def run(self, *args, **kwargs):
+        raise RuntimeError("run failed")
+
+
+@pytest.mark.slow
 def test_export_is_cached_beside_the_model(onnx_dir, real_encoder) -> None:
     from rag.embedding.onnx_export import ensure_onnx_model, is_complete
 

@@ -5,7 +5,8 @@ several requests are in flight their queries should share a call. :class:`Batchi
 wraps any encoder: the first caller becomes the *leader* and encodes at once; callers that
 arrive while it is busy queue up, and when it finishes, the oldest waiting caller becomes the
 next leader and encodes everything queued (up to ``max_batch`` texts) in one call. A lone
-query therefore never waits for a timer. Only when the previous batch held several requests
+query therefore never waits for a timer. Up to ``max_concurrent`` leaders encode at once: the
+ONNX encoder runs each call on one core, so on two cores two batches go side by side. Only when the previous batch held several requests
 (a sign of concurrent traffic) does a leader wait up to ``max_wait_ms`` for more to join.
 
 The batch is formed by hand here because the maintained options do not fit a synchronous
@@ -86,9 +87,12 @@ class BatchingEncoder:
         max_batch: Most query texts in one call of the wrapped encoder.
         max_wait_ms: Longest a leader waits for more queries, and only under concurrent load.
         cache_size: Query vectors kept (0 disables the cache).
+        max_concurrent: Calls of the wrapped encoder at once (its cores, when each call runs
+            on one; 1 for an encoder whose calls use every core already).
 
     Raises:
-        InputError: if ``max_batch`` is not positive or ``max_wait_ms`` is negative.
+        InputError: if ``max_batch`` or ``max_concurrent`` is not positive or ``max_wait_ms``
+            is negative.
     """
 
     def __init__(
@@ -97,6 +101,7 @@ class BatchingEncoder:
         max_batch: int = 16,
         max_wait_ms: float = 1.0,
         cache_size: int = 1024,
+        max_concurrent: int = 1,
     ) -> None:
         if max_batch <= 0:
             raise InputError(
@@ -106,13 +111,19 @@ class BatchingEncoder:
             raise InputError(
                 f"max_wait_ms must be 0 or more. Currently, max_wait_ms is {max_wait_ms}"
             )
+        if max_concurrent <= 0:
+            raise InputError(
+                f"max_concurrent must be greater than 0. Currently, max_concurrent is "
+                f"{max_concurrent}"
+            )
         self.encoder = encoder
+        self.max_concurrent = max_concurrent
         self.max_batch = max_batch
         self.max_wait_s = max_wait_ms / 1000
         self.cache = QueryCache(cache_size)
         self._cond = threading.Condition()
         self._queue: list[_Request] = []
-        self._leading = False
+        self._leaders = 0  # callers encoding a batch right now
         self._last_batch_requests = 0
         self._last_batch_end = 0.0
         self.batches = 0  # calls of the wrapped encoder's encode_queries
@@ -160,22 +171,27 @@ class BatchingEncoder:
         request = _Request(texts)
         with self._cond:
             self._queue.append(request)
-            if self._leading:
+            if self._leaders >= self.max_concurrent:
                 while not (request.done or request.lead):
                     self._cond.wait()
                 if request.done:
                     return _result(request)
-            self._leading = True
+                # A finishing leader handed its place to this request: _leaders is unchanged.
+            else:
+                self._leaders += 1
+                request.lead = True  # so no other leader takes it into its batch
             self._gather()
-            batch = self._take()
+            batch = self._take(request)
         self._run(batch)
         with self._cond:
             self._last_batch_requests = len(batch)
             self._last_batch_end = time.perf_counter()
-            if self._queue:
-                self._queue[0].lead = True  # hand over: it encodes what queued meanwhile
+            # Hand over to the oldest caller still waiting: it encodes what queued meanwhile.
+            waiting = next((r for r in self._queue if not r.lead), None)
+            if waiting is not None:
+                waiting.lead = True
             else:
-                self._leading = False
+                self._leaders -= 1
             self._cond.notify_all()
         return _result(request)
 
@@ -186,17 +202,24 @@ class BatchingEncoder:
         if self._last_batch_requests < 2 or not recent:
             return
         deadline = time.perf_counter() + self.max_wait_s
-        while sum(len(r.texts) for r in self._queue) < self.max_batch:
+        while sum(len(r.texts) for r in self._queue if not r.lead) < self.max_batch:
             left = deadline - time.perf_counter()
             if left <= 0:
                 return
             self._cond.wait(left)
 
-    def _take(self) -> list[_Request]:
-        """The oldest requests, up to ``max_batch`` texts (always at least one request)."""
-        batch, count = [], 0
-        while self._queue and (not batch or count + len(self._queue[0].texts) <= self.max_batch):
-            request = self._queue.pop(0)
+    def _take(self, own: _Request) -> list[_Request]:
+        """The leader's own request, then the oldest waiting ones, up to ``max_batch`` texts.
+
+        A request handed the lead stays for its own caller to take, so that no two leaders
+        ever encode the same request.
+        """
+        self._queue.remove(own)
+        batch, count = [own], len(own.texts)
+        for request in list(self._queue):
+            if request.lead or count + len(request.texts) > self.max_batch:
+                continue
+            self._queue.remove(request)
             batch.append(request)
             count += len(request.texts)
         return batch

@@ -69,6 +69,8 @@ def build_encoder(
     is_folder = Path(str(model_dir)).is_dir()
     chosen = resolve_runtime(runtime, device, is_folder)
     encoder: Encoder
+    # Calls that may run at once: ONNX runs each call on one core, torch spreads one over all.
+    concurrent = 1
     if chosen == "onnx":
         if not is_folder:
             raise InputError(
@@ -84,6 +86,7 @@ def build_encoder(
             query_prompt=query_prompt,
             passage_prompt=passage_prompt,
         )
+        concurrent = encoder.workers
     else:
         from rag.embedding.encoder import SentenceTransformerEncoder
 
@@ -99,5 +102,5 @@ def build_encoder(
     if batching:
         from rag.embedding.batching import BatchingEncoder
 
-        return BatchingEncoder(encoder)
+        return BatchingEncoder(encoder, max_concurrent=concurrent)
     return encoder
