@@ -24,12 +24,28 @@ class CountingEncoder(HashEncoder):
         self._lock = threading.Lock()
         self.running = 0
         self.most_at_once = 0
+        self.documents_running = False
+        self.documents_started = 0.0
+        # (seconds since the documents started, queries running) at each query started meanwhile
+        self.during_documents: list[tuple[float, int]] = []
+
+    def encode_documents(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        self.documents_started = time.perf_counter()
+        self.documents_running = True
+        try:
+            time.sleep(0.3)
+            return super().encode_documents(texts, progress=progress)
+        finally:
+            self.documents_running = False
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         with self._lock:
             self.calls.append(list(texts))
             self.running += 1
             self.most_at_once = max(self.most_at_once, self.running)
+            if self.documents_running:
+                elapsed = time.perf_counter() - self.documents_started
+                self.during_documents.append((elapsed, self.running))
         try:
             time.sleep(self.delay_s)
             return super().encode_queries(texts)
@@ -227,3 +243,42 @@ def test_concurrent_leaders_encode_each_request_once_and_correctly(leaders: int)
         assert inner.most_at_once >= 2  # twelve callers kept more than one leader busy
     # Nothing is left leading once every caller has returned.
     assert batcher._leaders == 0
+
+
+def test_queries_run_one_batch_at_a_time_while_documents_are_encoded() -> None:
+    """A write's embedding gets the cores: queries go on, one batch at a time, then spread
+    over every place again once the documents are done."""
+    inner = CountingEncoder(delay_s=0.01)
+    batcher = BatchingEncoder(inner, max_batch=2, cache_size=0, max_concurrent=3)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def reader(k: int) -> None:
+        try:
+            i = 0
+            while not stop.is_set():
+                q = QUERIES[(k * 7 + i) % len(QUERIES)]
+                np.testing.assert_array_equal(
+                    batcher.encode_queries([q]), HashEncoder().encode_queries([q])
+                )
+                i += 1
+        except BaseException as e:  # surfaced below
+            errors.append(e)
+
+    readers = [threading.Thread(target=reader, args=(k,)) for k in range(8)]
+    for t in readers:
+        t.start()
+    time.sleep(0.1)
+    vectors = batcher.encode_documents(QUERIES[:3])
+    time.sleep(0.1)
+    stop.set()
+    for t in readers:
+        t.join(timeout=30)
+    assert not errors
+    np.testing.assert_array_equal(vectors, HashEncoder().encode_documents(QUERIES[:3]))
+    # Batches already admitted when the documents came finish first (one query delay, 10 ms).
+    settled = [running for elapsed, running in inner.during_documents if elapsed > 0.05]
+    assert settled, "queries starved while documents were encoded"
+    assert max(settled) == 1
+    assert inner.most_at_once >= 2  # before and after, several batches ran at once
+    assert batcher._leaders == 0 and batcher._documents == 0

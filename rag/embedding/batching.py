@@ -6,7 +6,12 @@ wraps any encoder: the first caller becomes the *leader* and encodes at once; ca
 arrive while it is busy queue up, and when it finishes, the oldest waiting caller becomes the
 next leader and encodes everything queued (up to ``max_batch`` texts) in one call. A lone
 query therefore never waits for a timer. Up to ``max_concurrent`` leaders encode at once: the
-ONNX encoder runs each call on one core, so on two cores two batches go side by side. Only when the previous batch held several requests
+ONNX encoder runs each call on one core, so on two cores two batches go side by side.
+
+Documents come first: while a write is embedding its chunks, queries run one batch at a time,
+so a POST is acknowledged in about the time its embedding takes on an idle machine even when
+readers keep every core busy (issue 13's target: a 3,000-character POST under 0.5 s at p50
+with eight readers). Queries slow down only while documents are being embedded. Only when the previous batch held several requests
 (a sign of concurrent traffic) does a leader wait up to ``max_wait_ms`` for more to join.
 
 The batch is formed by hand here because the maintained options do not fit a synchronous
@@ -124,6 +129,7 @@ class BatchingEncoder:
         self._cond = threading.Condition()
         self._queue: list[_Request] = []
         self._leaders = 0  # callers encoding a batch right now
+        self._documents = 0  # encode_documents calls in progress
         self._last_batch_requests = 0
         self._last_batch_end = 0.0
         self.batches = 0  # calls of the wrapped encoder's encode_queries
@@ -145,7 +151,16 @@ class BatchingEncoder:
         self.encoder.warm_up()
 
     def encode_documents(self, texts: list[str], progress: bool = False) -> np.ndarray:
-        return self.encoder.encode_documents(texts, progress=progress)
+        """Encode passages with the wrapped encoder, queries held to one batch at a time."""
+        with self._cond:
+            self._documents += 1
+        try:
+            return self.encoder.encode_documents(texts, progress=progress)
+        finally:
+            with self._cond:
+                self._documents -= 1
+                self._promote()
+                self._cond.notify_all()
 
     # ---- queries ---------------------------------------------------------------------------
     def encode_queries(self, texts: list[str]) -> np.ndarray:
@@ -171,12 +186,12 @@ class BatchingEncoder:
         request = _Request(texts)
         with self._cond:
             self._queue.append(request)
-            if self._leaders >= self.max_concurrent:
+            if self._leaders >= self._limit():
                 while not (request.done or request.lead):
                     self._cond.wait()
                 if request.done:
                     return _result(request)
-                # A finishing leader handed its place to this request: _leaders is unchanged.
+                # A finishing leader handed its place to this request (and counted it).
             else:
                 self._leaders += 1
                 request.lead = True  # so no other leader takes it into its batch
@@ -186,14 +201,24 @@ class BatchingEncoder:
         with self._cond:
             self._last_batch_requests = len(batch)
             self._last_batch_end = time.perf_counter()
-            # Hand over to the oldest caller still waiting: it encodes what queued meanwhile.
-            waiting = next((r for r in self._queue if not r.lead), None)
-            if waiting is not None:
-                waiting.lead = True
-            else:
-                self._leaders -= 1
+            self._leaders -= 1
+            self._promote()
             self._cond.notify_all()
         return _result(request)
+
+    def _limit(self) -> int:
+        """Query batches allowed at once: one while documents are being encoded."""
+        return 1 if self._documents else self.max_concurrent
+
+    def _promote(self) -> None:
+        """Hand free places to the oldest callers still waiting: each encodes what queued
+        meanwhile. Holds the condition's lock; the caller notifies."""
+        while self._leaders < self._limit():
+            waiting = next((r for r in self._queue if not r.lead), None)
+            if waiting is None:
+                return
+            waiting.lead = True
+            self._leaders += 1
 
     def _gather(self) -> None:
         """Under concurrent load, wait (at most ``max_wait_s``) for a batch to fill. Holds the
