@@ -1,4 +1,4 @@
-"""Benchmark the service: query embedding, latency, ingest, FAISS at scale, start-up.
+"""Benchmark the service: query embedding, latency, ingest, FAISS at scale, start-up, load.
 
 Usage::
 
@@ -23,11 +23,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import embedding, ingest, latency, scale, startup
+from benchmarks import embedding, ingest, latency, load, scale, startup
 from benchmarks.common import ROOT, Table, cols, machine
 from benchmarks.harness import Context
 
-SECTIONS = {m.NAME: m for m in (embedding, latency, ingest, scale, startup)}
+SECTIONS = {m.NAME: m for m in (embedding, latency, ingest, scale, startup, load)}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

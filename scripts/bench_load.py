@@ -13,7 +13,8 @@ Usage::
 
 ``--code`` runs the server from another checkout (e.g. the commit before snapshots), so the
 before and after figures come from the same client. Client and server share the machine: on a
-small one the figures measure contention as much as the service.
+small one the figures measure contention as much as the service. The load itself lives in
+``scripts/benchmarks/load.py``, which is also the ``load`` section of ``scripts/bench.py``.
 """
 
 from __future__ import annotations
@@ -24,40 +25,15 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import httpx
-from benchmarks.common import percentile, proc_status
+from benchmarks.common import proc_status
 from benchmarks.harness import free_port
+from benchmarks.load import article, load, warm
 
 ROOT = Path(__file__).resolve().parents[1]
-QUESTIONS = [
-    "职业伤害保障试点有哪四个亮点？",
-    "累计有多少人纳入职业伤害保障范围",
-    "What are the four highlights of the injury-insurance pilot?",
-    "北京市总工会为新就业形态劳动者做了什么？",
-    "社区食堂为老年人提供什么",
-    "第3号新闻稿讲了哪些新举措",
-]
-
-
-def article(i: int, chars: int = 3000) -> dict:
-    """A distinct document of ``chars`` characters in paragraphs, like a short news story."""
-    sentences = [
-        f"第{i}号新闻稿报道，社区食堂试点扩大到{i % 40 + 2}个街道，为老年人提供优惠餐。",
-        f"职业伤害保障试点覆盖了{i % 90 + 10}名外卖配送员，平台企业按单缴费。",
-        "街道工会表示，将在更多社区推广这一做法，让新就业形态劳动者吃上热饭。",
-        f"记者在第{i}个服务站看到，货车司机可以在这里休息、充电和加热饭菜。",
-    ]
-    paragraphs, n = [], 0
-    while n < chars:
-        para = "".join(sentences[(len(paragraphs) + k) % 4] for k in range(3))
-        paragraphs.append(para)
-        n += len(para) + 2
-    text = "\n\n".join(paragraphs)[:chars]
-    return {"title": f"负载测试新闻{i}", "text": text, "authors": ["记者甲", "记者乙"]}
 
 
 def rss_mb(pid: int) -> float:
@@ -90,12 +66,9 @@ def run(args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         server = start_server(Path(args.code), Path(tmp) / "idx", port)
         try:
-            with httpx.Client(base_url=url, timeout=120) as c:  # warm both routes
-                for q in QUESTIONS:
-                    c.post("/search", json={"query": q})
-                    c.post("/ask", json={"question": q})
+            warm(url)
             rss_before = rss_mb(server.pid)
-            figures = load(url, args)
+            figures = load(url, args.duration, args.readers, args.chars, args.keep)
             figures["rss_before_mb"] = round(rss_before, 1)
             figures["rss_after_mb"] = round(rss_mb(server.pid), 1)
             if args.big_chars:
@@ -113,84 +86,11 @@ def run(args: argparse.Namespace) -> dict:
     return figures
 
 
-def load(url: str, args: argparse.Namespace) -> dict:
-    deadline = time.monotonic() + args.duration
-    latencies: dict[str, list[float]] = {"search": [], "ask": [], "post": [], "delete": []}
-    errors: list[str] = []
-    guard = threading.Lock()
-
-    def timed(kind: str, send) -> httpx.Response | None:
-        t0 = time.perf_counter()
-        try:
-            r = send()
-        except httpx.HTTPError as e:
-            with guard:
-                errors.append(f"{kind}: {type(e).__name__} {e}")
-            return None
-        ms = (time.perf_counter() - t0) * 1000
-        with guard:
-            if r.status_code >= 400:
-                errors.append(f"{kind}: HTTP {r.status_code} {r.text[:120]}")
-            else:
-                latencies[kind].append(ms)
-        return r
-
-    def reader(n: int) -> None:
-        with httpx.Client(base_url=url, timeout=120) as c:
-            i = n
-            while time.monotonic() < deadline:
-                q = QUESTIONS[i % len(QUESTIONS)]
-                if i % 2:
-                    timed("ask", lambda q=q: c.post("/ask", json={"question": q}))
-                else:
-                    timed("search", lambda q=q: c.post("/search", json={"query": q}))
-                i += 1
-
-    def writer() -> None:
-        with httpx.Client(base_url=url, timeout=120) as c:
-            live: list[str] = []
-            i = 0
-            while time.monotonic() < deadline:
-                r = timed("post", lambda i=i: c.post("/documents", json=article(i, args.chars)))
-                if r is not None and r.status_code == 201:
-                    live.append(r.json()["id"])
-                if len(live) > args.keep:
-                    victim = live.pop(0)
-                    timed("delete", lambda v=victim: c.delete(f"/documents/{v}"))
-                i += 1
-
-    threads = [threading.Thread(target=reader, args=(n,)) for n in range(args.readers)]
-    threads.append(threading.Thread(target=writer))
-    t0 = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.monotonic() - t0
-    reads = latencies["search"] + latencies["ask"]
-    return {
-        "readers": args.readers,
-        "duration_s": round(elapsed, 1),
-        "errors": len(errors),
-        "error_examples": errors[:3],
-        "reads": len(reads),
-        "reads_per_s": round(len(reads) / elapsed, 2),
-        "read_p50_ms": round(percentile(reads, 50), 1),
-        "read_p95_ms": round(percentile(reads, 95), 1),
-        "search_p50_ms": round(percentile(latencies["search"], 50), 1),
-        "ask_p50_ms": round(percentile(latencies["ask"], 50), 1),
-        "posts": len(latencies["post"]),
-        "post_p50_ms": round(percentile(latencies["post"], 50), 1),
-        "post_p95_ms": round(percentile(latencies["post"], 95), 1),
-        "delete_p50_ms": round(percentile(latencies["delete"], 50), 1),
-    }
-
-
 _STORE_WORKER = """
 import json, statistics, sys, tempfile, time
 from pathlib import Path
 sys.path.insert(0, {scripts!r})
-from bench_load import article
+from benchmarks.load import article
 from rag.embedding.fake import HashEncoder
 from rag.engine import Engine, EngineConfig
 from rag.parsing.loaders import document_from_text
