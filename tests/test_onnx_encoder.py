@@ -129,6 +129,33 @@ def test_a_text_alone_or_in_a_batch_stays_close_to_torch(onnx_int8, real_encoder
     assert _cosines(together, alone).min() >= 0.99
 
 
+def test_document_batches_hold_a_token_budget_and_every_text_once() -> None:
+    from rag.embedding.onnx_encoder import _batches
+
+    lengths = [500, 300, 260, 250, 200, 120, 40, 30, 20, 10, 5, 3]
+    order = list(range(100, 100 + len(lengths)))
+    batches = _batches(order, lengths, size=4, max_tokens=1024)
+    assert [row for b in batches for row in b] == order  # every text once, order kept
+    width = dict(zip(order, lengths, strict=True))
+    for b in batches:
+        assert len(b) <= 4
+        # Padded to its first (longest) text; over budget only when it is alone.
+        assert len(b) * width[b[0]] <= 1024 or len(b) == 1
+    assert batches[0] == [100, 101]  # 3 x 500 would pass 1024 tokens
+    assert batches[1] == [102, 103, 104]  # a fourth text of width 260 would pass 1024
+    assert batches[2] == [105, 106, 107, 108]  # short texts fill up to the size
+    # A text longer than the budget still goes, alone.
+    assert _batches([7, 8], [2000, 10], size=16, max_tokens=1024) == [[7], [8]]
+
+
+@pytest.mark.slow
+def test_a_bad_token_budget_is_refused(onnx_dir) -> None:
+    from rag.embedding.onnx_encoder import OnnxEncoder
+
+    with pytest.raises(InputError, match="max_batch_tokens"):
+        OnnxEncoder(onnx_dir, "e5", max_batch_tokens=0)
+
+
 @pytest.mark.slow
 def test_documents_on_several_workers_equal_one_worker(onnx_dir, real_encoder) -> None:
     """Batches run side by side on single-threaded runs give the very vectors one worker gives
