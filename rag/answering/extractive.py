@@ -25,11 +25,11 @@ from rag.answering import metadata
 from rag.answering.markers import make_citation
 from rag.answering.scoring import (
     Weights,
-    asked_type,
+    asked_types,
     dense_similarities,
-    holds_type,
     overlaps,
     sentence_tokens,
+    type_score,
 )
 from rag.answering.sentences import Sentence, chunk_sentences, paragraph_start
 from rag.embedding.base import Encoder
@@ -64,6 +64,7 @@ class _Candidate:
     order: int  # 1 for the best hit, after sorting by rank
     position: int  # 0 for the first sentence of the chunk
     opens_paragraph: bool
+    title: str = ""  # the document's title, whose words every sentence of it inherits
 
     @property
     def text(self) -> str:
@@ -202,11 +203,10 @@ class ExtractiveAnswerer:
         w = self.weights
         texts = [c.text for c in candidates]
         dense = dense_similarities(self.encoder, question, texts) if w.dense else [0.0] * len(texts)
-        lexical = overlaps(question, texts)
-        kind = asked_type(question) if w.type else ""
+        lexical = overlaps(question, texts, [c.title for c in candidates])
+        kinds = asked_types(question) if w.type else ()
         return [
-            (d, o, 1 / c.order, 1.0 if kind and holds_type(c.text, kind) else 0.0,
-             1 / (c.position + 1))
+            (d, o, 1 / c.order, type_score(c.text, kinds, question), 1 / (c.position + 1))
             for c, d, o in zip(candidates, dense, lexical, strict=True)
         ]  # fmt: skip
 
@@ -318,7 +318,9 @@ def _gather(
             seen_spans.add(key)
             seen_texts.add(s.text)
             out.append(
-                _Candidate(s, doc.doc_id, hit, order, position, paragraph_start(doc, s.start))
+                _Candidate(
+                    s, doc.doc_id, hit, order, position, paragraph_start(doc, s.start), doc.title
+                )
             )
     return out
 

@@ -76,7 +76,7 @@ _ASK_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "number",
         re.compile(
-            r"多少|多大|多高|多长|多久|多远|多重|几[个次名项家位岁倍种条年天]|比例|比重|"
+            r"多少|多大|多高|多长|多久|多远|多重|几[个次名项家位岁倍种条年天]|第几|比例|比重|"
             r"占比|百分之|how many|how much|how long|how old|what share|"
             r"what proportion|what percentage|what fraction|how far",
             re.I,
@@ -87,24 +87,38 @@ _ASK_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(
             r"哪个单位|什么单位|哪家|哪个机构|什么机构|哪个组织|什么组织|哪个部门|哪个公司|"
             r"哪所|哪个课题组|哪个团队|哪个学校|哪个大学|which organi[sz]ation|"
-            r"which company|which institution|affiliated|which body|which agency",
+            r"which company|which institution|affiliated|which body|which agency|which companies|"
+            # 哪些平台企业, 什么机构: a which-word, a few characters, an organisation noun.
+            r"(?:哪|什么)[^,，?？]{0,6}?(?:企业|公司|单位|机构|部门|组织|团体|银行|医院|协会|学校|大学)",
             re.I,
         ),
     ),
-    ("person", re.compile(r"谁|哪位|哪个人|什么人|\bwho\b|\bwhom\b", re.I)),
-    ("place", re.compile(r"哪里|哪儿|在哪|什么地方|哪个国家|哪个城市|哪个省|哪座|\bwhere\b", re.I)),
+    ("person", re.compile(r"谁|哪位|哪个人|哪些人|什么人|\bwho\b|\bwhom\b", re.I)),
+    (
+        "place",
+        re.compile(
+            r"哪里|哪儿|在哪|什么地方|何处|何地|哪个国家|哪个城市|哪个省|哪座|\bwhere\b|"
+            r"(?:哪|什么)[^,，?？]{0,4}?(?:地区|地方|城市|省份|国家|区域|地点)",
+            re.I,
+        ),
+    ),
 )
-_NUMBER = re.compile(
-    r"\d|[一二三四五六七八九十两百千万亿半]+[个家人元次倍成项名位座条种岁万亿%％]|分之"
+# A quantity: digits (not a year, month or day: 2022年4月 dates a sentence, it counts nothing),
+# a Chinese numeral before a measure word (20个, 两个, 三成; a lone 一 before a measure is mostly
+# an article, 一种/一个), a fraction or an ordinal (第3名 answers 第几名).
+_DIGITS = re.compile(r"(\d+(?:[.,]\d+)*)\s*([年月日号])?")
+_CN_QUANTITY = re.compile(
+    r"(?:[一二三四五六七八九十两百千万亿半几数]{2,}|[二三四五六七八九十两百千万亿半])"
+    r"[个家人元次倍成项名位座条种岁米亩吨斤届期批所]|分之|第[\d一二三四五六七八九十]+"
 )
 _DATE = re.compile(
     r"\d{1,4}\s*年|\d{1,2}\s*月|\d{1,2}\s*日|[今去前明]年|世纪|年代|[一二三四五六七八九十]+月|"
     r"[〇零一二三四五六七八九]{4}年|朝|时期|期间"
 )
 _ORG = re.compile(
-    r"[会院局部委厅处署司]|公司|集团|大学|学校|学院|课题组|研究所|中心|银行|协会|团队|政府|组织"
+    r"[会院局部委厅处署司]$|公司|集团|大学|学校|学院|课题组|研究所|中心|银行|协会|团队|政府|组织"
 )
-_PLACE = re.compile(r"[省市县区州国镇村岛山河湖海]|北京|上海|天津|重庆|香港|澳门")
+_PLACE = re.compile(r"[省市县区州国镇村岛山河湖海]$|北京|上海|天津|重庆|香港|澳门")
 # A reason is stated with a causal word in Chinese news (由于…, 因为…, 原因在于…, 导致…, 担心…).
 _REASON = re.compile(
     r"因为|由于|原因|导致|造成|因此|所以|以致|致使|使得|在于|担心|缘于|源于|之所以"
@@ -112,13 +126,19 @@ _REASON = re.compile(
 _POS_TYPES = {"person": ("nr",), "place": ("ns",), "org": ("nt",)}
 
 
-def asked_type(question: str) -> str:
-    """What the question asks for: reason, date, number, org, person, place or ""."""
+def asked_types(question: str) -> tuple[str, ...]:
+    """Everything the question asks for, in this order: reason, date, number, org, person,
+    place (在哪里、什么时间召开 asks for a date and a place)."""
     q = fold(question)
-    for name, pattern in _ASK_TYPES:
-        if pattern.search(q):
-            return name
-    return ""
+    kinds = tuple(name for name, pattern in _ASK_TYPES if pattern.search(q))
+    # A why-question's other question words serve the reason (为什么这么多人…).
+    return kinds[:1] if kinds[:1] == ("reason",) else kinds
+
+
+def asked_type(question: str) -> str:
+    """What the question asks for first: reason, date, number, org, person, place or ""."""
+    kinds = asked_types(question)
+    return kinds[0] if kinds else ""
 
 
 # Sentences are immutable and the same passages come back question after question, so their
@@ -134,60 +154,142 @@ def sentence_tokens(text: str) -> frozenset[str]:
 
 
 @lru_cache(maxsize=_TEXT_CACHE)
-def holds_type(text: str, kind: str) -> bool:
-    """Whether a sentence holds something of the asked ``kind`` (cheap surface tests first)."""
+def type_tokens(text: str, kind: str) -> frozenset[str]:
+    """What a sentence holds of the asked ``kind``: the numbers, dates, names, places,
+    organisations or causal words found in it (cheap surface tests first), cached."""
     t = fold(text)
     if kind == "number":
-        return _NUMBER.search(t) is not None
+        found = {m.group() for m in _CN_QUANTITY.finditer(t)}
+        for m in _DIGITS.finditer(t):
+            unit = m.group(2)
+            if unit and (unit != "年" or len(m.group(1)) == 4):
+                continue  # a date, not a quantity
+            found.add(m.group(1))
+        return frozenset(found)
     if kind == "date":
-        return _DATE.search(t) is not None
+        return frozenset(m.group() for m in _DATE.finditer(t))
     if kind == "reason":
-        return _REASON.search(t) is not None
+        return frozenset(m.group() for m in _REASON.finditer(t))
     if kind in _POS_TYPES:
-        import jieba.posseg as pseg  # only for who/where/which-organisation questions
-
         flags = _POS_TYPES[kind]
-        if any(p.flag.startswith(flags) for p in pseg.lcut(t)):
-            return True
-        if kind == "org":
-            return _ORG.search(t) is not None
-        if kind == "place":
-            return _PLACE.search(t) is not None
-    return False
+        suffix = {"org": _ORG, "place": _PLACE}.get(kind)
+        return frozenset(
+            w for w, flag in _tagged(t)
+            if flag.startswith(flags) or (suffix is not None and len(w) >= 2 and suffix.search(w))
+        )  # fmt: skip
+    return frozenset()
+
+
+@lru_cache(maxsize=_TEXT_CACHE)
+def _tagged(text: str) -> tuple[tuple[str, str], ...]:
+    import jieba.posseg as pseg  # only for who/where/which-organisation questions
+
+    return tuple((p.word, p.flag) for p in pseg.lcut(text))
+
+
+def holds_type(text: str, kind: str) -> bool:
+    """Whether a sentence holds something of the asked ``kind``."""
+    return bool(type_tokens(text, kind))
+
+
+def type_score(text: str, kinds: Sequence[str], question: str) -> float:
+    """Share of the asked kinds the sentence holds something new of: a number, name or place
+    the question already states (2022年 in 2022年有多少…) answers nothing."""
+    if not kinds:
+        return 0.0
+    q = fold(question)
+    held = sum(any(tok not in q for tok in type_tokens(text, kind)) for kind in kinds)
+    return held / len(kinds)
 
 
 # ---- lexical overlap ----------------------------------------------------------------------------
+#: Han characters that carry grammar, not content: a one-character question word made of
+#: anything else (高, 食, 花) is kept, at half weight, since it is often the question's focus.
+_FUNCTION_CHARS = frozenset(
+    "的是有在了和与及为被将把对于从以其之而或也都就又还会能要让给由向等这那个中上下着过地得所"
+    "此该各每已并但则即令使我你他她它们"
+)
+_SINGLE_WEIGHT = 0.5
+TITLE_WORDS = True
+
+
+@lru_cache(maxsize=4096)
+def _question_words(question: str) -> tuple[str, ...]:
+    """A Chinese question's content words: jieba words, question words and particles out."""
+    from rag.index.tokenize import jieba_tokenizer
+
+    words: list[str] = []
+    for w in jieba_tokenizer().lcut(fold(question).lower()):
+        w = w.strip()
+        if not w or w in ZH_STOPWORDS or w in EN_STOPWORDS:
+            continue
+        if any(ch in ZH_QUESTION_CHARS for ch in w) or not any(ch.isalnum() for ch in w):
+            continue
+        if has_han(w) and len(w) == 1 and w in _FUNCTION_CHARS:
+            continue
+        words.append(w)
+    return tuple(dict.fromkeys(words))
+
+
+def question_concepts(
+    question: str, candidate_tokens: Sequence[frozenset[str] | set[str]]
+) -> list[tuple[tuple[str, ...], float]]:
+    """The question's content words as concepts: the surface forms that count as the word in
+    a sentence, and the word's own weight (a single Han character counts half).
+
+    A Chinese question's words stand for themselves; an English question's content words
+    stand for their CC-CEDICT translations found among the candidates, one concept a word, so
+    a word with many translations weighs no more than a word with one.
+    """
+    if has_han(question):
+        return [((w,), _SINGLE_WEIGHT if has_han(w) and len(w) == 1 else 1.0)
+                for w in _question_words(question)]  # fmt: skip
+    from rag.index.crosslingual import DICTIONARY
+
+    vocabulary = set().union(*candidate_tokens) if candidate_tokens else set()
+    concepts = []
+    for phrase in DICTIONARY.translate(question, vocabulary).content_words:
+        forms = DICTIONARY.translate(phrase, vocabulary).terms
+        if forms:
+            concepts.append((tuple(forms), 1.0))
+    return concepts
+
+
 def question_terms(
     question: str, candidate_tokens: Sequence[frozenset[str] | set[str]]
 ) -> set[str]:
     """The question's content words; an English question's through their CC-CEDICT translations
     (only translations found among the candidates count)."""
-    terms = set()
-    for t in tokenize(question):
-        if t in ZH_STOPWORDS or t in EN_STOPWORDS or any(ch in ZH_QUESTION_CHARS for ch in t):
-            continue
-        if has_han(t) and len(t) < 2:
-            continue
-        terms.add(t)
-    if not has_han(question):
-        from rag.index.crosslingual import DICTIONARY
-
-        vocabulary = set().union(*candidate_tokens) if candidate_tokens else set()
-        terms |= set(DICTIONARY.translate(question, vocabulary).terms)
-    return terms
+    return {f for forms, _ in question_concepts(question, candidate_tokens) for f in forms}
 
 
-def overlaps(question: str, texts: Sequence[str]) -> list[float]:
-    """Share of the question's terms in each text, terms weighted by rarity (0..1)."""
-    token_sets = [sentence_tokens(t) for t in texts]
-    terms = question_terms(question, token_sets)
-    if not terms:
+def overlaps(
+    question: str, texts: Sequence[str], titles: Sequence[str] | None = None
+) -> list[float]:
+    """Share of the question's content words found in each text, words weighted by rarity (0..1).
+
+    A word counts when the sentence contains it (as a substring of the folded text, so a word
+    jieba cuts differently in the sentence, 叶柄 in 其叶柄, still counts); a word found in every
+    candidate tells them apart no better than none.
+    """
+    folded = [fold(t).lower() for t in texts]
+    if titles is not None and TITLE_WORDS:
+        folded = [t + "\n" + fold(title).lower() for t, title in zip(folded, titles, strict=True)]
+    token_sets = [] if has_han(question) else [sentence_tokens(t) for t in texts]
+    concepts = question_concepts(question, token_sets)
+    if not concepts:
         return [0.0] * len(texts)
     n = len(texts)
-    # A term found in every candidate tells them apart no better than none.
-    weight = {t: math.log(1 + (n + 1) / (sum(t in ts for ts in token_sets) + 0.5)) for t in terms}
-    total = sum(weight.values())
-    return [sum(w for t, w in weight.items() if t in ts) / total for ts in token_sets]
+    present = [[any(f in t for f in forms) for t in folded] for forms, _ in concepts]
+    weights = [
+        base * math.log(1 + (n + 1) / (sum(found) + 0.5))
+        for (_, base), found in zip(concepts, present, strict=True)
+    ]
+    total = sum(weights)
+    return [
+        sum(w for w, found in zip(weights, present, strict=True) if found[i]) / total
+        for i in range(n)
+    ]
 
 
 # ---- dense similarity ---------------------------------------------------------------------------

@@ -1,0 +1,93 @@
+"""Scoring candidate sentences: the question's content words and what the question asks for."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.answering.scoring import (
+    asked_type,
+    asked_types,
+    overlaps,
+    question_concepts,
+    type_score,
+    type_tokens,
+)
+
+
+# ---- words ------------------------------------------------------------------------------------
+def test_question_words_leave_out_question_words_particles_and_bigrams():
+    concepts = question_concepts("大果西番莲的叶柄有什么特点？", [])
+    words = {forms[0] for forms, _ in concepts}
+    assert {"大果", "西番莲", "叶柄", "特点"} <= words
+    # No character bigrams across particles (莲的, 的叶, 有什): they are not words.
+    assert not words & {"莲的", "的叶", "柄有", "有什", "什么", "的", "有"}
+
+
+def test_a_word_jieba_cuts_differently_in_the_sentence_still_counts():
+    # jieba reads 其叶柄 its own way; 叶柄 is still in the sentence.
+    scores = overlaps("叶柄上有腺体吗？", ["其叶柄（petiole）有四到六个腺体。", "果实最大。"])
+    assert scores == [1.0, 0.0]
+
+
+def test_the_asked_attribute_outweighs_the_subject_repeated_around_it():
+    # Every sentence of an article is about its title (the subject is often left out: 其叶柄…,
+    # 本鱼体呈…), so the title's words tell its sentences apart no more than they would if
+    # each sentence repeated them; the asked attribute does.
+    texts = [
+        "大果西番莲（学名：）是西番莲属的植物中，果实最大的一种。",
+        "大果西番莲有时候会在温室中种植。",
+        "大果西番莲是分布于热带美洲的一种多年生植物。",
+        # jieba cuts 其叶柄 its own way; the word still counts as found.
+        "其叶柄（petiole）有四到六个腺体。",
+    ]
+    scores = overlaps("大果西番莲的叶柄有什么特点？", texts)
+    assert scores[3] > max(scores[:3]), scores
+
+
+def test_an_english_word_with_many_translations_weighs_as_one():
+    texts = ["职业伤害保障试点于去年7月启动实施。", "试点第一批在7个省市开展。"]
+    from rag.answering.scoring import sentence_tokens
+
+    concepts = question_concepts(
+        "When did the pilot start?", [sentence_tokens(t) for t in texts]
+    )
+    assert all(weight == 1.0 for _, weight in concepts)
+    forms = [f for f, _ in concepts]
+    assert any("试点" in f for f in forms) and any("启动" in f for f in forms)
+    assert len(forms) == 2, forms
+
+
+# ---- answer types ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("question", "kinds"),
+    [
+        ("中国工会十八大是在哪里、什么时间召开的？", ("date", "place")),
+        ("哪些平台企业参加了职业伤害保障试点？", ("org",)),
+        ("五月艾分布在哪些地区？", ("place",)),
+        ("蒙泰罗在2005年美国大奖赛上获得第几名？", ("number",)),
+        ("为什么这么多骑手不愿参加培训？", ("reason",)),
+        ("世界一流企业有哪些特征？", ()),
+    ],
+)
+def test_what_a_question_asks_for(question, kinds):
+    assert asked_types(question) == kinds
+    assert asked_type(question) == (kinds[0] if kinds else "")
+
+
+def test_a_quantity_is_not_a_date_nor_an_article():
+    assert type_tokens("树高可达55米，树干直径达1米。", "number") >= {"55", "1"}
+    assert "20个" in type_tokens("2022年、2023年分别有20个城市申请的示范项目获批。", "number")
+    # 2022年4月 dates the sentence; 一种 is "a kind of", not a count.
+    assert not type_tokens("2022年4月，财政部和人社部联合下发通知。", "number")
+    assert not type_tokens("是罗汉松科鸡毛松属的一种。", "number")
+    assert type_tokens("最终蒙泰罗获得第3名。", "number")
+
+
+def test_what_the_question_already_states_answers_nothing():
+    question = "2022年和2023年各有多少城市的公共就业服务示范项目获批？"
+    kinds = asked_types(question)
+    assert type_score("2022年4月，2022年和2023年的项目遴选启动。", kinds, question) == 0.0
+    assert type_score("2022年、2023年分别有20个城市申请的示范项目获批。", kinds, question) == 1.0
+    both = asked_types("中国工会十八大是在哪里、什么时间召开的？")
+    assert type_score("10月9日至12日，中国工会十八大在北京胜利召开。", both, "十八大在哪里？") == 1.0
+    assert type_score("10月9日至12日召开。", both, "十八大在哪里？") == 0.5
