@@ -37,10 +37,12 @@ def test_the_asked_attribute_outweighs_the_subject_repeated_around_it():
         "大果西番莲（学名：）是西番莲属的植物中，果实最大的一种。",
         "大果西番莲有时候会在温室中种植。",
         "大果西番莲是分布于热带美洲的一种多年生植物。",
-        # jieba cuts 其叶柄 its own way; the word still counts as found.
         "其叶柄（petiole）有四到六个腺体。",
     ]
-    scores = overlaps("大果西番莲的叶柄有什么特点？", texts)
+    question = "大果西番莲的叶柄有什么特点？"
+    without = overlaps(question, texts)
+    assert without[3] < max(without[:3]), without  # the subject's two words outweigh 叶柄
+    scores = overlaps(question, texts, ["大果西番莲"] * len(texts))
     assert scores[3] > max(scores[:3]), scores
 
 
@@ -76,7 +78,7 @@ def test_what_a_question_asks_for(question, kinds):
 
 def test_a_quantity_is_not_a_date_nor_an_article():
     assert type_tokens("树高可达55米，树干直径达1米。", "number") >= {"55", "1"}
-    assert "20个" in type_tokens("2022年、2023年分别有20个城市申请的示范项目获批。", "number")
+    assert "20" in type_tokens("2022年、2023年分别有20个城市申请的示范项目获批。", "number")
     # 2022年4月 dates the sentence; 一种 is "a kind of", not a count.
     assert not type_tokens("2022年4月，财政部和人社部联合下发通知。", "number")
     assert not type_tokens("是罗汉松科鸡毛松属的一种。", "number")
@@ -91,3 +93,16 @@ def test_what_the_question_already_states_answers_nothing():
     both = asked_types("中国工会十八大是在哪里、什么时间召开的？")
     assert type_score("10月9日至12日，中国工会十八大在北京胜利召开。", both, "十八大在哪里？") == 1.0
     assert type_score("10月9日至12日召开。", both, "十八大在哪里？") == 0.5
+
+
+def test_a_how_many_question_prefers_the_number_of_what_it_counts():
+    from rag.answering.scoring import counted_words
+
+    question = "新就业形态就业人员职业伤害保障试点累计有多少人纳入保障范围？"
+    counted = counted_words(question)
+    assert counted == ("人",)
+    kinds = asked_types(question)
+    assert type_score("截至今年9月，累计有668万人纳入职业伤害保障范围。", kinds, question, counted) == 1.0
+    assert type_score("第一批在7个省市开展。", kinds, question, counted) < 1.0
+    assert counted_words("各有多少城市的示范项目获批？") == ("城市",)
+    assert counted_words("纽西兰鸡毛松有多高？") == ()

@@ -26,6 +26,7 @@ from rag.answering.markers import make_citation
 from rag.answering.scoring import (
     Weights,
     asked_types,
+    counted_words,
     dense_similarities,
     overlaps,
     sentence_tokens,
@@ -205,8 +206,14 @@ class ExtractiveAnswerer:
         dense = dense_similarities(self.encoder, question, texts) if w.dense else [0.0] * len(texts)
         lexical = overlaps(question, texts, [c.title for c in candidates])
         kinds = asked_types(question) if w.type else ()
+        counted = (
+            counted_words(question, [sentence_tokens(t) for t in texts])
+            if "number" in kinds
+            else ()
+        )
         return [
-            (d, o, 1 / c.order, type_score(c.text, kinds, question), 1 / (c.position + 1))
+            (d, o, 1 / c.order, type_score(c.text, kinds, question, counted),
+             1 / (c.position + 1))
             for c, d, o in zip(candidates, dense, lexical, strict=True)
         ]  # fmt: skip
 

@@ -192,14 +192,77 @@ def holds_type(text: str, kind: str) -> bool:
     return bool(type_tokens(text, kind))
 
 
-def type_score(text: str, kinds: Sequence[str], question: str) -> float:
+def type_score(
+    text: str, kinds: Sequence[str], question: str, counted: Sequence[str] = ()
+) -> float:
     """Share of the asked kinds the sentence holds something new of: a number, name or place
-    the question already states (2022年 in 2022年有多少…) answers nothing."""
+    the question already states (2022年 in 2022年有多少…) answers nothing. When the question
+    names what it counts (多少城市, how many people: ``counted``), a number counts fully only
+    with that word right after it (20个城市, 668万人), half otherwise."""
     if not kinds:
         return 0.0
     q = fold(question)
-    held = sum(any(tok not in q for tok in type_tokens(text, kind)) for kind in kinds)
+    held = 0.0
+    for kind in kinds:
+        new = [tok for tok in type_tokens(text, kind) if not _states(q, tok)]
+        if not new:
+            continue
+        if kind == "number" and counted and COUNTED_WEIGHT < 1:
+            t = fold(text)
+            near = any(
+                any(w in t[i : i + len(tok) + _COUNTED_WINDOW] for w in counted)
+                for tok in new
+                for i in _positions(t, tok)
+            )
+            held += 1.0 if near else COUNTED_WEIGHT
+        else:
+            held += 1.0
     return held / len(kinds)
+
+
+COUNTED_WEIGHT = 0.5
+_COUNTED_WINDOW = 6
+# 多少城市, 几个省市, 多少人: the word a how-many question counts comes right after it.
+_COUNT_ASK = re.compile(r"(?:多少|几)[个位家名项次条座所种批]?")
+_EN_COUNT_ASK = re.compile(r"how (?:many|much) ([a-z]+)", re.I)
+
+
+def counted_words(question: str, candidate_tokens: Sequence[frozenset[str]] = ()) -> tuple[str, ...]:
+    """What a how-many question counts (城市 in 多少城市; people's translations in how many
+    people), or nothing."""
+    q = fold(question)
+    m = _COUNT_ASK.search(q)
+    if m:
+        from rag.index.tokenize import jieba_tokenizer
+
+        rest = q[m.end() :]
+        words = [w for w in jieba_tokenizer().lcut(rest) if w.strip()]
+        word = words[0] if words else ""
+        if word and has_han(word) and word not in ZH_STOPWORDS and word not in _FUNCTION_CHARS:
+            return (word,)
+        return ()
+    m = _EN_COUNT_ASK.search(q)
+    if m and m.group(1) not in EN_STOPWORDS:
+        from rag.index.crosslingual import DICTIONARY
+
+        vocabulary = set().union(*candidate_tokens) if candidate_tokens else set()
+        return DICTIONARY.translate(m.group(1), vocabulary).terms
+    return ()
+
+
+def _positions(text: str, token: str) -> list[int]:
+    out, i = [], text.find(token)
+    while i >= 0:
+        out.append(i)
+        i = text.find(token, i + 1)
+    return out
+
+
+def _states(question: str, token: str) -> bool:
+    """The question holds ``token`` (a number only as a whole: 20 is not in 2022)."""
+    if not token[:1].isdigit():
+        return token in question
+    return re.search(rf"(?<![\d.]){re.escape(token)}(?![\d.])", question) is not None
 
 
 # ---- lexical overlap ----------------------------------------------------------------------------
