@@ -3,6 +3,8 @@ index manifest's compatibility rule."""
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -172,6 +174,14 @@ def test_documents_on_several_workers_equal_one_worker(onnx_dir, real_encoder) -
     few = three.encode_documents(TEXTS[:5])
     alone = np.vstack([one.encode_documents([t]) for t in TEXTS[:5]])
     assert _cosines(few, alone).min() >= 0.99
+    # The workers embedding documents run ahead of request threads (a writer waits on them).
+    from rag.embedding.onnx_encoder import DOCUMENT_THREAD_NICE
+
+    nice = three._executor().submit(
+        lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    )
+    if os.geteuid() == 0:
+        assert nice.result() == DOCUMENT_THREAD_NICE < 0
     # An error in one worker's batch reaches the caller.
     three._session = _Broken()
     with pytest.raises(RuntimeError, match="run failed"):
