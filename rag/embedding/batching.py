@@ -8,10 +8,10 @@ next leader and encodes everything queued (up to ``max_batch`` texts) in one cal
 query therefore never waits for a timer. Up to ``max_concurrent`` leaders encode at once: the
 ONNX encoder runs each call on one core, so on two cores two batches go side by side.
 
-Documents come first: while a write is embedding its chunks, queries run one batch at a time,
-so a POST is acknowledged in about the time its embedding takes on an idle machine even when
-readers keep every core busy (issue 13's target: a 3,000-character POST under 0.5 s at p50
-with eight readers). Queries slow down only while documents are being embedded. Only when the previous batch held several requests
+Documents come first: while documents are being embedded (a write's chunks, or the sentences
+an answer scores for the first time), queries run one batch at a time, so that a POST is not
+held back by readers keeping every core busy (issue 13's target: a 3,000-character POST under
+0.5 s at p50 with eight readers). Queries slow down only while documents are being embedded. Only when the previous batch held several requests
 (a sign of concurrent traffic) does a leader wait up to ``max_wait_ms`` for more to join.
 
 The batch is formed by hand here because the maintained options do not fit a synchronous
