@@ -106,3 +106,17 @@ def test_a_how_many_question_prefers_the_number_of_what_it_counts():
     assert type_score("第一批在7个省市开展。", kinds, question, counted) < 1.0
     assert counted_words("各有多少城市的示范项目获批？") == ("城市",)
     assert counted_words("纽西兰鸡毛松有多高？") == ()
+
+
+def test_a_date_near_the_question_words_beats_a_date_elsewhere():
+    from rag.answering import scoring
+
+    question = "职业伤害保障试点什么时候启动？"
+    kinds = asked_types(question)
+    words = [f for forms, _ in question_concepts(question, []) for f in forms]
+    near = "试点于去年7月启动实施，第一批在7个省市开展。"
+    far = "在10月26日人社部召开的2023年三季度新闻发布会上，人社部相关负责人介绍了试点的进展情况。"
+    assert type_score(near, kinds, question, (), words) == 1.0
+    assert type_score(far, kinds, question, (), words) == scoring.NEAR_WEIGHT < 1.0
+    # Without the question's words every new date counts fully.
+    assert type_score(far, kinds, question) == 1.0

@@ -29,6 +29,7 @@ from rag.answering.scoring import (
     counted_words,
     dense_similarities,
     overlaps,
+    question_concepts,
     sentence_tokens,
     type_score,
 )
@@ -206,13 +207,13 @@ class ExtractiveAnswerer:
         dense = dense_similarities(self.encoder, question, texts) if w.dense else [0.0] * len(texts)
         lexical = overlaps(question, texts, [c.title for c in candidates])
         kinds = asked_types(question) if w.type else ()
-        counted = (
-            counted_words(question, [sentence_tokens(t) for t in texts])
-            if "number" in kinds
-            else ()
-        )
+        tokens = [sentence_tokens(t) for t in texts] if kinds else []
+        counted = counted_words(question, tokens) if "number" in kinds else ()
+        words = tuple(
+            f for forms, _ in question_concepts(question, tokens) for f in forms
+        ) if kinds else ()  # fmt: skip
         return [
-            (d, o, 1 / c.order, type_score(c.text, kinds, question, counted),
+            (d, o, 1 / c.order, type_score(c.text, kinds, question, counted, words),
              1 / (c.position + 1))
             for c, d, o in zip(candidates, dense, lexical, strict=True)
         ]  # fmt: skip

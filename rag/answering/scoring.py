@@ -46,10 +46,10 @@ class Weights:
     """How much each signal adds to a sentence's score (tuned on dev data, see module doc)."""
 
     dense: float = 0.5
-    lexical: float = 0.5
+    lexical: float = 0.8
     rank: float = 0.6
     type: float = 0.3
-    position: float = 0.05
+    position: float = 0.0
     #: A supporting sentence is quoted when it scores at least this share of the lead's score.
     support: float = 0.5
 
@@ -193,33 +193,48 @@ def holds_type(text: str, kind: str) -> bool:
 
 
 def type_score(
-    text: str, kinds: Sequence[str], question: str, counted: Sequence[str] = ()
+    text: str,
+    kinds: Sequence[str],
+    question: str,
+    counted: Sequence[str] = (),
+    words: Sequence[str] = (),
 ) -> float:
     """Share of the asked kinds the sentence holds something new of: a number, name or place
     the question already states (2022年 in 2022年有多少…) answers nothing. When the question
     names what it counts (多少城市, how many people: ``counted``), a number counts fully only
-    with that word right after it (20个城市, 668万人), half otherwise."""
+    with that word right after it (20个城市, 668万人), half otherwise. Given the question's
+    content ``words``, a date, number, name or place counts fully only near one of them
+    (试点于去年7月启动 for when did the pilot start), :data:`NEAR_WEIGHT` otherwise."""
     if not kinds:
         return 0.0
     q = fold(question)
+    t = fold(text).lower()
     held = 0.0
     for kind in kinds:
         new = [tok for tok in type_tokens(text, kind) if not _states(q, tok)]
         if not new:
             continue
         if kind == "number" and counted and COUNTED_WEIGHT < 1:
-            t = fold(text)
             near = any(
                 any(w in t[i : i + len(tok) + _COUNTED_WINDOW] for w in counted)
                 for tok in new
-                for i in _positions(t, tok)
+                for i in _positions(t, tok.lower())
             )
             held += 1.0 if near else COUNTED_WEIGHT
+        elif kind != "reason" and words and NEAR_WEIGHT < 1:
+            near = any(
+                any(w in t[max(0, i - NEAR_WINDOW) : i + len(tok) + NEAR_WINDOW] for w in words)
+                for tok in new
+                for i in _positions(t, tok.lower())
+            )
+            held += 1.0 if near else NEAR_WEIGHT
         else:
             held += 1.0
     return held / len(kinds)
 
 
+NEAR_WEIGHT = 0.5
+NEAR_WINDOW = 8
 COUNTED_WEIGHT = 0.5
 _COUNTED_WINDOW = 6
 # 多少城市, 几个省市, 多少人: the word a how-many question counts comes right after it.
