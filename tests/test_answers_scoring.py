@@ -66,7 +66,7 @@ def test_an_english_word_with_many_translations_weighs_as_one():
         ("中国工会十八大是在哪里、什么时间召开的？", ("date", "place")),
         ("哪些平台企业参加了职业伤害保障试点？", ("org",)),
         ("五月艾分布在哪些地区？", ("place",)),
-        ("蒙泰罗在2005年美国大奖赛上获得第几名？", ("number",)),
+        ("蒙泰罗在2005年美国大奖赛上获得第几名？", ("ordinal",)),
         ("为什么这么多骑手不愿参加培训？", ("reason",)),
         ("世界一流企业有哪些特征？", ()),
     ],
@@ -82,7 +82,10 @@ def test_a_quantity_is_not_a_date_nor_an_article():
     # 2022年4月 dates the sentence; 一种 is "a kind of", not a count.
     assert not type_tokens("2022年4月，财政部和人社部联合下发通知。", "number")
     assert not type_tokens("是罗汉松科鸡毛松属的一种。", "number")
-    assert type_tokens("最终蒙泰罗获得第3名。", "number")
+    # An ordinal answers 第几, not how many: 第十八次全国代表大会 counts nothing.
+    assert not type_tokens("中国工会第十八次全国代表大会于2023年10月召开。", "number")
+    assert not type_tokens("最终蒙泰罗获得第3名。", "number")
+    assert type_tokens("最终蒙泰罗获得第3名。", "ordinal") == {"第3"}
 
 
 def test_what_the_question_already_states_answers_nothing():

@@ -76,12 +76,13 @@ _ASK_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "number",
         re.compile(
-            r"多少|多大|多高|多长|多久|多远|多重|几[个次名项家位岁倍种条年天]|第几|比例|比重|"
+            r"多少|多大|多高|多长|多久|多远|多重|(?<!第)几[个次名项家位岁倍种条年天]|比例|比重|"
             r"占比|百分之|how many|how much|how long|how old|what share|"
             r"what proportion|what percentage|what fraction|how far",
             re.I,
         ),
     ),
+    ("ordinal", re.compile(r"第几|\bwhat (?:place|position|rank)\b|\branked\b", re.I)),
     (
         "org",
         re.compile(
@@ -108,9 +109,11 @@ _ASK_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
 # an article, 一种/一个), a fraction or an ordinal (第3名 answers 第几名).
 _DIGITS = re.compile(r"(\d+(?:[.,]\d+)*)\s*([年月日号])?")
 _CN_QUANTITY = re.compile(
+    r"(?<![第一二三四五六七八九十两百千万亿半几数\d])"
     r"(?:[一二三四五六七八九十两百千万亿半几数]{2,}|[二三四五六七八九十两百千万亿半])"
-    r"[个家人元次倍成项名位座条种岁米亩吨斤届期批所]|分之|第[\d一二三四五六七八九十]+"
+    r"[个家人元次倍成项名位座条种岁米亩吨斤届期批所]|分之"
 )
+_ORDINAL = re.compile(r"第[\d一二三四五六七八九十百]+")
 _DATE = re.compile(
     r"\d{1,4}\s*年|\d{1,2}\s*月|\d{1,2}\s*日|[今去前明]年|世纪|年代|[一二三四五六七八九十]+月|"
     r"[〇零一二三四五六七八九]{4}年|朝|时期|期间"
@@ -127,8 +130,8 @@ _POS_TYPES = {"person": ("nr",), "place": ("ns",), "org": ("nt",)}
 
 
 def asked_types(question: str) -> tuple[str, ...]:
-    """Everything the question asks for, in this order: reason, date, number, org, person,
-    place (在哪里、什么时间召开 asks for a date and a place)."""
+    """Everything the question asks for, in this order: reason, date, number, ordinal, org,
+    person, place (在哪里、什么时间召开 asks for a date and a place)."""
     q = fold(question)
     kinds = tuple(name for name, pattern in _ASK_TYPES if pattern.search(q))
     # A why-question's other question words serve the reason (为什么这么多人…).
@@ -136,7 +139,8 @@ def asked_types(question: str) -> tuple[str, ...]:
 
 
 def asked_type(question: str) -> str:
-    """What the question asks for first: reason, date, number, org, person, place or ""."""
+    """What the question asks for first: reason, date, number, ordinal, org, person, place
+    or ""."""
     kinds = asked_types(question)
     return kinds[0] if kinds else ""
 
@@ -164,8 +168,12 @@ def type_tokens(text: str, kind: str) -> frozenset[str]:
             unit = m.group(2)
             if unit and (unit != "年" or len(m.group(1)) == 4):
                 continue  # a date, not a quantity
+            if t[max(0, m.start() - 1) : m.start()] == "第":
+                continue  # an ordinal: 第十八次 counts nothing
             found.add(m.group(1))
         return frozenset(found)
+    if kind == "ordinal":
+        return frozenset(m.group() for m in _ORDINAL.finditer(t))
     if kind == "date":
         return frozenset(m.group() for m in _DATE.finditer(t))
     if kind == "reason":
