@@ -82,6 +82,9 @@ def test_a_quantity_is_not_a_date_nor_an_article():
     # 2022年4月 dates the sentence; 一种 is "a kind of", not a count.
     assert not type_tokens("2022年4月，财政部和人社部联合下发通知。", "number")
     assert not type_tokens("是罗汉松科鸡毛松属的一种。", "number")
+    # Chinese numerals before units of size, weight and time are quantities too.
+    assert type_tokens("它是一个占地约两平方公里的热带植物公园。", "number") == {"两平方"}
+    assert type_tokens("比赛持续了三个月。", "number")
     # An ordinal answers 第几, not how many: 第十八次全国代表大会 counts nothing.
     assert not type_tokens("中国工会第十八次全国代表大会于2023年10月召开。", "number")
     assert not type_tokens("最终蒙泰罗获得第3名。", "number")
