@@ -7,12 +7,20 @@ Every sentence of the retrieved chunks is a candidate. Four signals, each betwee
   languages well (an English question over Chinese text); all candidates go through the model
   in one batch.
 * **lexical**: the share of the question's content words found in the sentence, words
-  weighted by how rare they are among the candidates; an English question's words count
-  through their CC-CEDICT translations (:mod:`rag.index.crosslingual`).
+  weighted by how rare they are among the candidates. Content words are jieba's words of the
+  question (question words, particles and one-character function words out), found as
+  substrings of the sentence (so 叶柄 counts in 其叶柄); every sentence also counts the words of
+  its article's title, which it is about even where it leaves its subject out (本鱼体呈…), so
+  the subject the question names tells an article's sentences apart no more than it should
+  and the asked attribute does. An English question's words count through their CC-CEDICT
+  translations (:mod:`rag.index.crosslingual`), one concept a word.
 * **rank**: ``1 / r`` for the rank ``r`` of the sentence's chunk.
-* **type**: the sentence holds the kind of thing asked for (a number for 多少/how many, a date
-  for 何时/when, a person for 谁/who, a place for 哪里/where, an organisation for 哪个单位,
-  a causal word such as 由于/因为/导致 for 为什么/why).
+* **type**: the sentence holds something new of the kind asked for (a quantity for
+  多少/how many, not a year or a number the question states; a date for 何时/when; an ordinal
+  for 第几; a person for 谁/who, a place for 哪里/哪些地区/where, an organisation for
+  哪个单位/哪些企业; a causal word such as 由于/因为/导致 for 为什么/why). A date, number, name
+  or place counts fully only near one of the question's words, and a how-many question's
+  number only before the word it counts (668万人 for 多少人); otherwise half.
 
 The weights were tuned on the dev half of the project's question set and the tuning half of
 the CMRC 2018 tune split only (docs/answers.md).
@@ -297,7 +305,6 @@ _FUNCTION_CHARS = frozenset(
     "此该各每已并但则即令使我你他她它们"
 )
 _SINGLE_WEIGHT = 0.5
-TITLE_WORDS = True
 
 
 @lru_cache(maxsize=4096)
@@ -356,11 +363,12 @@ def overlaps(
     """Share of the question's content words found in each text, words weighted by rarity (0..1).
 
     A word counts when the sentence contains it (as a substring of the folded text, so a word
-    jieba cuts differently in the sentence, 叶柄 in 其叶柄, still counts); a word found in every
-    candidate tells them apart no better than none.
+    jieba cuts differently in the sentence, 叶柄 in 其叶柄, still counts), or when the title
+    of its article does (``titles``, one per text); a word found in every candidate tells them
+    apart no better than none.
     """
     folded = [fold(t).lower() for t in texts]
-    if titles is not None and TITLE_WORDS:
+    if titles is not None:
         folded = [t + "\n" + fold(title).lower() for t, title in zip(folded, titles, strict=True)]
     token_sets = [] if has_han(question) else [sentence_tokens(t) for t in texts]
     concepts = question_concepts(question, token_sets)
