@@ -50,9 +50,7 @@ def test_an_english_word_with_many_translations_weighs_as_one():
     texts = ["职业伤害保障试点于去年7月启动实施。", "试点第一批在7个省市开展。"]
     from rag.answering.scoring import sentence_tokens
 
-    concepts = question_concepts(
-        "When did the pilot start?", [sentence_tokens(t) for t in texts]
-    )
+    concepts = question_concepts("When did the pilot start?", [sentence_tokens(t) for t in texts])
     assert all(weight == 1.0 for _, weight in concepts)
     forms = [f for f, _ in concepts]
     assert any("试点" in f for f in forms) and any("启动" in f for f in forms)
@@ -97,7 +95,9 @@ def test_what_the_question_already_states_answers_nothing():
     assert type_score("2022年4月，2022年和2023年的项目遴选启动。", kinds, question) == 0.0
     assert type_score("2022年、2023年分别有20个城市申请的示范项目获批。", kinds, question) == 1.0
     both = asked_types("中国工会十八大是在哪里、什么时间召开的？")
-    assert type_score("10月9日至12日，中国工会十八大在北京胜利召开。", both, "十八大在哪里？") == 1.0
+    assert (
+        type_score("10月9日至12日，中国工会十八大在北京胜利召开。", both, "十八大在哪里？") == 1.0
+    )
     assert type_score("10月9日至12日召开。", both, "十八大在哪里？") == 0.5
 
 
@@ -108,7 +108,10 @@ def test_a_how_many_question_prefers_the_number_of_what_it_counts():
     counted = counted_words(question)
     assert counted == ("人",)
     kinds = asked_types(question)
-    assert type_score("截至今年9月，累计有668万人纳入职业伤害保障范围。", kinds, question, counted) == 1.0
+    assert (
+        type_score("截至今年9月，累计有668万人纳入职业伤害保障范围。", kinds, question, counted)
+        == 1.0
+    )
     assert type_score("第一批在7个省市开展。", kinds, question, counted) < 1.0
     assert counted_words("各有多少城市的示范项目获批？") == ("城市",)
     assert counted_words("纽西兰鸡毛松有多高？") == ()
@@ -126,3 +129,29 @@ def test_a_date_near_the_question_words_beats_a_date_elsewhere():
     assert type_score(far, kinds, question, (), words) == scoring.NEAR_WEIGHT < 1.0
     # Without the question's words every new date counts fully.
     assert type_score(far, kinds, question) == 1.0
+
+
+def test_chinese_word_overlap_is_scaled_to_the_best_sentence_english_is_not(index, documents):
+    from rag.answering.extractive import ExtractiveAnswerer, _gather
+    from rag.types import Hit
+
+    chunk = next(c for c in index.chunks if "668万人" in c.text)
+    candidates = _gather([Hit(chunk, 1, 1.0)], documents)
+    answerer = ExtractiveAnswerer()
+    # A long question most of whose words no sentence repeats: the best sentence still gets 1.
+    zh = [
+        f[1]
+        for f in answerer.features(
+            "截至今年9月累计有多少新就业形态劳动者被纳入职业伤害保障的范围？", candidates
+        )
+    ]
+    assert max(zh) == 1.0
+    raw = overlaps(
+        "截至今年9月累计有多少新就业形态劳动者被纳入职业伤害保障的范围？",
+        [c.text for c in candidates],
+        [c.title for c in candidates],
+    )
+    assert max(raw) < 1.0
+    assert [v / max(raw) for v in raw] == pytest.approx(zh)
+    en = [f[1] for f in answerer.features("How many people are covered by the pilot?", candidates)]
+    assert max(en) < 1.0

@@ -206,6 +206,13 @@ class ExtractiveAnswerer:
         texts = [c.text for c in candidates]
         dense = dense_similarities(self.encoder, question, texts) if w.dense else [0.0] * len(texts)
         lexical = overlaps(question, texts, [c.title for c in candidates])
+        best = max(lexical, default=0.0)
+        if best > 0 and has_han(question):
+            # Scaled like the dense signal: the best-matching sentence gets 1, however many of
+            # the question's words it holds (questions paraphrase, and long ones have words no
+            # sentence repeats). An English question's words come through translations, a
+            # weaker signal that is left as it is (tuned on dev + CMRC tune, docs/answers.md).
+            lexical = [v / best for v in lexical]
         kinds = asked_types(question) if w.type else ()
         tokens = [sentence_tokens(t) for t in texts] if kinds else []
         counted = counted_words(question, tokens) if "number" in kinds else ()

@@ -259,7 +259,9 @@ _COUNT_ASK = re.compile(r"(?:多少|几)[个位家名项次条座所种批]?")
 _EN_COUNT_ASK = re.compile(r"how (?:many|much) ([a-z]+)", re.I)
 
 
-def counted_words(question: str, candidate_tokens: Sequence[frozenset[str]] = ()) -> tuple[str, ...]:
+def counted_words(
+    question: str, candidate_tokens: Sequence[frozenset[str]] = ()
+) -> tuple[str, ...]:
     """What a how-many question counts (城市 in 多少城市; people's translations in how many
     people), or nothing."""
     q = fold(question)
