@@ -151,7 +151,8 @@ def test_cached_vectors_cannot_be_changed_by_callers() -> None:
     )
 
 
-def test_an_encoder_error_reaches_every_caller_of_the_batch() -> None:
+@pytest.mark.parametrize("leaders", [1, 2])
+def test_an_encoder_error_reaches_every_caller_of_the_batch(leaders: int) -> None:
     class Failing(CountingEncoder):
         broken = True
 
@@ -162,7 +163,7 @@ def test_an_encoder_error_reaches_every_caller_of_the_batch() -> None:
             return super().encode_queries(texts)
 
     inner = Failing()
-    batcher = BatchingEncoder(inner, cache_size=0)
+    batcher = BatchingEncoder(inner, cache_size=0, max_concurrent=leaders)
     errors: list[BaseException] = []
 
     def client(q: str) -> None:
@@ -182,6 +183,7 @@ def test_an_encoder_error_reaches_every_caller_of_the_batch() -> None:
     np.testing.assert_array_equal(
         batcher.encode_queries([QUERIES[0]]), HashEncoder().encode_queries([QUERIES[0]])
     )
+    assert batcher._leaders == 0
 
 
 def test_bad_input_and_settings_are_named() -> None:
