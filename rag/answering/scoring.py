@@ -161,6 +161,12 @@ _TEXT_CACHE = 50_000
 
 
 @lru_cache(maxsize=_TEXT_CACHE)
+def folded(text: str) -> str:
+    """A sentence or title as words are looked for in it (NFKC, lower case), cached."""
+    return fold(text).lower()
+
+
+@lru_cache(maxsize=_TEXT_CACHE)
 def sentence_tokens(text: str) -> frozenset[str]:
     """The distinct tokens of a sentence (:func:`rag.index.tokenize.tokenize`), cached."""
     return frozenset(tokenize(text))
@@ -225,7 +231,7 @@ def type_score(
     if not kinds:
         return 0.0
     q = fold(question)
-    t = fold(text).lower()
+    t = folded(text)
     held = 0.0
     for kind in kinds:
         new = [tok for tok in type_tokens(text, kind) if not _states(q, tok)]
@@ -369,15 +375,17 @@ def overlaps(
     of its article does (``titles``, one per text); a word found in every candidate tells them
     apart no better than none.
     """
-    folded = [fold(t).lower() for t in texts]
+    texts_folded = [folded(t) for t in texts]
     if titles is not None:
-        folded = [t + "\n" + fold(title).lower() for t, title in zip(folded, titles, strict=True)]
+        texts_folded = [
+            t + "\n" + folded(title) for t, title in zip(texts_folded, titles, strict=True)
+        ]
     token_sets = [] if has_han(question) else [sentence_tokens(t) for t in texts]
     concepts = question_concepts(question, token_sets)
     if not concepts:
         return [0.0] * len(texts)
     n = len(texts)
-    present = [[any(f in t for f in forms) for t in folded] for forms, _ in concepts]
+    present = [[any(f in t for f in forms) for t in texts_folded] for forms, _ in concepts]
     weights = [
         base * math.log(1 + (n + 1) / (sum(found) + 0.5))
         for (_, base), found in zip(concepts, present, strict=True)
