@@ -5,14 +5,15 @@ several requests are in flight their queries should share a call. :class:`Batchi
 wraps any encoder: the first caller becomes the *leader* and encodes at once; callers that
 arrive while it is busy queue up, and when it finishes, the oldest waiting caller becomes the
 next leader and encodes everything queued (up to ``max_batch`` texts) in one call. A lone
-query therefore never waits for a timer. Up to ``max_concurrent`` leaders encode at once: the
-ONNX encoder runs each call on one core, so on two cores two batches go side by side.
+query therefore never waits for a timer. Only when the previous batch held several requests
+(a sign of concurrent traffic) does a leader wait up to ``max_wait_ms`` for more to join. Up
+to ``max_concurrent`` leaders encode at once: the ONNX encoder runs each call on one core, so
+on two cores two batches go side by side.
 
 Documents come first: while documents are being embedded (a write's chunks, or the sentences
 an answer scores for the first time), queries run one batch at a time, so that a POST is not
 held back by readers keeping every core busy (issue 13's target: a 3,000-character POST under
-0.5 s at p50 with eight readers). Queries slow down only while documents are being embedded. Only when the previous batch held several requests
-(a sign of concurrent traffic) does a leader wait up to ``max_wait_ms`` for more to join.
+0.5 s at p50 with eight readers). Queries slow down only while documents are being embedded.
 
 The batch is formed by hand here because the maintained options do not fit a synchronous
 library called from a thread pool: ``asyncio``-based batchers (e.g. Ray Serve's

@@ -12,7 +12,8 @@ short query took 4.4 ms on one intra-op thread against 6.4 ms on two (waking a s
 worker for each of the graph's ~200 operators costs more than the split saves), documents
 encoded as fast on two concurrent single-threaded runs as on one two-threaded run (76 against
 77 passages/s), and two clients querying at once got 413 against 284 queries/s
-(``scripts/bench_encoder.py``; figures in docs/benchmarks.md).
+(a spike over the project's questions and 300-character slices of the bundled page; the
+table is in docs/embedding.md).
 """
 
 from __future__ import annotations
