@@ -238,18 +238,10 @@ def type_score(
         if not new:
             continue
         if kind == "number" and counted and COUNTED_WEIGHT < 1:
-            near = any(
-                any(w in t[i : i + len(tok) + _COUNTED_WINDOW] for w in counted)
-                for tok in new
-                for i in _positions(t, tok.lower())
-            )
+            near = _near(t, new, counted, before=0, after=_COUNTED_WINDOW)
             held += 1.0 if near else COUNTED_WEIGHT
         elif kind != "reason" and words and NEAR_WEIGHT < 1:
-            near = any(
-                any(w in t[max(0, i - NEAR_WINDOW) : i + len(tok) + NEAR_WINDOW] for w in words)
-                for tok in new
-                for i in _positions(t, tok.lower())
-            )
+            near = _near(t, new, words, before=NEAR_WINDOW, after=NEAR_WINDOW)
             held += 1.0 if near else NEAR_WEIGHT
         else:
             held += 1.0
@@ -288,6 +280,18 @@ def counted_words(
         vocabulary = set().union(*candidate_tokens) if candidate_tokens else set()
         return DICTIONARY.translate(m.group(1), vocabulary).terms
     return ()
+
+
+def _near(
+    text: str, tokens: Sequence[str], words: Sequence[str], *, before: int, after: int
+) -> bool:
+    """Whether one of ``words`` occurs within ``before`` characters ahead of an occurrence of
+    one of ``tokens`` in ``text``, or within ``after`` characters past its end."""
+    return any(
+        any(w in text[max(0, i - before) : i + len(tok) + after] for w in words)
+        for tok in tokens
+        for i in _positions(text, tok.lower())
+    )
 
 
 def _positions(text: str, token: str) -> list[int]:
