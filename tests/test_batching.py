@@ -54,6 +54,28 @@ class CountingEncoder(HashEncoder):
                 self.running -= 1
 
 
+def _in_threads(n: int, work) -> list[BaseException]:
+    """Run ``work(k)`` for k in 0..n-1, each in its own thread, all released at once; return
+    the errors they raised (a thread's exception is otherwise lost). Every thread has ended."""
+    barrier = threading.Barrier(n)
+    errors: list[BaseException] = []
+
+    def run(k: int) -> None:
+        try:
+            barrier.wait()
+            work(k)
+        except BaseException as e:  # returned to the test
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads)
+    return errors
+
+
 QUERIES = [f"问题 {i}：平台从业人员的职业伤害保障 question {i}" for i in range(64)]
 
 
@@ -62,23 +84,12 @@ def test_concurrent_results_equal_one_by_one_encoding() -> None:
     batcher = BatchingEncoder(inner, max_batch=8, cache_size=0)
     expected = {q: HashEncoder().encode_queries([q])[0] for q in QUERIES}
     results: dict[str, np.ndarray] = {}
-    barrier = threading.Barrier(16)
-    errors: list[BaseException] = []
 
     def client(offset: int) -> None:
-        try:
-            barrier.wait()
-            for q in QUERIES[offset::16]:
-                results[q] = batcher.encode_queries([q])[0]
-        except BaseException as e:  # surfaced below; a thread's exception is otherwise lost
-            errors.append(e)
+        for q in QUERIES[offset::16]:
+            results[q] = batcher.encode_queries([q])[0]
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not errors
+    assert not _in_threads(16, client)
     assert set(results) == set(QUERIES)
     for q in QUERIES:
         np.testing.assert_array_equal(results[q], expected[q])
@@ -217,24 +228,12 @@ def test_concurrent_leaders_encode_each_request_once_and_correctly(leaders: int)
     # Requests of one to three texts, so batches fill unevenly and some requests are skipped.
     requests = [QUERIES[i : i + 1 + i % 3] for i in range(0, 60, 2)]
     results: dict[int, np.ndarray] = {}
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(12)
 
     def client(k: int) -> None:
-        try:
-            barrier.wait()
-            for i in range(k, len(requests), 12):
-                results[i] = batcher.encode_queries(requests[i])
-        except BaseException as e:  # surfaced below
-            errors.append(e)
+        for i in range(k, len(requests), 12):
+            results[i] = batcher.encode_queries(requests[i])
 
-    threads = [threading.Thread(target=client, args=(k,)) for k in range(12)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not errors
-    assert not any(t.is_alive() for t in threads)
+    assert not _in_threads(12, client)
     for i, texts in enumerate(requests):
         np.testing.assert_array_equal(results[i], HashEncoder().encode_queries(texts))
     encoded = [t for call in inner.calls for t in call]
