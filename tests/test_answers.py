@@ -126,8 +126,11 @@ def test_english_question_gets_the_note_first(index, documents):
     assert answer.note == ENGLISH_NOTE
     # The question's words reach the Chinese text through their dictionary translations, and
     # it asks for a number: the sentence stating how many people are covered leads (issue 9),
-    # not the chunk's opening sentence.
-    assert fold(answer.citations[0].quote) == "截至今年9月,累计有668万人纳入职业伤害保障范围。"
+    # not the chunk's opening sentence. The supporting sentence right after it (可以说，这是…)
+    # continues it and is quoted with it as one passage (rag.answering.quotes).
+    assert fold(answer.citations[0].quote).startswith(
+        "截至今年9月,累计有668万人纳入职业伤害保障范围。可以说,"
+    )
 
 
 def test_chinese_question_quotes_the_matching_sentence(index, documents):

@@ -19,9 +19,9 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from rag.answering import metadata
+from rag.answering import metadata, quotes
 from rag.answering.markers import make_citation
 from rag.answering.scoring import (
     Weights,
@@ -194,6 +194,7 @@ class ExtractiveAnswerer:
         else:
             chosen = self._select(candidates, scores, max_sentences)
             chosen = _explained(chosen, candidates, documents, max_sentences)
+            chosen = _in_context(chosen, documents, max_sentences)
             lines.extend(_compose(chosen, citer))
         return _answer(question, lines, citer, notes)
 
@@ -375,6 +376,36 @@ def _explained(
         return chosen
     rest = [c for c in chosen[1:] if c is not explanation]
     return [explanation, lead, *rest][:limit]
+
+
+def _in_context(
+    chosen: list[_Candidate], documents: Mapping[str, Document], limit: int
+) -> list[_Candidate]:
+    """The lead quoted as a self-contained passage (:func:`rag.answering.quotes.passage`),
+    joined with a chosen supporting sentence right next to it, then as many other supporting
+    sentences as the budget of ``limit`` sentences leaves."""
+    lead = chosen[0]
+    doc = documents[lead.doc_id]
+    span = quotes.passage(doc, lead.sentence)
+    rest = chosen[1:]
+    for c in rest:
+        # A supporting sentence right after the passage reads as its continuation (one before
+        # it stays a supporting quote of its own: the answer leads).
+        if (
+            c.doc_id == lead.doc_id
+            and quotes.adjacent(doc, span, c.sentence)
+            and (c.sentence.start >= span.end)
+        ):
+            span = Sentence(doc.text[span.start : c.sentence.end], span.start, c.sentence.end)
+            break
+    if span == lead.sentence:
+        return chosen
+    room = limit - quotes.sentence_count(span.text)
+    rest = [
+        c for c in rest
+        if not (c.doc_id == lead.doc_id and span.start <= c.sentence.start < span.end)
+    ]  # fmt: skip
+    return [replace(lead, sentence=span), *rest[: max(0, room)]]
 
 
 def _compose(chosen: list[_Candidate], citer: _Citer) -> list[str]:

@@ -8,8 +8,8 @@ question set's ``quotes``) the full ask path runs and the answer's citations are
 * ``answer_recall``: some cited sentence holds a gold text;
 * ``answer_top1``: the first cited sentence (citation ``[1]``) holds it;
 * ``not_found``: the share of answerable questions answered "not found";
-* ``median_sentences`` / ``median_chars``: the median number of cited sentences and of their
-  characters, over the questions answered.
+* ``median_sentences`` / ``median_chars``: the median number of cited sentences (a quoted
+  passage of two sentences counts two) and of their characters, over the questions answered.
 
 "Holds" compares after NFKC and with all whitespace removed, so a quote typed with ASCII
 punctuation matches text printed with full-width punctuation. A quote-keyed set's quotes may
@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rag.answering.quotes import sentence_count
 from rag.errors import InputError, SourceError
 from rag.types import Answer
 
@@ -78,7 +79,7 @@ def score_answer(
         answered=answer.answerable and bool(quotes),
         recall=any(hit),
         top1=bool(hit) and hit[0],
-        sentences=len(quotes),
+        sentences=sum(sentence_count(q) for q in quotes),
         chars=sum(len(q) for q in quotes),
     )
 

@@ -1,0 +1,91 @@
+"""Self-contained quotes: a sentence together with the neighbour it cannot be read without.
+
+A Chinese sentence often leans on the one next to it. It may open with a pronoun or a
+determiner (他…, 该银行…, 这将有助于…), a connective (但…, 因此…, 此外…), or with no subject
+at all (被誉为晋剧皇后。, 现任…). Quoted on its own, "但并不是一开始就可以的，而是到2.2之后才正式
+可以。" says nothing a reader can use, and the sentence before it ("MonoDevelop也可以在Windows
+跟Mac OS X平台上执行。"), which names the subject, only restates the question. So the lead of an
+answer is quoted as a passage:
+
+* with the sentence before it when the lead itself leans on it;
+* with the sentence after it when that one leans on the lead (it continues the lead's point).
+
+Only neighbours in the same paragraph are joined, one on each side at most, and list items
+(其一…, 一是…, 第二…) are never joined to their neighbours: each item is a point of its own.
+The passage is one slice of the document, so its citation is still verbatim at its offsets.
+
+Measured on the dev questions and the CMRC tuning half only (docs/answers.md).
+"""
+
+from __future__ import annotations
+
+import re
+
+from rag.answering.sentences import Sentence, split_sentences
+from rag.lexicon import fold, item_marker
+from rag.types import Document
+
+# Openings that refer back or carry on: pronouns and determiners, connectives, adverbs that
+# need a subject from before (也/又/还/更/曾/现), and the subject-less passive 被.
+_LEANS_BACK = re.compile(
+    r"^(?:[“‘「『(（]?)(?:"
+    r"其[他它余中后实次]?|该|此|这|那|他|她|它|"
+    r"但|而|并|且|然而|不过|可是|只是|因此|因而|所以|于是|从而|进而|故|遂|乃|则|即|亦|"
+    r"同时|此外|另外|另一方面|尤其|特别是|包括|例如|比如|为此|对此|据此|"
+    r"也|又|还|更|再|便|就|都|均|皆|曾|已|现|仍|后来|随后|之后|此后|最终|结果|"
+    r"被|由于|因为|将|目前|如今|如|像|因)"
+)
+
+
+def leans_back(text: str) -> bool:
+    """Whether a sentence opens in a way that needs the sentence before it to be understood.
+
+    A list item does not: 其一…/其二… opens with 其 but stands for a point of its own.
+    """
+    if item_marker(text) is not None:
+        return False
+    return _LEANS_BACK.match(fold(text).lstrip()) is not None
+
+
+def paragraph_sentences(document: Document, sentence: Sentence) -> list[Sentence]:
+    """The sentences of the paragraph that holds ``sentence``, with document offsets."""
+    text = document.text
+    lo = text.rfind("\n", 0, sentence.start) + 1
+    hi = text.find("\n", sentence.end)
+    hi = len(text) if hi < 0 else hi
+    return split_sentences(text[lo:hi], lo)
+
+
+def passage(document: Document, sentence: Sentence) -> Sentence:
+    """``sentence`` joined with the neighbours it needs (see the module docstring).
+
+    Returns:
+        A span of ``document.text`` that starts at or before ``sentence`` and ends at or after
+        it (``sentence`` itself when it stands alone); ``text`` is the verbatim slice.
+    """
+    paragraph = paragraph_sentences(document, sentence)
+    i = next((k for k, s in enumerate(paragraph) if s.start == sentence.start), None)
+    if i is None:  # not a sentence of this document's splitting (a caller's own span)
+        return sentence
+    start, end = sentence.start, sentence.end
+    if i > 0 and leans_back(sentence.text):
+        start = paragraph[i - 1].start
+    if i + 1 < len(paragraph) and leans_back(paragraph[i + 1].text):
+        end = paragraph[i + 1].end
+    if (start, end) == (sentence.start, sentence.end):
+        return sentence
+    return Sentence(document.text[start:end], start, end)
+
+
+def adjacent(document: Document, a: Sentence, b: Sentence) -> bool:
+    """Whether two spans of ``document`` follow each other with only spaces between (same line)."""
+    lo, hi = (a, b) if a.end <= b.start else (b, a)
+    if lo.end > hi.start:
+        return False
+    gap = document.text[lo.end : hi.start]
+    return not gap.strip() and "\n" not in gap
+
+
+def sentence_count(text: str) -> int:
+    """How many sentences a quote holds (at least 1)."""
+    return max(1, len(split_sentences(text)))

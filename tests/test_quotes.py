@@ -1,0 +1,94 @@
+"""Self-contained quotes: the lead of an answer is quoted with the neighbour it leans on."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.answering.extractive import ExtractiveAnswerer
+from rag.answering.quotes import adjacent, leans_back, passage, sentence_count
+from rag.answering.sentences import split_sentences
+from rag.types import Chunk, Document, Hit, SearchResult
+from tests.invariants import check_answer
+
+TEXT = (
+    "MonoDevelop是一个开放源代码的集成开发环境。\n"
+    "MonoDevelop也可以在Windows跟Mac OS X平台上执行。但并不是一开始就可以的，而是到2.2之后才正式可以。"
+    "它的界面与其他开发环境相似。\n"
+    "其一，精准回应了最大职业风险。其二，在缴费方式上实现了突破。\n"
+)
+DOC = Document(doc_id="d", title="MonoDevelop", text=TEXT)
+
+
+def sentence(text: str):
+    return next(s for s in split_sentences(TEXT) if s.text.startswith(text))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("但并不是一开始就可以的。", True),
+        ("这将有助于台式机执行音频和视频任务。", True),
+        ("被誉为晋剧皇后。", True),
+        ("该银行扮演著中介人角色。", True),
+        ("“但他没有来。”", True),
+        ("其一，精准回应了最大职业风险。", False),  # a list item stands on its own
+        ("二是健全高技能人才引领机制。", False),
+        ("MonoDevelop也可以在Windows上执行。", False),
+        ("2008年，欧盟批准猴面包树果实作为果汁的成分。", False),
+        ("他山之石", True),
+    ],
+)
+def test_leans_back(text, expected):
+    assert leans_back(text) is expected
+
+
+def test_passage_takes_the_sentence_after_that_continues_it():
+    lead = sentence("MonoDevelop也可以")
+    span = passage(DOC, lead)
+    assert span.text == (
+        "MonoDevelop也可以在Windows跟Mac OS X平台上执行。但并不是一开始就可以的，而是到2.2之后才正式可以。"
+    )
+    assert TEXT[span.start : span.end] == span.text
+    assert sentence_count(span.text) == 2
+
+
+def test_passage_takes_the_sentence_before_a_lead_that_leans_on_it():
+    lead = sentence("但并不是")
+    span = passage(DOC, lead)
+    # 它的界面… after it leans back too, so the passage runs one sentence each way.
+    assert span.text.startswith("MonoDevelop也可以")
+    assert span.text.endswith("它的界面与其他开发环境相似。")
+    assert TEXT[span.start : span.end] == span.text
+    assert sentence_count(span.text) == 3
+
+
+def test_passage_never_crosses_a_paragraph_or_joins_list_items():
+    first = sentence("MonoDevelop是")  # the next sentence is in another paragraph
+    assert passage(DOC, first) is first
+    item = sentence("其一")  # 其二 opens with 其 but is an item of its own
+    assert passage(DOC, item) is item
+
+
+def test_adjacent_means_same_line_with_only_spaces_between():
+    a, b, c = sentence("MonoDevelop也可以"), sentence("但并不是"), sentence("其一")
+    assert adjacent(DOC, a, b) and adjacent(DOC, b, a)
+    assert not adjacent(DOC, a, c)
+    assert not adjacent(DOC, sentence("MonoDevelop是"), a)  # a line break between them
+
+
+def test_answer_leads_with_the_passage_that_holds_the_answer():
+    chunk = Chunk(
+        chunk_id="d#0", doc_id="d", title="MonoDevelop", text=TEXT, start=0, end=len(TEXT)
+    )
+    result = SearchResult(
+        query="q", mode="hybrid", hits=(Hit(chunk=chunk, rank=1, score=1.0),), answerable=True
+    )
+    question = "MonoDevelop在Windows跟Mac OS X平台上执行是在什么之后才正式可以？"
+    answer = ExtractiveAnswerer().answer(question, result, {"d": DOC})
+    check_answer(answer, {"d": DOC})
+    first = answer.citations[0]
+    # The sentence restating the question leads, and the sentence that answers it (但…2.2之后…)
+    # comes with it in the same quote, verbatim at its offsets.
+    assert "2.2之后才正式可以" in first.quote
+    assert TEXT[first.start : first.end] == first.quote
+    assert sum(sentence_count(c.quote) for c in answer.citations) <= 3
