@@ -57,6 +57,16 @@ def test_sentences_keep_marks_and_closing_quotes():
         assert text[s.start - 100 : s.end - 100] == s.text
 
 
+def test_sentences_do_not_end_inside_a_title():
+    text = "《卡拉OK.LIVE！‧台北‧我》是第六张专辑。更缔造了纪录！《未闭合！\n下一行。"
+    assert [s.text for s in split_sentences(text)] == [
+        "《卡拉OK.LIVE！‧台北‧我》是第六张专辑。",
+        "更缔造了纪录！",
+        "《未闭合！",  # an unclosed title still ends at the line break
+        "下一行。",
+    ]
+
+
 def test_sentences_keep_decimals_and_split_latin_sentences():
     sentences = split_sentences("Growth was 94.9% in 2023. It rose again! Next")
     assert [s.text for s in sentences] == ["Growth was 94.9% in 2023.", "It rose again!", "Next"]

@@ -46,6 +46,12 @@ def split_sentences(text: str, offset: int = 0) -> list[Sentence]:
     sentences: list[Sentence] = []
     pos = 0
     for m in _SENTENCE_END.finditer(text):
+        # A mark inside a title (《卡拉OK.LIVE！‧台北‧我》) is part of the name; a line break
+        # still ends the sentence, so an unclosed 《 cannot swallow a paragraph.
+        if m.group() != "\n" and text.count("《", pos, m.start()) > text.count(
+            "》", pos, m.start()
+        ):
+            continue
         end = m.start() if m.group() == "\n" else m.end()
         _append(sentences, text, pos, end, offset)
         pos = m.end()
