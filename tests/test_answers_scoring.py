@@ -155,3 +155,18 @@ def test_chinese_word_overlap_is_scaled_to_the_best_sentence_english_is_not(inde
     assert [v / max(raw) for v in raw] == pytest.approx(zh)
     en = [f[1] for f in answerer.features("How many people are covered by the pilot?", candidates)]
     assert max(en) < 1.0
+
+
+def test_pronoun_countries_are_no_place():
+    from rag.answering.scoring import type_tokens
+
+    assert "我国" not in type_tokens("这是我国迈上新征程的关键时刻召开的大会。", "place")
+    assert "北京" in type_tokens("中国工会十八大在北京胜利召开。", "place")
+
+
+def test_nouns_that_complete_the_question_word_are_not_content_words():
+    from rag.answering.scoring import _question_words
+
+    words = _question_words("中国工会十八大是在哪里、什么时间召开的？")
+    assert "时间" not in words and "召开" in words
+    assert "时间" in _question_words("试点的缴费时间如何确定？")  # a content word here

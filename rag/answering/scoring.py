@@ -131,6 +131,8 @@ _ORG = re.compile(
     r"[会院局部委厅处署司]$|公司|集团|大学|学校|学院|课题组|研究所|中心|银行|协会|团队|政府|组织"
 )
 _PLACE = re.compile(r"[省市县区州国镇村岛山河湖海]$|北京|上海|天津|重庆|香港|澳门")
+# 我国, 全国, 各省, 该市: a pronoun or a quantifier before 国/省/市 names no place.
+_NOT_PLACE = re.compile(r"^[我本该全各两外他此某异跨多邻]")
 # A reason is stated with a causal word in Chinese news (由于…, 因为…, 原因在于…, 导致…, 担心…).
 _REASON = re.compile(
     r"因为|由于|原因|导致|造成|因此|所以|以致|致使|使得|在于|担心|缘于|源于|之所以"
@@ -196,10 +198,13 @@ def type_tokens(text: str, kind: str) -> frozenset[str]:
     if kind in _POS_TYPES:
         flags = _POS_TYPES[kind]
         suffix = {"org": _ORG, "place": _PLACE}.get(kind)
-        return frozenset(
+        found = (
             w for w, flag in _tagged(t)
             if flag.startswith(flags) or (suffix is not None and len(w) >= 2 and suffix.search(w))
         )  # fmt: skip
+        if kind == "place":
+            found = (w for w in found if not (len(w) <= 3 and _NOT_PLACE.match(w)))
+        return frozenset(found)
     return frozenset()
 
 
@@ -319,19 +324,30 @@ _FUNCTION_CHARS = frozenset(
 _SINGLE_WEIGHT = 0.5
 
 
+#: Nouns that only complete the question word (什么时间 = when, 什么地方 = where): the answer
+#: states a date or a place, not the noun.
+_ASK_NOUNS = frozenset("时间 时候 地方 地点 原因 样子 东西".split())
+_ASK_WORDS = frozenset("什么 哪个 哪些 哪一 哪 啥".split())
+
+
 @lru_cache(maxsize=4096)
 def _question_words(question: str) -> tuple[str, ...]:
     """A Chinese question's content words: jieba words, question words and particles out."""
     from rag.index.tokenize import jieba_tokenizer
 
+    tokenizer = jieba_tokenizer()
     words: list[str] = []
-    for w in jieba_tokenizer().lcut(fold(question).lower()):
-        w = w.strip()
+    previous = ""
+    for w in tokenizer.lcut(fold(question).lower()):
+        w, before = w.strip(), previous
+        previous = w or previous
         if not w or w in ZH_STOPWORDS or w in EN_STOPWORDS:
             continue
         if any(ch in ZH_QUESTION_CHARS for ch in w) or not any(ch.isalnum() for ch in w):
             continue
         if has_han(w) and len(w) == 1 and w in _FUNCTION_CHARS:
+            continue
+        if w in _ASK_NOUNS and before in _ASK_WORDS:
             continue
         words.append(w)
     return tuple(dict.fromkeys(words))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from rag import bylines
 from rag.errors import InputError
 from rag.index.crosslingual import DICTIONARY
 from rag.index.snapshot import Snapshot
@@ -106,6 +107,8 @@ class Searcher:
 
         fused = self._fuse(coverage, dense, keyword, mode)
         order = sorted(fused, key=lambda row: (-fused[row], row))
+        if mode == "hybrid":
+            order = self._byline_first(query, order)
         chunks = self.index.chunks
         ranked = [chunks[row] for row in order]
         d_rank = {row: i + 1 for i, row in enumerate(dense.rows)}
@@ -130,6 +133,27 @@ class Searcher:
             answerable=is_answerable(evidence, self.thresholds, retrieved=bool(hits)),
             timings_ms=timings,
         )
+
+    def _byline_first(self, query: str, order: list[int]) -> list[int]:
+        """For a question about an article's author (鲁全担任什么职务？, which institution are
+        the authors from?), the chunk holding that article's author note ranks first: the
+        note states it, while the question's words match the article's body at least as well."""
+        authors = self._authors if self._authors is not None else _author_names(self.index)
+        if not bylines.asks_about(query, authors):
+            return order
+        documents = self.index.documents
+        chunks = self.index.chunks
+        doc = bylines.asked_document(query, documents, (chunks[r].doc_id for r in order[:20]))
+        span = bylines.note_span(doc) if doc is not None else None
+        if span is None:
+            return order
+        holder = next(
+            (c for c in self.index.chunks_of(doc.doc_id) if c.start <= span[0] < c.end), None
+        )
+        if holder is None:
+            return order
+        row = self.index.row(holder.chunk_id)
+        return [row, *(r for r in order if r != row)]
 
     def keyword_query(self, query: str) -> tuple[list[str], float | None]:
         """The keyword leg's tokens for a query, and (for a query without Chinese) how much of
