@@ -103,8 +103,10 @@ def test_four_highlights_become_a_numbered_list(index, documents, question):
         quote = answer.citations[int(numbers[0]) - 1].quote
         assert quote.startswith(opening) and line.endswith(quote + f"[{numbers[0]}]")
     assert len(cited) == 4
-    intro = lines[lines.index(items[0]) - 1]
-    assert intro.endswith("概括起来主要有四个亮点。[1]")
+    # The items lead: the sentence announcing them (…主要有四个亮点。) restates the question.
+    assert [line for line in lines if line != ENGLISH_NOTE][0].startswith("1. 其一，")
+    assert not any("概括起来主要有四个亮点" in line for line in lines)
+    assert answer.citations[0].quote.startswith("其一，")
     assert {h.chunk.doc_id for h in answer.passages} == {answer.citations[0].doc_id}
 
 

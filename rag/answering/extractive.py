@@ -8,9 +8,11 @@ more than the articles do. Four shapes of answer:
   wrote an article or the author's position or unit (:mod:`rag.answering.metadata`);
 * a numbered list when the question asks for N things, or for "which ones" and the best
   sentence belongs to a list, and the hits hold the list's items in one of the common styles
-  (其一…, 第一…, 一是…, 一、…, （一）…, 1. …, 首先…最后);
-* otherwise the best sentence first, then at most two supporting sentences, every candidate
-  scored by meaning, words, rank and answer type (:mod:`rag.answering.scoring`);
+  (其一…, 第一…, 一是…, 一、…, （一）…, 1. …, 首先…最后); the items lead the answer, without
+  the sentence that announces them;
+* otherwise the best sentence first, quoted with the neighbour it leans on or that continues
+  it (:mod:`rag.answering.quotes`), then supporting sentences, three sentences in all, every
+  candidate scored by meaning, words, rank and answer type (:mod:`rag.answering.scoring`);
 * or a short "not found" message with the closest passages when the evidence is weak.
 """
 
@@ -178,13 +180,13 @@ class ExtractiveAnswerer:
         count = requested_count(question)
         listing = None
         if count >= 2:
-            listing = _find_enumeration(candidates, count, documents, scores)
+            listing = _find_enumeration(candidates, count, scores)
         elif asks_for_list(question):
-            listing = _whole_list(candidates, scores, documents)
+            listing = _whole_list(candidates, scores)
         if listing is not None:
-            intro, items = listing
-            if intro is not None:
-                lines.append(intro.text + citer.mark(intro))
+            # The items are the answer and lead it; the sentence announcing them in the article
+            # (…概括起来主要有四个亮点。) only restates the question, and is not quoted.
+            items = listing
             for i, item in enumerate(items, start=1):
                 lines.append(f"{i}. {item.text}{citer.mark(item)}")
             if count >= 2 and len(items) < count:
@@ -432,10 +434,9 @@ def _number(c: _Candidate) -> tuple[str, int] | None:
 def _find_enumeration(
     candidates: list[_Candidate],
     count: int,
-    documents: Mapping[str, Document],
     scores: Sequence[float] | None = None,
-) -> tuple[_Candidate | None, list[_Candidate]] | None:
-    """The introducing sentence and the items of a requested list, if the hits hold one.
+) -> list[_Candidate] | None:
+    """The items of a requested list, if the hits hold one.
 
     Of the complete lists (items 1..count), the one whose items score best against the
     question wins (several articles may number their points 第一…第三); failing a complete
@@ -466,12 +467,10 @@ def _find_enumeration(
     if complete:
         _, doc_id, items = max(complete, key=lambda t: t[0])
         group = sorted(by_doc[doc_id], key=lambda c: c.sentence.start)
-        return _introduction(group, items[0], count, documents[doc_id]), items
+        return items
     if partial is None:
         return None
-    doc_id, items = partial
-    group = sorted(by_doc[doc_id], key=lambda c: c.sentence.start)
-    return _introduction(group, items[0], count, documents[doc_id]), items
+    return partial[1]
 
 
 def _items(
@@ -504,9 +503,7 @@ def _items(
     return items
 
 
-def _whole_list(
-    candidates: list[_Candidate], scores: list[float], documents: Mapping[str, Document]
-) -> tuple[_Candidate | None, list[_Candidate]] | None:
+def _whole_list(candidates: list[_Candidate], scores: list[float]) -> list[_Candidate] | None:
     """For "which ones" without a number: the whole list, when the best sentence is one of
     its items or introduces it."""
     order = sorted(range(len(candidates)), key=lambda i: -scores[i])
@@ -526,25 +523,5 @@ def _whole_list(
         items = _items(group, marker[0], 0, openings_only)
         # The list must be what the question is about: its items lead the scores.
         if len(items) >= 2 and sum(c in items for c in top3) >= 2:
-            doc = documents[lead.doc_id]
-            return _introduction(group, items[0], len(items), doc), items
+            return items
     return None
-
-
-def _introduction(
-    group: list[_Candidate], first: _Candidate, count: int, doc: Document
-) -> _Candidate | None:
-    """The sentence right before the first item, if it announces the list."""
-    before = [c for c in group if c.sentence.end <= first.sentence.start]
-    if not before:
-        return None
-    intro = max(before, key=lambda c: c.sentence.end)
-    if doc.text[intro.sentence.end : first.sentence.start].strip():
-        return None  # something that is not in the hits sits between them
-    text = fold(intro.text).rstrip("”’」』)》")
-    announces = (
-        text.endswith(":")
-        or requested_count(text) == count
-        or re.search(r"以下|如下|几个|几点|几方面", text) is not None
-    )
-    return intro if announces else None
