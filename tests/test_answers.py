@@ -394,3 +394,20 @@ def test_a_short_list_label_gives_the_lead_to_its_explanation(index, documents):
         if c.text.startswith("其一")
     )
     assert _explained([item], candidates, documents, 3) == [item]
+
+
+def test_heading_question_is_answered_by_a_heading_outside_the_hits(index, documents):
+    # Only a body chunk of the public-employment article is retrieved; the heading asked for
+    # sits in another chunk, which the answerer reaches through the article's chunks.
+    body = chunk_containing(index, "近七成未接受过公共就业服务")
+    assert "分析问题，应对挑战" not in body.text
+    answer = ExtractiveAnswerer().answer(
+        "公共就业服务那篇文章分析问题的部分用的小标题是什么？",
+        make_result([body]),
+        documents,
+        chunks_of=index.chunks_of,
+    )
+    check_answer(answer, documents)
+    headings = {s.title for d in documents.values() for s in d.sections}
+    assert answer.citations[0].quote == "分析问题，应对挑战"
+    assert all(c.quote in headings for c in answer.citations)

@@ -35,7 +35,7 @@ from rag.answering.scoring import (
     sentence_tokens,
     type_score,
 )
-from rag.answering.sentences import Sentence, chunk_sentences, paragraph_start
+from rag.answering.sentences import Sentence, chunk_sentences, paragraph_start, split_sentences
 from rag.embedding.base import Encoder
 from rag.errors import InputError
 from rag.index.tokenize import has_han
@@ -155,6 +155,11 @@ class ExtractiveAnswerer:
         english = not has_han(question)
         headings = _HEADING_QUESTION.search(question) is not None
         candidates = _gather(hits, documents, headings)
+        if headings and chunks_of is not None:
+            titles = _section_headings(hits, documents, chunks_of, candidates)
+            # A question asking for a heading is answered by a heading: those of the retrieved
+            # articles, whether or not the chunk under each was retrieved.
+            candidates = titles or candidates
         about_author = metadata.asks_about_author(question, documents)
         # A question naming an article's author is about that article even when the name
         # occurs nowhere in its text (the byline is metadata), which the retrieval flag misses.
@@ -340,6 +345,34 @@ def _gather(
                     s, doc.doc_id, hit, order, position, paragraph_start(doc, s.start), doc.title
                 )
             )
+    return out
+
+
+def _section_headings(
+    hits: list[Hit],
+    documents: Mapping[str, Document],
+    chunks_of: Callable[[str], list[Chunk]],
+    gathered: list[_Candidate],
+) -> list[_Candidate]:
+    """Every section heading of the retrieved articles, as candidates (each cited from the
+    chunk that holds it)."""
+    known = {(c.doc_id, c.sentence.start): c for c in gathered}
+    out: list[_Candidate] = []
+    for doc_id in dict.fromkeys(h.chunk.doc_id for h in hits):
+        doc = documents[doc_id]
+        best = next(h for h in hits if h.chunk.doc_id == doc_id)
+        for section in doc.sections:
+            if (doc_id, section.start) in known:
+                out.append(known[(doc_id, section.start)])
+                continue
+            line_end = doc.text.find("\n", section.start)
+            line = doc.text[section.start : len(doc.text) if line_end < 0 else line_end]
+            sentence = next(iter(split_sentences(line, section.start)), None)
+            chunk = next((c for c in chunks_of(doc_id) if c.start <= section.start < c.end), None)
+            if sentence is None or chunk is None:
+                continue
+            hit = Hit(chunk, best.rank, best.score)
+            out.append(_Candidate(sentence, doc_id, hit, best.rank, 0, True, doc.title))
     return out
 
 
