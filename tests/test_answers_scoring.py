@@ -170,3 +170,14 @@ def test_nouns_that_complete_the_question_word_are_not_content_words():
     words = _question_words("中国工会十八大是在哪里、什么时间召开的？")
     assert "时间" not in words and "召开" in words
     assert "时间" in _question_words("试点的缴费时间如何确定？")  # a content word here
+
+
+def test_english_count_nouns_reach_the_chinese_classifier():
+    from rag.answering.scoring import counted_words, type_score
+
+    q = "How many times has Xi Jinping held collective talks with the new leadership?"
+    assert "次" in counted_words(q)
+    counted = counted_words(q)
+    full = type_score("党的十八大以来，习近平总书记3次同领导班子成员集体谈话。", ("number",), q, counted)
+    half = type_score("会议选出了3名副主席。", ("number",), q, counted)
+    assert full == 1.0 and half < full

@@ -259,6 +259,14 @@ COUNTED_WEIGHT = 0.5
 _COUNTED_WINDOW = 6
 # 多少城市, 几个省市, 多少人: the word a how-many question counts comes right after it.
 _COUNT_ASK = re.compile(r"(?:多少|几)[个位家名项次条座所种批]?")
+# What a Chinese sentence puts after the number where an English question counts these nouns:
+# a classifier (3次, 5家), which no dictionary gives as the noun's translation.
+_EN_MEASURES = {
+    "times": ("次",), "people": ("人", "名"), "persons": ("人", "名"), "members": ("名", "人"),
+    "companies": ("家",), "enterprises": ("家",), "firms": ("家",), "platforms": ("家",),
+    "items": ("项", "个"), "points": ("点", "个"), "years": ("年",), "days": ("天", "日"),
+    "months": ("个月",), "hours": ("小时",),
+}  # fmt: skip
 _EN_COUNT_ASK = re.compile(r"how (?:many|much) ([a-z]+)", re.I)
 
 
@@ -283,7 +291,8 @@ def counted_words(
         from rag.index.crosslingual import DICTIONARY
 
         vocabulary = set().union(*candidate_tokens) if candidate_tokens else set()
-        return DICTIONARY.translate(m.group(1), vocabulary).terms
+        noun = m.group(1).lower()
+        return _EN_MEASURES.get(noun, ()) + DICTIONARY.translate(noun, vocabulary).terms
     return ()
 
 
