@@ -8,10 +8,10 @@ chunk first for such a question) and the answerer (which quotes it) read it here
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from rag.lexicon import fold
-from rag.types import Document
+from rag.types import Chunk, Document
 
 _ABOUT_AUTHOR = re.compile(r"作者|谁写|撰写|执笔|author|wrote|writer|written by", re.IGNORECASE)
 _ASKS = re.compile(
@@ -64,3 +64,18 @@ def asked_document(
         if note_span(doc) is not None:
             return doc
     return None
+
+
+def note_chunk(
+    question: str,
+    documents: Mapping[str, Document],
+    ranked: Iterable[str],
+    chunks_of: Callable[[str], list[Chunk]],
+) -> Chunk | None:
+    """The chunk holding the author note of the article an author question is about
+    (:func:`asked_document`), or None."""
+    doc = asked_document(question, documents, ranked)
+    span = note_span(doc) if doc is not None else None
+    if doc is None or span is None:
+        return None
+    return next((c for c in chunks_of(doc.doc_id) if c.start <= span[0] < c.end), None)

@@ -355,3 +355,9 @@ def test_milvus_lite_reopens_in_another_process(tmp_path, bundled_docs):
     out = run([sys.executable, "-c", read]).stdout.split()
     assert int(out[-2]) == written > 0
     assert out[-1] in {d.doc_id for d in bundled_docs}
+
+
+def test_author_question_ranks_the_author_note_first(loaded):
+    result = BackendSearcher(loaded).search("鲁全担任什么职务？", top_k=5, mode="hybrid")
+    assert "作者为中国人民大学教授" in result.hits[0].chunk.text
+    assert result.answerable  # the named author makes it a question about the corpus

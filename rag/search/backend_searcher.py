@@ -14,6 +14,7 @@ import re
 import time
 from collections.abc import Collection
 
+from rag import bylines
 from rag.index.backend import AUTHOR_MARK, IndexBackend, Scored, Vocabulary
 from rag.index.crosslingual import DICTIONARY
 from rag.index.tokenize import has_han
@@ -24,7 +25,7 @@ from rag.search.answerability import (
     resolve_thresholds,
 )
 from rag.search.searcher import SearchSettings, validate_search
-from rag.types import Hit, SearchResult
+from rag.types import Chunk, Hit, SearchResult
 
 
 class BackendSearcher:
@@ -85,6 +86,9 @@ class BackendSearcher:
             timings["fusion"] = _ms(t3)
         chunks = [s.chunk for s in ranked]
         fused = {s.chunk.chunk_id: s.score for s in ranked}
+        names = self._author_names(query) if has_han(query) else []
+        if mode == "hybrid" and bylines.asks_about(query, names):
+            chunks = self._byline_first(query, chunks)
         d_rank, d_score = _legs(dense)
         k_rank, k_score = _legs(keyword)
         hits = []
@@ -96,11 +100,9 @@ class BackendSearcher:
             if cid in k_rank:
                 scores["keyword"], ranks["keyword"] = k_score[cid], k_rank[cid]
             hits.append(Hit(chunk, rank, float(fused.get(cid, 0.0)), scores, ranks))
-        names: list[str] = []
         if has_han(query):
             words = content_words(query)
             vocabulary.prefetch(words + [w[i : i + 2] for w in words for i in range(len(w) - 1)])
-            names = self._author_names(query)
         top_cosine = dense[0].score if dense else 0.0
         evidence = gather_evidence(query, top_cosine, vocabulary, coverage, names)  # type: ignore[arg-type]
         timings["total"] = _ms(t0)
@@ -131,6 +133,18 @@ class BackendSearcher:
         candidates = ids if ids is not None else set(self.index.documents)
         docs = self.index.documents
         return {d for d in candidates if d in docs and filters.matches(docs[d])}
+
+    def _byline_first(self, query: str, chunks: list[Chunk]) -> list[Chunk]:
+        """The author note's chunk first for an author question (as the embedded searcher
+        does). Only the ranked articles are considered: reading every document to find the one
+        whose author is named would not scale to a distributed store."""
+        docs = self.index.documents
+        ranked = list(dict.fromkeys(c.doc_id for c in chunks[:20]))
+        subset = {d: docs[d] for d in ranked if d in docs}
+        holder = bylines.note_chunk(query, subset, ranked, self.index.chunks_of)
+        if holder is None:
+            return chunks
+        return [holder, *(c for c in chunks if c.chunk_id != holder.chunk_id)]
 
     def _author_names(self, query: str) -> list[str]:
         """Authors of indexed documents named in the query: its 2- to 4-character Han runs

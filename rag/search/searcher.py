@@ -141,14 +141,12 @@ class Searcher:
         authors = self._authors if self._authors is not None else _author_names(self.index)
         if not bylines.asks_about(query, authors):
             return order
-        documents = self.index.documents
         chunks = self.index.chunks
-        doc = bylines.asked_document(query, documents, (chunks[r].doc_id for r in order[:20]))
-        span = bylines.note_span(doc) if doc is not None else None
-        if span is None:
-            return order
-        holder = next(
-            (c for c in self.index.chunks_of(doc.doc_id) if c.start <= span[0] < c.end), None
+        holder = bylines.note_chunk(
+            query,
+            self.index.documents,
+            (chunks[r].doc_id for r in order[:20]),
+            self.index.chunks_of,
         )
         if holder is None:
             return order
