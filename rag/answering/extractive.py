@@ -498,9 +498,7 @@ def _find_enumeration(
                 if len(items) >= 2 and (partial is None or len(items) > len(partial[1])):
                     partial = (doc_id, items)
     if complete:
-        _, doc_id, items = max(complete, key=lambda t: t[0])
-        group = sorted(by_doc[doc_id], key=lambda c: c.sentence.start)
-        return items
+        return max(complete, key=lambda t: t[0])[2]
     if partial is None:
         return None
     return partial[1]

@@ -26,7 +26,8 @@ from rag.lexicon import fold, item_marker
 from rag.types import Document
 
 # Openings that refer back or carry on: pronouns and determiners, connectives, adverbs that
-# need a subject from before (也/又/还/更/曾/现), and the subject-less passive 被.
+# need a subject from before (也/又/还/更/曾/现), the subject-less passive 被, and openers that
+# carry the previous point on (由于…, 目前…, 将…, 如…).
 _LEANS_BACK = re.compile(
     r"^(?:[“‘「『(（]?)(?:"
     r"其[他它余中后实次]?|该|此|这|那|他|她|它|"

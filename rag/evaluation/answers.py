@@ -5,8 +5,9 @@ from it is any good for a reader. For each question with gold texts (a BEIR fold
 ``answers[-SPLIT].jsonl``: ``{"_id": ..., "answers": ["gold text", ...]}``, or a quote-keyed
 question set's ``quotes``) the full ask path runs and the answer's citations are checked:
 
-* ``answer_recall``: some cited sentence holds a gold text;
-* ``answer_top1``: the first cited sentence (citation ``[1]``) holds it;
+* ``answer_recall``: some cited quote (a sentence, or a passage of adjacent sentences) holds a
+  gold text;
+* ``answer_top1``: the first cited quote (citation ``[1]``) holds it;
 * ``not_found``: the share of answerable questions answered "not found";
 * ``median_sentences`` / ``median_chars``: the median number of cited sentences (a quoted
   passage of two sentences counts two) and of their characters, over the questions answered.
