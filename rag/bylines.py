@@ -66,16 +66,25 @@ def asked_document(
     return None
 
 
+def asked_note(
+    question: str, documents: Mapping[str, Document], ranked: Iterable[str]
+) -> tuple[Document, int, int] | None:
+    """The article an author question is about (:func:`asked_document`) and where its author
+    note is, or None."""
+    doc = asked_document(question, documents, ranked)
+    span = note_span(doc) if doc is not None else None
+    return (doc, *span) if doc is not None and span is not None else None
+
+
 def note_chunk(
     question: str,
     documents: Mapping[str, Document],
     ranked: Iterable[str],
     chunks_of: Callable[[str], list[Chunk]],
 ) -> Chunk | None:
-    """The chunk holding the author note of the article an author question is about
-    (:func:`asked_document`), or None."""
-    doc = asked_document(question, documents, ranked)
-    span = note_span(doc) if doc is not None else None
-    if doc is None or span is None:
+    """The chunk holding the author note of the article an author question is about, or None."""
+    found = asked_note(question, documents, ranked)
+    if found is None:
         return None
-    return next((c for c in chunks_of(doc.doc_id) if c.start <= span[0] < c.end), None)
+    doc, start, _ = found
+    return next((c for c in chunks_of(doc.doc_id) if c.start <= start < c.end), None)

@@ -35,7 +35,12 @@ from rag.answering.scoring import (
     sentence_tokens,
     type_score,
 )
-from rag.answering.sentences import Sentence, chunk_sentences, paragraph_start, split_sentences
+from rag.answering.sentences import (
+    Sentence,
+    chunk_sentences,
+    paragraph_sentences,
+    paragraph_start,
+)
 from rag.embedding.base import Encoder
 from rag.errors import InputError
 from rag.index.tokenize import has_han
@@ -365,9 +370,11 @@ def _section_headings(
             if (doc_id, section.start) in known:
                 out.append(known[(doc_id, section.start)])
                 continue
-            line_end = doc.text.find("\n", section.start)
-            line = doc.text[section.start : len(doc.text) if line_end < 0 else line_end]
-            sentence = next(iter(split_sentences(line, section.start)), None)
+            sentence = next(
+                (x for x in paragraph_sentences(doc, section.start, section.start)
+                 if x.start >= section.start),
+                None,
+            )  # fmt: skip
             chunk = next((c for c in chunks_of(doc_id) if c.start <= section.start < c.end), None)
             if sentence is None or chunk is None:
                 continue
@@ -481,9 +488,9 @@ def _find_enumeration(
     by_doc: dict[str, list[_Candidate]] = {}
     for c in candidates:
         by_doc.setdefault(c.doc_id, []).append(c)
-    partial: tuple[str, list[_Candidate]] | None = None
-    complete: list[tuple[float, str, list[_Candidate]]] = []
-    for doc_id, group in by_doc.items():
+    partial: list[_Candidate] | None = None
+    complete: list[tuple[float, list[_Candidate]]] = []
+    for group in by_doc.values():
         group = sorted(group, key=lambda c: c.sentence.start)
         styles = dict.fromkeys(n[0] for c in group if (n := _number(c)))
         for style in styles:
@@ -493,15 +500,13 @@ def _find_enumeration(
                 items = _items(group, style, count, openings_only)
                 if len(items) == count:
                     mean = sum(score_of[id(c)] for c in items) / count
-                    complete.append((mean, doc_id, items))
+                    complete.append((mean, items))
                     break
-                if len(items) >= 2 and (partial is None or len(items) > len(partial[1])):
-                    partial = (doc_id, items)
+                if len(items) >= 2 and (partial is None or len(items) > len(partial)):
+                    partial = items
     if complete:
-        return max(complete, key=lambda t: t[0])[2]
-    if partial is None:
-        return None
-    return partial[1]
+        return max(complete, key=lambda t: t[0])[1]
+    return partial
 
 
 def _items(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from rag.bylines import asked_document, asks_about_author, names_author, note_span
+from rag.bylines import asked_note, asks_about_author, names_author
 from rag.types import Document, Hit
 
 __all__ = ["asks_about_author", "names_author", "find_author_note", "author_line"]
@@ -34,9 +34,8 @@ def find_author_note(
     question: str, hits: Sequence[Hit], documents: Mapping[str, Document]
 ) -> MetadataAnswer | None:
     """The author note of the article the question is about, if it has one."""
-    doc = asked_document(question, documents, (h.chunk.doc_id for h in hits))
-    span = note_span(doc) if doc is not None else None
-    return MetadataAnswer(doc, *span) if doc is not None and span is not None else None
+    found = asked_note(question, documents, (h.chunk.doc_id for h in hits))
+    return MetadataAnswer(*found) if found is not None else None
 
 
 def author_line(doc: Document, english: bool) -> str:

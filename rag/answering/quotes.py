@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 
-from rag.answering.sentences import Sentence, split_sentences
+from rag.answering.sentences import Sentence, paragraph_sentences, split_sentences
 from rag.lexicon import fold, item_marker
 from rag.types import Document
 
@@ -48,15 +48,6 @@ def leans_back(text: str) -> bool:
     return _LEANS_BACK.match(fold(text).lstrip()) is not None
 
 
-def paragraph_sentences(document: Document, sentence: Sentence) -> list[Sentence]:
-    """The sentences of the paragraph that holds ``sentence``, with document offsets."""
-    text = document.text
-    lo = text.rfind("\n", 0, sentence.start) + 1
-    hi = text.find("\n", sentence.end)
-    hi = len(text) if hi < 0 else hi
-    return split_sentences(text[lo:hi], lo)
-
-
 def passage(document: Document, sentence: Sentence) -> Sentence:
     """``sentence`` joined with the neighbours it needs (see the module docstring).
 
@@ -64,7 +55,7 @@ def passage(document: Document, sentence: Sentence) -> Sentence:
         A span of ``document.text`` that starts at or before ``sentence`` and ends at or after
         it (``sentence`` itself when it stands alone); ``text`` is the verbatim slice.
     """
-    paragraph = paragraph_sentences(document, sentence)
+    paragraph = paragraph_sentences(document, sentence.start, sentence.end)
     i = next((k for k, s in enumerate(paragraph) if s.start == sentence.start), None)
     if i is None:  # not a sentence of this document's splitting (a caller's own span)
         return sentence

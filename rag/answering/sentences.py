@@ -85,13 +85,21 @@ def chunk_sentences(chunk: Chunk, document: Document | None = None) -> list[Sent
     """
     if document is None:
         return split_sentences(chunk.text, chunk.start)
-    text = document.text
-    lo = text.rfind("\n", 0, chunk.start) + 1
-    hi = text.find("\n", chunk.end)
-    hi = len(text) if hi < 0 else hi
     return [
-        s for s in split_sentences(text[lo:hi], lo) if s.start < chunk.end and s.end > chunk.start
+        s
+        for s in paragraph_sentences(document, chunk.start, chunk.end)
+        if s.start < chunk.end and s.end > chunk.start
     ]
+
+
+def paragraph_sentences(document: Document, start: int, end: int) -> list[Sentence]:
+    """The sentences of the paragraphs that ``document.text[start:end]`` lies in, whole, with
+    document offsets."""
+    text = document.text
+    lo = text.rfind("\n", 0, start) + 1
+    hi = text.find("\n", end)
+    hi = len(text) if hi < 0 else hi
+    return split_sentences(text[lo:hi], lo)
 
 
 def paragraph_start(document: Document, offset: int) -> bool:
