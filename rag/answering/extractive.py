@@ -218,7 +218,12 @@ class ExtractiveAnswerer:
         w = self.weights
         texts = [c.text for c in candidates]
         dense = dense_similarities(self.encoder, question, texts) if w.dense else [0.0] * len(texts)
-        lexical = overlaps(question, texts, [c.title for c in candidates])
+        kinds = asked_types(question) if w.type else ()
+        # Sentence tokens are needed for an English question's translations and for the
+        # answer-type checks; the question's concepts are worked out once for both signals.
+        tokens = [sentence_tokens(t) for t in texts] if kinds or not has_han(question) else []
+        concepts = question_concepts(question, tokens)
+        lexical = overlaps(question, texts, [c.title for c in candidates], concepts)
         best = max(lexical, default=0.0)
         if best > 0 and has_han(question):
             # Scaled like the dense signal: the best-matching sentence gets 1, however many of
@@ -226,12 +231,8 @@ class ExtractiveAnswerer:
             # sentence repeats). An English question's words come through translations, a
             # weaker signal that is left as it is (tuned on dev + CMRC tune, docs/answers.md).
             lexical = [v / best for v in lexical]
-        kinds = asked_types(question) if w.type else ()
-        tokens = [sentence_tokens(t) for t in texts] if kinds else []
         counted = counted_words(question, tokens) if "number" in kinds else ()
-        words = tuple(
-            f for forms, _ in question_concepts(question, tokens) for f in forms
-        ) if kinds else ()  # fmt: skip
+        words = tuple(f for forms, _ in concepts for f in forms) if kinds else ()
         return [
             (d, o, 1 / c.order, type_score(c.text, kinds, question, counted, words),
              1 / (c.position + 1))

@@ -395,7 +395,10 @@ def question_terms(
 
 
 def overlaps(
-    question: str, texts: Sequence[str], titles: Sequence[str] | None = None
+    question: str,
+    texts: Sequence[str],
+    titles: Sequence[str] | None = None,
+    concepts: Sequence[tuple[tuple[str, ...], float]] | None = None,
 ) -> list[float]:
     """Share of the question's content words found in each text, words weighted by rarity (0..1).
 
@@ -409,8 +412,9 @@ def overlaps(
         texts_folded = [
             t + "\n" + folded(title) for t, title in zip(texts_folded, titles, strict=True)
         ]
-    token_sets = [] if has_han(question) else [sentence_tokens(t) for t in texts]
-    concepts = question_concepts(question, token_sets)
+    if concepts is None:  # not worked out by the caller (:func:`question_concepts`)
+        token_sets = [] if has_han(question) else [sentence_tokens(t) for t in texts]
+        concepts = question_concepts(question, token_sets)
     if not concepts:
         return [0.0] * len(texts)
     n = len(texts)
