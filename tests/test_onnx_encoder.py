@@ -131,6 +131,19 @@ def test_a_text_alone_or_in_a_batch_stays_close_to_torch(onnx_int8, real_encoder
     assert _cosines(together, alone).min() >= 0.99
 
 
+@pytest.mark.slow
+def test_inline_and_pooled_tokenising_give_the_same_vectors(onnx_dir, real_encoder) -> None:
+    from rag.embedding.onnx_encoder import INLINE_TOKENIZE, OnnxEncoder
+
+    fp32 = OnnxEncoder(onnx_dir, real_encoder.name, file_name="model.onnx")
+    texts = [f"{t} {i}" for i, t in enumerate(TEXTS * (INLINE_TOKENIZE // len(TEXTS) + 1))]
+    assert len(texts) >= INLINE_TOKENIZE  # the tokenizer's own batch path
+    pooled = fp32.encode_documents(texts)
+    inline = np.vstack([fp32.encode_documents([t]) for t in texts])  # one by one
+    # fp32 and padding masked out: the same token ids give the same vectors.
+    assert _cosines(pooled, inline).min() >= 0.9999
+
+
 def test_document_batches_hold_a_token_budget_and_every_text_once() -> None:
     from rag.embedding.onnx_encoder import _batches
 

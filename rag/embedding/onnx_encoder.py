@@ -36,6 +36,8 @@ from rag.errors import InputError, ModelError
 
 logger = logging.getLogger(__name__)
 
+#: Below this many texts, tokenising one by one beats the tokenizer's thread pool.
+INLINE_TOKENIZE = 16
 PAD_ID = 1  # XLM-R's <pad>; e5's tokenizer.json declares it too, read from there when present
 
 
@@ -181,7 +183,14 @@ class OnnxEncoder:
         self.warm_up()
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        encodings = self._tokenizer.encode_batch([(prompt or "") + t for t in texts])
+        prompted = [(prompt or "") + t for t in texts]
+        # encode_batch hands the texts to the tokenizer's thread pool, and waking it costs more
+        # than it saves below ~16 texts (one query: 0.07 ms against 0.03 ms; 8 queries: 0.32
+        # against 0.23 ms), so short batches, every query batch among them, are tokenised inline.
+        if len(prompted) < INLINE_TOKENIZE:
+            encodings = [self._tokenizer.encode(t) for t in prompted]
+        else:
+            encodings = self._tokenizer.encode_batch(prompted)
         ids = [e.ids for e in encodings]
         # Longest first, so the first batch shows the worst case and the rest only get faster.
         order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
@@ -249,9 +258,7 @@ def _raise_priority() -> None:
         logger.debug("cannot raise the priority of document encoding threads", exc_info=True)
 
 
-def _batches(
-    order: list[int], lengths: list[int], size: int, max_tokens: int
-) -> list[list[int]]:
+def _batches(order: list[int], lengths: list[int], size: int, max_tokens: int) -> list[list[int]]:
     """Cut ``order`` (longest text first; ``lengths`` in the same order) into batches of at
     most ``size`` texts and at most ``max_tokens`` padded tokens (always at least one text).
 
