@@ -121,7 +121,17 @@ class ItemMarker:
 
 
 LAST = 99
-_SEQUENCE_WORDS = {"首先": 1, "其次": 2, "再次": 3, "然后": 3, "最后": LAST}
+# 此外/另外 ("besides") close a 首先…其次… run as often as 最后 does (首先…其次…另外，新就业形态
+# 劳动者参加培训积极性不高。); only with a comma after them, as 另外一些人 opens no item.
+_SEQUENCE_WORDS = {
+    "首先": 1,
+    "其次": 2,
+    "再次": 3,
+    "然后": 3,
+    "最后": LAST,
+    "此外": LAST,
+    "另外": LAST,
+}
 _N = rf"[{CN_DIGITS}]{{1,3}}"
 _ITEM_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("其N", re.compile(rf"其({_N})[,、:;]")),
@@ -131,7 +141,7 @@ _ITEM_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("N、", re.compile(rf"({_N})、")),
     ("(N)", re.compile(rf"\(({_N})\)")),
     ("1.", re.compile(r"(\d{1,2})(?:\.(?!\d)|、|\))")),
-    ("首先", re.compile(r"(首先|其次|再次|然后|最后)[,:]?")),
+    ("首先", re.compile(r"(首先|其次|再次|然后|最后|(?:此外|另外)(?=[,:]))[,:]?")),
 )
 
 

@@ -126,6 +126,26 @@ def test_incomplete_list_says_how_many_items_were_found(index, documents):
     assert "3 of the 4" in answer.note
 
 
+@pytest.mark.slow
+def test_of_two_lists_the_one_announced_as_what_is_asked_wins(index, documents, real_encoder):
+    # The article lists three problems (首先…其次…另外，…), then three directions (第一…第三).
+    # As the searcher ranks them: the paragraph announcing the problems first (具体存在以下问题。
+    # names what the question asks for), the directions next, the other problems last. The
+    # directions' items share more of the question's words (新就业形态公共就业服务) than the
+    # problems' do.
+    question = "调研发现新就业形态公共就业服务主要存在哪三方面的问题？"
+    directions = [chunk_containing(index, f"{n}，持续") for n in ("第一", "第二", "第三")]
+    problems = [
+        chunk_containing(index, text)
+        for text in ("具体存在以下问题。", "首先，公共就业", "其次，平台企业", "另外，新就业形态")
+    ]
+    ranked = [problems[0], *directions, *problems[1:]]
+    result = make_result(list(dict.fromkeys(ranked)), query=question)
+    answer = ExtractiveAnswerer(real_encoder).answer(question, result, documents)
+    check_answer(answer, documents)
+    assert [line[:5] for line in answer.text.splitlines()] == ["1. 首先", "2. 其次", "3. 另外"]
+
+
 # ---- plain answers -------------------------------------------------------------------------
 def test_english_question_gets_the_note_first(index, documents):
     answer = ExtractiveAnswerer().answer(
@@ -289,6 +309,8 @@ def test_requested_count_reads_the_ask_not_names_or_dates(question, count):
         ("2、推进协同", "1.", 2),
         ("首先,公共就业服务机构服务供给不足。", "首先", 1),
         ("其次，平台企业未能享受就业政策红利。", "首先", 2),
+        ("另外，新就业形态劳动者参加培训积极性不高。", "首先", 99),
+        ("此外: 还需加强", "首先", 99),
     ],
 )
 def test_list_items_in_every_common_style(text, style, number):
@@ -299,7 +321,7 @@ def test_list_items_in_every_common_style(text, style, number):
 
 
 @pytest.mark.parametrize(
-    "text", ["第一批在7个省市开展", "1.5倍的增长", "一是一,二是二", "其实不然"]
+    "text", ["第一批在7个省市开展", "1.5倍的增长", "一是一,二是二", "其实不然", "另外一些平台"]
 )
 def test_ordinary_sentences_are_not_list_items(text):
     from rag.lexicon import item_marker

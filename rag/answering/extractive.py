@@ -190,7 +190,7 @@ class ExtractiveAnswerer:
         count = requested_count(question)
         listing = None
         if count >= 2:
-            listing = _find_enumeration(candidates, count, scores)
+            listing = _find_enumeration(candidates, count, scores, documents)
         elif asks_for_list(question):
             listing = _whole_list(candidates, scores)
         if listing is not None:
@@ -476,6 +476,7 @@ def _find_enumeration(
     candidates: list[_Candidate],
     count: int,
     scores: Sequence[float] | None = None,
+    documents: Mapping[str, Document] | None = None,
 ) -> list[_Candidate] | None:
     """The items of a requested list, if the hits hold one.
 
@@ -501,13 +502,29 @@ def _find_enumeration(
                 items = _items(group, style, count, openings_only)
                 if len(items) == count:
                     mean = sum(score_of[id(c)] for c in items) / count
-                    complete.append((mean, items))
+                    # The sentence announcing a list restates what the list is about (具体存在
+                    # 以下问题。, 概括起来主要有四个亮点。), which its items seldom repeat.
+                    intro = _introduction(group, items[0], documents) if documents else None
+                    lead_in = score_of[id(intro)] if intro is not None else mean
+                    complete.append(((mean + lead_in) / 2, items))
                     break
                 if len(items) >= 2 and (partial is None or len(items) > len(partial)):
                     partial = items
     if complete:
         return max(complete, key=lambda t: t[0])[1]
     return partial
+
+
+def _introduction(
+    group: list[_Candidate], first: _Candidate, documents: Mapping[str, Document]
+) -> _Candidate | None:
+    """The retrieved sentence right before a list's first item (``group`` in reading order)."""
+    before = [c for c in group if c.sentence.end <= first.sentence.start]
+    if not before:
+        return None
+    text = documents[first.doc_id].text
+    last = before[-1]
+    return last if not text[last.sentence.end : first.sentence.start].strip() else None
 
 
 def _items(
