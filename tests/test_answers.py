@@ -394,6 +394,10 @@ def test_a_reason_is_a_causal_sentence():
 
     assert holds_type("由于从业人员的工资为计件工资，从业者不愿拿出时间参加培训。", "reason")
     assert holds_type("主要原因是认定未与激励相匹配。", "reason")
+    # "held back by", "in view of", "out of": the reason comes first, the effect after it.
+    assert holds_type("受限于工作性质，线下集中开展技能培训的操作难度较大。", "reason")
+    assert holds_type("鉴于试点效果良好，明年将扩大范围。", "reason")
+    assert holds_type("出于安全考虑，骑手须佩戴头盔。", "reason")
     assert not holds_type("二是培训时间有冲突。", "reason")
 
 

@@ -135,7 +135,8 @@ _PLACE = re.compile(r"[省市县区州国镇村岛山河湖海]$|北京|上海|�
 _NOT_PLACE = re.compile(r"^[我本该全各两外他此某异跨多邻]")
 # A reason is stated with a causal word in Chinese news (由于…, 因为…, 原因在于…, 导致…, 担心…).
 _REASON = re.compile(
-    r"因为|由于|原因|导致|造成|因此|所以|以致|致使|使得|在于|担心|缘于|源于|之所以"
+    r"因为|由于|原因|导致|造成|因此|所以|以致|致使|使得|在于|担心|缘于|源于|之所以|受限于|受制于|"
+    r"鉴于|出于|归因于|归咎于|制约"
 )
 _POS_TYPES = {"person": ("nr",), "place": ("ns",), "org": ("nt",)}
 
