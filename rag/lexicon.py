@@ -100,6 +100,49 @@ def requested_count(question: str) -> int:
     return 0
 
 
+def count_measure(question: str) -> str:
+    """The measure word of the count a Chinese question asks for (哪三方面 -> 方面), or ""."""
+    q = fold(question)
+    for m in _ZH_COUNT.finditer(q):
+        if requested_count(m.group(0)) >= 2:
+            return m.group(2)
+    return ""
+
+
+# A sentence that is a list of its own: items joined by 、 and closed by the count with a measure
+# word (公共就业服务机构、平台企业、新就业形态劳动者三方共同构成…), or a quoted slogan of items
+# (“产品卓越、品牌卓著、创新领先、治理现代”). Items are short: a longer run between two 、 is
+# a clause, not an item.
+_INLINE_MEASURES = ("个", "项", "点", "条", "方面", "方", "者", "种", "类", "件", "部分", "大", "化",
+                    "家", "位", "名", "支", "股", "力", "性")  # fmt: skip
+_QUOTED = re.compile(r"“([^“”]{3,80})”")
+_CLAUSE_BREAK = re.compile(r"[,;:。!?“”]")
+_ITEM_CHARS = 20
+
+
+def inline_list(sentence: str, count: int) -> str | None:
+    """How ``sentence`` lists ``count`` items in itself: the measure word after them ("方" for
+    A、B、C三方), "" for a quoted list of them, None when it holds no such list."""
+    if not 2 <= count <= len(CN_DIGITS):
+        return None
+    text = fold(sentence)
+    for quoted in _QUOTED.findall(text):
+        parts = quoted.split("、")
+        if len(parts) == count and all(0 < len(p) <= _ITEM_CHARS // 2 for p in parts):
+            return ""
+    numeral = CN_DIGITS[count - 1] if count != 2 else "两"
+    for clause in _CLAUSE_BREAK.split(text):
+        parts = clause.split("、")
+        if len(parts) != count or not all(0 < len(p) <= _ITEM_CHARS for p in parts[:-1]):
+            continue
+        last = parts[-1]
+        for measure in _INLINE_MEASURES:
+            at = last.find(numeral + measure)
+            if 0 < at <= _ITEM_CHARS:
+                return measure
+    return None
+
+
 _WHOLE_LIST = re.compile(
     r"哪些|哪几|有何|包括什么|包含什么|which\b.*\b(?:are|were)\b|what are", re.I
 )

@@ -146,6 +146,37 @@ def test_of_two_lists_the_one_announced_as_what_is_asked_wins(index, documents, 
     assert [line[:5] for line in answer.text.splitlines()] == ["1. 首先", "2. 其次", "3. 另外"]
 
 
+@pytest.mark.parametrize(
+    "question",
+    ["新就业形态公共就业服务系统由哪三方构成？",
+     "Which three parties make up the public employment service system for new forms of employment?"],
+)  # fmt: skip
+def test_a_sentence_listing_the_asked_items_beats_a_numbered_list(index, documents, question):
+    # The 第一…第三 directions are a complete list of three, but the three parties are named in
+    # one sentence of the second direction: 公共就业服务机构、平台企业、新就业形态劳动者三方…
+    directions = [chunk_containing(index, f"{n}，持续") for n in ("第一", "第二", "第三")]
+    result = make_result(list(dict.fromkeys(directions)), query=question)
+    answer = ExtractiveAnswerer().answer(question, result, documents)
+    check_answer(answer, documents)
+    assert not any(re.match(r"\d+\. ", line) for line in answer.text.splitlines())
+    assert "三方共同构成" in answer.citations[0].quote
+
+
+def test_sentences_that_list_items_themselves():
+    from rag.lexicon import count_measure, inline_list
+
+    assert (
+        inline_list("公共就业服务机构、平台企业、新就业形态劳动者三方共同构成新就业形态", 3) == "方"
+    )
+    assert inline_list("高素质的职工队伍是建设“产品卓越、品牌卓著、创新领先、治理现代”的", 4) == ""
+    assert inline_list("公共就业服务机构、平台企业、新就业形态劳动者三者间未能实现协同", 3) == "者"
+    # A run of 、 with no count after it, or another count, is no list of the asked items.
+    assert inline_list("形成政府引导、市场主导、利益相关方共同参与的运行机制。", 3) is None
+    assert inline_list("社会保险包括养老、医疗、失业、工伤、生育等多种风险致因。", 4) is None
+    assert count_measure("调研发现主要存在哪三方面的问题？") == "方面"
+    assert count_measure("Which three parties?") == ""
+
+
 # ---- plain answers -------------------------------------------------------------------------
 def test_english_question_gets_the_note_first(index, documents):
     answer = ExtractiveAnswerer().answer(

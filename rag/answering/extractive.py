@@ -44,7 +44,15 @@ from rag.answering.sentences import (
 from rag.embedding.base import Encoder
 from rag.errors import InputError
 from rag.index.tokenize import has_han
-from rag.lexicon import LAST, asks_for_list, fold, item_marker, requested_count
+from rag.lexicon import (
+    LAST,
+    asks_for_list,
+    count_measure,
+    fold,
+    inline_list,
+    item_marker,
+    requested_count,
+)
 from rag.types import Answer, Chunk, Citation, Document, Hit, SearchResult
 
 logger = logging.getLogger(__name__)
@@ -188,9 +196,17 @@ class ExtractiveAnswerer:
             return not_found(question, result.hits)
         scores = self.score(question, candidates)
         count = requested_count(question)
-        listing = None
+        listing, lead = None, None
         if count >= 2:
-            listing = _find_enumeration(candidates, count, scores, documents)
+            listing, list_score = _find_enumeration(candidates, count, scores, documents)
+            lead = _inline_list(question, candidates, scores, count)
+            if lead is not None and listing is not None:
+                # A sentence listing the items itself against a list of sentences: the better
+                # match wins (as a list is scored, its items with its announcing sentence).
+                if scores[candidates.index(lead)] >= list_score:
+                    listing = None
+                else:
+                    lead = None
         elif asks_for_list(question):
             listing = _whole_list(candidates, scores)
         if listing is not None:
@@ -204,7 +220,7 @@ class ExtractiveAnswerer:
                     f"Only {len(items)} of the {count} items were found in the retrieved passages."
                 )
         else:
-            chosen = self._select(candidates, scores, max_sentences)
+            chosen = self._select(candidates, scores, max_sentences, lead)
             chosen = _explained(chosen, candidates, documents, max_sentences)
             chosen = _in_context(chosen, documents, max_sentences)
             lines.extend(_compose(chosen, citer))
@@ -251,12 +267,17 @@ class ExtractiveAnswerer:
         ]
 
     def _select(
-        self, candidates: list[_Candidate], scores: list[float], limit: int
+        self,
+        candidates: list[_Candidate],
+        scores: list[float],
+        limit: int,
+        lead: _Candidate | None = None,
     ) -> list[_Candidate]:
-        """The best sentence, then up to ``limit - 1`` that score close to it and add to it."""
+        """The best sentence (or ``lead``), then up to ``limit - 1`` that score close to it and
+        add to it."""
         ranked = sorted(
             zip(scores, candidates, strict=True),
-            key=lambda sc: (-sc[0], sc[1].order, sc[1].sentence.start),
+            key=lambda sc: (sc[1] is not lead, -sc[0], sc[1].order, sc[1].sentence.start),
         )
         lead_score, lead = ranked[0]
         chosen = [lead]
@@ -477,12 +498,12 @@ def _find_enumeration(
     count: int,
     scores: Sequence[float] | None = None,
     documents: Mapping[str, Document] | None = None,
-) -> list[_Candidate] | None:
-    """The items of a requested list, if the hits hold one.
+) -> tuple[list[_Candidate] | None, float]:
+    """The items of a requested list, if the hits hold one, and the list's score.
 
-    Of the complete lists (items 1..count), the one whose items score best against the
-    question wins (several articles may number their points 第一…第三); failing a complete
-    list, the longest run 1..m (m >= 2) is returned.
+    Of the complete lists (items 1..count), the one whose items and announcing sentence score
+    best against the question wins (several articles may number their points 第一…第三);
+    failing a complete list, the longest run 1..m (m >= 2) is returned.
     """
     score_of = {
         id(c): s for c, s in zip(candidates, scores or [0.0] * len(candidates), strict=True)
@@ -511,8 +532,11 @@ def _find_enumeration(
                 if len(items) >= 2 and (partial is None or len(items) > len(partial)):
                     partial = items
     if complete:
-        return max(complete, key=lambda t: t[0])[1]
-    return partial
+        best, items = max(complete, key=lambda t: t[0])
+        return items, best
+    if partial is None:
+        return None, 0.0
+    return partial, sum(score_of[id(c)] for c in partial) / len(partial)
 
 
 def _introduction(
@@ -525,6 +549,25 @@ def _introduction(
     text = documents[first.doc_id].text
     last = before[-1]
     return last if not text[last.sentence.end : first.sentence.start].strip() else None
+
+
+#: An inline list must be among this many best sentences to answer a list question.
+_INLINE_TOP = 3
+
+
+def _inline_list(
+    question: str, candidates: list[_Candidate], scores: Sequence[float], count: int
+) -> _Candidate | None:
+    """The best of the top sentences that lists the ``count`` asked items in itself (A、B、C
+    三方…), with the question's measure word when a Chinese question gives one (哪三方面 is
+    not answered by …三者间)."""
+    wanted = count_measure(question)
+    order = sorted(range(len(candidates)), key=lambda i: -scores[i])[:_INLINE_TOP]
+    for i in order:
+        measure = inline_list(candidates[i].text, count)
+        if measure is not None and (not wanted or not measure or measure == wanted):
+            return candidates[i]
+    return None
 
 
 def _items(
