@@ -178,6 +178,20 @@ def test_english_count_nouns_reach_the_chinese_classifier():
     q = "How many times has Xi Jinping held collective talks with the new leadership?"
     assert "次" in counted_words(q)
     counted = counted_words(q)
-    full = type_score("党的十八大以来，习近平总书记3次同领导班子成员集体谈话。", ("number",), q, counted)
+    full = type_score(
+        "党的十八大以来，习近平总书记3次同领导班子成员集体谈话。", ("number",), q, counted
+    )
     half = type_score("会议选出了3名副主席。", ("number",), q, counted)
     assert full == 1.0 and half < full
+
+
+def test_a_sentence_listing_places_answers_where_without_the_question_words():
+    from rag.answering import scoring
+
+    question = "狭叶艾纳香分布在哪些地区？"
+    kinds = asked_types(question)
+    words = [f for forms, _ in question_concepts(question, []) for f in forms]
+    listing = "中国大陆的云南、菲律宾、吕宋以北、巴丹群岛、台湾北部、兰屿。"
+    one = "多年后他迁居云南，晚年以种植为业。"
+    assert type_score(listing, kinds, question, (), words) == 1.0
+    assert type_score(one, kinds, question, (), words) == scoring.NEAR_WEIGHT < 1.0

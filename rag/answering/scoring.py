@@ -246,6 +246,11 @@ def type_score(
         if kind == "number" and counted and COUNTED_WEIGHT < 1:
             near = _near(t, new, counted, before=0, after=_COUNTED_WINDOW)
             held += 1.0 if near else COUNTED_WEIGHT
+        elif kind in _LISTED_KINDS and len(set(new)) >= LISTED_AT_LEAST:
+            # A sentence naming several places (people, organisations) is a list of them: it
+            # answers 分布在哪些地区 in itself, where articles leave the subject out (中国大陆的
+            # 云南、菲律宾、吕宋以北…), so no question word stands near them.
+            held += 1.0
         elif kind != "reason" and words and NEAR_WEIGHT < 1:
             near = _near(t, new, words, before=NEAR_WINDOW, after=NEAR_WINDOW)
             held += 1.0 if near else NEAR_WEIGHT
@@ -255,6 +260,8 @@ def type_score(
 
 
 NEAR_WEIGHT = 0.5
+LISTED_AT_LEAST = 3
+_LISTED_KINDS = frozenset({"place", "person", "org"})
 NEAR_WINDOW = 8
 COUNTED_WEIGHT = 0.5
 _COUNTED_WINDOW = 6
