@@ -36,6 +36,8 @@ def sentence(text: str):
         ("MonoDevelop也可以在Windows上执行。", False),
         ("2008年，欧盟批准猴面包树果实作为果汁的成分。", False),
         ("他山之石", True),
+        ("指在分娩过程中，羊水透过胎盘进入母体血液循环。", True),  # a definition's second half
+        ("指导意见由人社部印发。", False),
     ],
 )
 def test_leans_back(text, expected):
