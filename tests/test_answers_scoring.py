@@ -65,7 +65,8 @@ def test_an_english_word_with_many_translations_weighs_as_one():
         ("哪些平台企业参加了职业伤害保障试点？", ("org",)),
         ("五月艾分布在哪些地区？", ("place",)),
         ("蒙泰罗在2005年美国大奖赛上获得第几名？", ("ordinal",)),
-        ("为什么这么多骑手不愿参加培训？", ("reason",)),
+        ("为什么这么多骑手不愿参加培训？", ("reason_not",)),
+        ("为什么这么多骑手选择兼职？", ("reason",)),
         ("世界一流企业有哪些特征？", ()),
     ],
 )
@@ -195,3 +196,16 @@ def test_a_sentence_listing_places_answers_where_without_the_question_words():
     one = "多年后他迁居云南，晚年以种植为业。"
     assert type_score(listing, kinds, question, (), words) == 1.0
     assert type_score(one, kinds, question, (), words) == scoring.NEAR_WEIGHT < 1.0
+
+
+def test_why_not_is_answered_by_what_cannot_be_done_or_a_cause():
+    question = "Why can't the traditional work-injury insurance protect platform workers?"
+    kinds = asked_types(question)
+    assert kinds == ("reason_not",)
+    gold = "然而，工伤保险制度建立在稳定劳动关系基础之上，无法适应平台用工等新型就业方式。"
+    assert type_score(gold, kinds, question) == 1.0
+    assert type_score("由于劳动强度大，从业者不愿参加培训。", kinds, question) == 1.0
+    assert type_score("待遇基本与工伤保险保持一致。", kinds, question) == 0.0
+    # What the question states already is no answer: 不愿 in 为什么…不愿…？
+    zh = "为什么骑手不愿参加培训？"
+    assert type_score("骑手不愿参加培训。", asked_types(zh), zh) == 0.0

@@ -18,7 +18,8 @@ Every sentence of the retrieved chunks is a candidate. Four signals, each betwee
 * **type**: the sentence holds something new of the kind asked for (a quantity for
   多少/how many, not a year or a number the question states; a date for 何时/when; an ordinal
   for 第几; a person for 谁/who, a place for 哪里/哪些地区/where, an organisation for
-  哪个单位/哪些企业; a causal word such as 由于/因为/导致 for 为什么/why). A date, number, name
+  哪个单位/哪些企业; a causal word such as 由于/因为/导致 for 为什么/why, or an inability such
+  as 无法/难以 for why-not: 为什么不能/why can't). A date, number, name
   or place counts fully only near one of the question's words, and a how-many question's
   number only before the word it counts (668万人 for 多少人); otherwise half.
 
@@ -139,6 +140,13 @@ _REASON = re.compile(
     r"鉴于|出于|归因于|归咎于|制约"
 )
 _POS_TYPES = {"person": ("nr",), "place": ("ns",), "org": ("nt",)}
+_NEGATIVE_WHY = re.compile(
+    r"(?:为什么|为何|怎么)[^,?？]{0,12}(?:不能|无法|不会|难以|不肯|未能|没能|没有|不)|"
+    r"\bwhy\b[^?]{0,12}\b(?:can'?t|cannot|couldn'?t|won'?t|wouldn'?t|don'?t|doesn'?t|didn'?t|"
+    r"isn'?t|aren'?t|not|fail)",
+    re.I,
+)
+_INABILITY = re.compile(r"无法|不能|难以|未能|不足以|不适应|不适合|不愿|不肯|缺乏|欠缺")
 
 
 def asked_types(question: str) -> tuple[str, ...]:
@@ -147,7 +155,11 @@ def asked_types(question: str) -> tuple[str, ...]:
     q = fold(question)
     kinds = tuple(name for name, pattern in _ASK_TYPES if pattern.search(q))
     # A why-question's other question words serve the reason (为什么这么多人…).
-    return kinds[:1] if kinds[:1] == ("reason",) else kinds
+    if kinds[:1] == ("reason",):
+        # Why can't X…? is answered by what X cannot do and why: 工伤保险制度建立在稳定劳动关系
+        # 基础之上，无法适应平台用工… states the reason with no causal word.
+        return ("reason_not",) if _NEGATIVE_WHY.search(q) else kinds[:1]
+    return kinds
 
 
 def asked_type(question: str) -> str:
@@ -196,6 +208,8 @@ def type_tokens(text: str, kind: str) -> frozenset[str]:
         return frozenset(m.group() for m in _DATE.finditer(t))
     if kind == "reason":
         return frozenset(m.group() for m in _REASON.finditer(t))
+    if kind == "reason_not":
+        return frozenset(m.group() for m in (*_REASON.finditer(t), *_INABILITY.finditer(t)))
     if kind in _POS_TYPES:
         flags = _POS_TYPES[kind]
         suffix = {"org": _ORG, "place": _PLACE}.get(kind)
@@ -251,7 +265,7 @@ def type_score(
             # answers 分布在哪些地区 in itself, where articles leave the subject out (中国大陆的
             # 云南、菲律宾、吕宋以北…), so no question word stands near them.
             held += 1.0
-        elif kind != "reason" and words and NEAR_WEIGHT < 1:
+        elif not kind.startswith("reason") and words and NEAR_WEIGHT < 1:
             near = _near(t, new, words, before=NEAR_WINDOW, after=NEAR_WINDOW)
             held += 1.0 if near else NEAR_WEIGHT
         else:
