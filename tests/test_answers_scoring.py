@@ -209,3 +209,14 @@ def test_why_not_is_answered_by_what_cannot_be_done_or_a_cause():
     # What the question states already is no answer: 不愿 in 为什么…不愿…？
     zh = "为什么骑手不愿参加培训？"
     assert type_score("骑手不愿参加培训。", asked_types(zh), zh) == 0.0
+
+
+def test_a_copula_glued_to_an_unknown_word_is_cut_off():
+    # jieba cuts 十八大是 as 十八 + 大是; 大是 would match only the sentence restating the
+    # question (十八大是在…召开的一次重要大会), never the one with the answer (十八大在北京召开).
+    words = {f for forms, _ in question_concepts("中国工会十八大是在哪里、什么时间召开的？", [])
+             for f in forms}  # fmt: skip
+    assert words == {"中国工会", "十八大", "召开"}
+    # A dictionary word ending in 是 stays whole.
+    assert "二十大" in {f for forms, _ in question_concepts("党的二十大是什么时候召开的？", [])
+                         for f in forms}  # fmt: skip

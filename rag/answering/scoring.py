@@ -361,6 +361,33 @@ _ASK_NOUNS = frozenset("时间 时候 地方 地点 原因 样子 东西".split(
 _ASK_WORDS = frozenset("什么 哪个 哪些 哪一 哪 啥".split())
 
 
+def _unglue_copula(tokens: list[str], dictionary: dict[str, int]) -> list[str]:
+    """Undo jieba's guess that glues the copula 是 to a word it does not know.
+
+    中国工会十八大是在哪里召开的？ cuts as 十八 + 大是: 大是 then matches only a sentence that
+    restates the question (十八大是在…召开的一次重要大会), not the one with the answer (十八大在北京
+    召开). The guessed word loses its 是, and a single character left over rejoins the word
+    before it (十八 + 大 -> 十八大).
+    """
+    out: list[str] = []
+    for token in tokens:
+        if (
+            len(token) >= 2
+            and token.endswith("是")
+            and has_han(token)
+            and not dictionary.get(token)
+        ):
+            stem = token[:-1]
+            if len(stem) == 1 and out and has_han(out[-1]):
+                out[-1] += stem
+            else:
+                out.append(stem)
+            out.append("是")
+        else:
+            out.append(token)
+    return out
+
+
 @lru_cache(maxsize=4096)
 def _question_words(question: str) -> tuple[str, ...]:
     """A Chinese question's content words: jieba words, question words and particles out."""
@@ -369,7 +396,7 @@ def _question_words(question: str) -> tuple[str, ...]:
     tokenizer = jieba_tokenizer()
     words: list[str] = []
     previous = ""
-    for w in tokenizer.lcut(fold(question).lower()):
+    for w in _unglue_copula(tokenizer.lcut(fold(question).lower()), tokenizer.FREQ):
         w, before = w.strip(), previous
         previous = w or previous
         if not w or w in ZH_STOPWORDS or w in EN_STOPWORDS:
