@@ -128,6 +128,12 @@ def _parser() -> argparse.ArgumentParser:
         "--questions, the questions whose split field is NAME (dev or test)",
     )
     sp.add_argument("--questions", type=Path, help="quote-keyed question set (JSONL)")
+    sp.add_argument(
+        "--queries",
+        type=Path,
+        help="BEIR: the dataset's queries reworded (e.g. translated), JSONL of _id and text; "
+        "only the queries it holds are evaluated",
+    )
     sp.add_argument("--mode", default="all", choices=["hybrid", "dense", "keyword", "all"])
     sp.add_argument("--k", default="1,5,10", help="cut-offs, comma separated")
     sp.add_argument("--limit", type=int, help="evaluate only the first N queries")

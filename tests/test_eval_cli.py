@@ -57,3 +57,31 @@ def test_eval_refuses_bad_arguments(capsys):
     assert "--k must be comma-separated integers" in capsys.readouterr().err
     assert main(["eval"]) == 2
     assert "exactly one of --dataset" in capsys.readouterr().err
+
+
+def test_eval_with_reworded_queries_runs_only_those_in_their_wording(tmp_path, capsys):
+    # A translation of some of the dataset's queries, same ids: an English question set over
+    # the same judgments (tests/data/cmrc-en-tune.jsonl is one for the CMRC tuning half).
+    reworded = tmp_path / "queries-en.jsonl"
+    lines = [{"_id": "TRIAL_796_QUERY_0", "text": "When was the Blue Horde formed?"},
+             {"_id": "TRIAL_300_QUERY_1", "text": "What are the scale factors of ellipsoidal coordinates?"},
+             {"_id": "NOT_IN_THE_SAMPLE", "text": "Ignored: no judgment for it."}]  # fmt: skip
+    reworded.write_text("\n".join(json.dumps(x) for x in lines) + "\n", encoding="utf-8")
+    out = tmp_path / "report"
+    argv = ["eval", "--dataset", str(SAMPLE), "--split", "tune", "--queries", str(reworded),
+            "--mode", "hybrid", "--json", "--out", str(out), "--cache-dir", str(tmp_path / "c")]  # fmt: skip
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["hybrid"]["queries"] == 2
+    rows = [json.loads(line) for line in (out / "per_query.jsonl").read_text().splitlines()]
+    assert [r["text"] for r in rows] == [lines[0]["text"], lines[1]["text"]]
+
+
+def test_eval_refuses_reworded_queries_that_fit_nothing(tmp_path, capsys):
+    stray = tmp_path / "stray.jsonl"
+    stray.write_text(json.dumps({"_id": "NOPE", "text": "Why?"}) + "\n", encoding="utf-8")
+    argv = ["eval", "--dataset", str(SAMPLE), "--split", "tune", "--queries", str(stray),
+            "--mode", "hybrid", "--cache-dir", str(tmp_path / "c")]  # fmt: skip
+    assert main(argv) == 2
+    assert "none of its 1 query ids" in capsys.readouterr().err
+    assert main(["eval", "--questions", str(QUESTIONS), "--queries", str(stray)]) == 2
+    assert "use it with --dataset" in capsys.readouterr().err

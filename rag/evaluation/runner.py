@@ -28,7 +28,7 @@ from rag.evaluation.answers import (
     score_answer,
     summarise_answers,
 )
-from rag.evaluation.beir import load_beir
+from rag.evaluation.beir import load_beir, load_queries
 from rag.evaluation.metrics import QueryResult, first_relevant_rank, summarise
 from rag.evaluation.questions import (
     QuestionRun,
@@ -112,7 +112,7 @@ def rank_documents(searcher: Searcher, query: str, mode: str) -> tuple[list[str]
 def evaluate_beir(
     dataset: Path, split: str | None, modes: tuple[str, ...], ks: tuple[int, ...],
     config: EngineConfig, limit: int | None = None, cache: Path = EVAL_CACHE,
-    half: str | None = None, expand: bool = False,
+    half: str | None = None, expand: bool = False, reworded: Path | None = None,
 ) -> tuple[dict, list[QueryRecord], dict]:  # fmt: skip
     data = load_beir(dataset, split)
     index = cached_index(dataset.name, beir_documents(data.corpus), config, cache)
@@ -121,6 +121,8 @@ def evaluate_beir(
     if half:
         keep = set(halves([qid for qid, _ in queries], half))
         queries = [(qid, text) for qid, text in queries if qid in keep]
+    if reworded is not None:
+        queries = reword(queries, reworded)
     queries = queries[:limit] if limit else queries
     summary, records = {}, []
     for mode in _with_expansion(modes, expand):
@@ -198,17 +200,42 @@ def run_answers(
 
 
 def beir_answer_cases(
-    dataset: Path, split: str | None, limit: int | None = None, half: str | None = None
+    dataset: Path,
+    split: str | None,
+    limit: int | None = None,
+    half: str | None = None,
+    reworded: Path | None = None,
 ) -> list[tuple[str, str, str, tuple[str, ...]]]:
-    """The queries of a BEIR folder that have gold answers, as answer-evaluation cases."""
+    """The queries of a BEIR folder that have gold answers, as answer-evaluation cases (with
+    ``reworded``, only the queries it holds, in its wording)."""
     data = load_beir(dataset, split)
     golds = load_answers(answers_path(dataset, split))
     ids = [qid for qid in data.queries if qid in golds]
     if half:
         ids = halves(ids, half)
-    ids = ids[:limit] if limit else ids
-    return [(qid, "zh" if _has_han(data.queries[qid]) else "en", data.queries[qid], golds[qid])
-            for qid in ids]  # fmt: skip
+    queries = [(qid, data.queries[qid]) for qid in ids]
+    if reworded is not None:
+        queries = reword(queries, reworded)
+    queries = queries[:limit] if limit else queries
+    return [(qid, "zh" if _has_han(text) else "en", text, golds[qid]) for qid, text in queries]
+
+
+def reword(queries: list[tuple[str, str]], path: Path) -> list[tuple[str, str]]:
+    """The queries that ``path`` rewords (a translation: BEIR query lines, same ``_id``), in
+    its wording and in the dataset's order. The halves are cut on the dataset's own ids first,
+    so a reworded tuning-half query stays in the tuning half.
+
+    Raises:
+        InputError: the file rewords no query of the selection (wrong dataset or split).
+    """
+    texts = load_queries(path)
+    out = [(qid, texts[qid]) for qid, _ in queries if qid in texts]
+    if not out:
+        raise InputError(
+            f"{path}: none of its {len(texts)} query ids is among the {len(queries)} selected "
+            "queries; give the reworded queries of this dataset, split and half"
+        )
+    return out
 
 
 def question_answer_cases(
@@ -235,18 +262,22 @@ def run_eval_cli(args, config: EngineConfig) -> int:
     modes = MODES if args.mode == "all" else (args.mode,)
     if bool(args.dataset) == bool(args.questions):
         raise InputError("give exactly one of --dataset DIR (BEIR) or --questions FILE")
+    if getattr(args, "queries", None) is not None and not args.dataset:
+        raise InputError("--queries rewords a BEIR dataset's queries: use it with --dataset DIR")
     answers = getattr(args, "answers", False)
     half = getattr(args, "half", None)
     expand = getattr(args, "expand", False)
     if args.dataset:
+        reworded = getattr(args, "queries", None)
         summary, records, meta = evaluate_beir(
-            args.dataset, args.split, modes, ks, config, args.limit, args.cache_dir, half, expand
-        )
+            args.dataset, args.split, modes, ks, config, args.limit, args.cache_dir, half, expand,
+            reworded,
+        )  # fmt: skip
         if answers:
             data = load_beir(args.dataset, args.split)
             index = cached_index(args.dataset.name, beir_documents(data.corpus), config,
                                  args.cache_dir)  # fmt: skip
-            cases = beir_answer_cases(args.dataset, args.split, args.limit, half)
+            cases = beir_answer_cases(args.dataset, args.split, args.limit, half, reworded)
             summary["answers"] = run_answers(cases, default_ask(index, config))[0]
     else:
         summary, records, meta = evaluate_question_set(
