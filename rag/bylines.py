@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 
+from rag.index.pinyin import mentions
 from rag.lexicon import fold
 from rag.types import Chunk, Document
 
@@ -35,13 +36,14 @@ def asks_about(question: str, author_names: Iterable[str]) -> bool:
         return False
     if _ABOUT_AUTHOR.search(q):
         return True
-    return any(name and name in q for name in author_names)
+    return any(mentions(q, name) for name in author_names)
 
 
 def names_author(question: str, documents: Mapping[str, Document]) -> bool:
-    """The question names one of the articles' authors (鲁全担任什么职务？)."""
+    """The question names one of the articles' authors (鲁全担任什么职务？, or in pinyin: What
+    positions does Lu Quan hold?)."""
     q = fold(question)
-    return any(name and name in q for d in documents.values() for name in d.authors)
+    return any(mentions(q, name) for d in documents.values() for name in d.authors)
 
 
 def note_span(document: Document) -> tuple[int, int] | None:
@@ -57,7 +59,7 @@ def asked_document(
     title it quotes, else the best-ranked one (``ranked``: document ids, best first) that
     prints an author note."""
     q = fold(question)
-    named = (d for d in documents.values() if any(n and n in q for n in d.authors))
+    named = (d for d in documents.values() if any(mentions(q, n) for n in d.authors))
     titled = (d for d in documents.values() if d.title and fold(d.title) in q)
     in_rank = (documents[i] for i in ranked if i in documents)
     for doc in (*named, *titled, *in_rank):

@@ -26,6 +26,8 @@ DOCS = {"a": NOTE_DOC, "b": PLAIN_DOC}
         ("这篇文章的作者是谁？", True),
         ("Which institution are the authors of the article from?", True),
         ("鲁全提出了哪些建议？", False),  # names an author, asks about the content
+        ("What positions does Lu Quan hold?", True),  # the author's name in pinyin
+        ("What does Lu Quan propose?", False),
         ("职业伤害保障试点有哪四个亮点？", False),
     ],
 )
@@ -48,6 +50,8 @@ def test_note_span_and_asked_document():
     [
         ("鲁全担任什么职务？", "作者为中国人民大学教授、中国社会保障学会秘书长"),
         ("天津市总工会那篇文章的作者单位是什么？", "作者单位:天津市总工会"),
+        ("What positions does Lu Quan hold?", "作者为中国人民大学教授、中国社会保障学会秘书长"),
+        ("Which organisation does Zhan Mengxia work for?", "作者单位:中国劳动和社会保障科学研究院"),
     ],
 )
 def test_author_question_ranks_the_note_first(index, question, note):

@@ -92,12 +92,23 @@ class Dictionary:
     def translate(self, query: str, vocabulary: Collection[str]) -> Translation:
         """Chinese terms for an English query, keeping only those in ``vocabulary``."""
         exact = self._load()
-        words = [w if w in STOPWORDS else _lemma(w) for w in _WORD.findall(query.lower())]
+        raw = _WORD.findall(query.lower())
+        words = [w if w in STOPWORDS else _lemma(w) for w in raw]
         terms: list[str] = []
         content: list[str] = []
         covered: list[str] = []
+        named = self._pinyin_names(raw, _capitalised(query), vocabulary)
         i = 0
         while i < len(words):
+            if i in named:
+                # A Chinese name in pinyin (Lu Quan -> 鲁全), found among the corpus's words.
+                end, found = named[i]
+                phrase = " ".join(raw[i:end])
+                content.append(phrase)
+                covered.append(phrase)
+                terms.extend(found)
+                i = end
+                continue
             if words[i] in STOPWORDS:
                 i += 1
                 continue
@@ -135,6 +146,38 @@ class Dictionary:
             i += n
         return Translation(tuple(dict.fromkeys(terms)), tuple(content), tuple(covered))
 
+    def _pinyin_names(
+        self, words: list[str], capitalised: set[str], vocabulary: Collection[str]
+    ) -> dict[int, tuple[int, list[str]]]:
+        """Runs of name-like words that read as a name of the corpus in pinyin: ``{start: (end,
+        names)}``. A word is name-like when the question capitalises it past its first word
+        (Lu Quan) or no English gloss knows it (fahui); common English words written in
+        lower case are never read as pinyin (he, men, long)."""
+        exact, partial = self._exact or {}, self._partial
+        unknown = [
+            w.isalpha() and w not in STOPWORDS
+            and (w in capitalised or (w not in exact and w not in partial))
+            for w in words
+        ]  # fmt: skip
+        if sum(unknown) == 0 or not vocabulary:
+            return {}
+        from rag.index import pinyin
+
+        out: dict[int, tuple[int, list[str]]] = {}
+        i = 0
+        while i < len(words):
+            if not unknown[i]:
+                i += 1
+                continue
+            j = i
+            while j < len(words) and unknown[j]:
+                j += 1
+            for start, end, found in pinyin.names(words[i:j], vocabulary):
+                if " ".join(words[i + start : i + end]) not in exact:  # Hong Kong is 香港
+                    out[i + start] = (i + end, found)
+            i = j
+        return out
+
     def _lookup(self, phrase: str, vocabulary: Collection[str]) -> list[str]:
         exact = self._exact or {}
         for form in _variants(phrase):
@@ -150,6 +193,12 @@ class Dictionary:
             if found:
                 return found
         return []
+
+
+def _capitalised(query: str) -> set[str]:
+    """The words a question capitalises past its first (names, in English), lower-cased."""
+    words = re.findall(r"[A-Za-z][A-Za-z']*", query)
+    return {w.lower() for w in words[1:] if w[0].isupper()}
 
 
 def _cedict_lines() -> list[str]:

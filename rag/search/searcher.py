@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from rag import bylines
 from rag.errors import InputError
 from rag.index.crosslingual import DICTIONARY
+from rag.index.pinyin import mentions
 from rag.index.snapshot import Snapshot
 from rag.index.store import Index
 from rag.index.tokenize import has_han, tokenize
@@ -167,7 +168,7 @@ class Searcher:
         if coverage is None and not has_han(query):
             coverage = self.keyword_query(query)[1]
         authors = self._authors if self._authors is not None else _author_names(self.index)
-        names = [n for n in authors if n in query]
+        names = [n for n in authors if mentions(query, n)]
         return gather_evidence(query, top_cosine, self.index.keyword, coverage, names)
 
     def warm_up(self) -> None:

@@ -1,0 +1,157 @@
+"""Chinese names written in pinyin, found among the corpus's words.
+
+An English question names Chinese people and places in pinyin (Lu Quan, Wang Fahui, Zhan
+Mengxia), and no dictionary translates a person's name: CC-CEDICT skips surnames and holds few
+given names. The corpus holds them in characters (鲁全, 王法慧). A pinyin word run is matched
+the other way round: every character that reads as each syllable (pypinyin's character
+readings), kept only while each pair of neighbouring characters is a word or bigram of the
+corpus. The keyword index holds every bigram of its text, so a name of two or three characters
+is found when its text is there, and a reading no text has costs nothing.
+
+pypinyin (MIT) ships its reading table inside the package; it is loaded on the first English
+question that holds a pinyin run (about 0.2 s).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from collections.abc import Collection, Iterator
+
+#: Characters a syllable may stand for, and every toneless syllable (``lv`` for lü).
+_readings: dict[str, tuple[str, ...]] | None = None
+_lock = threading.Lock()
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+#: Most matches kept for one name: a short syllable run can read as several corpus words.
+MAX_MATCHES = 4
+
+
+def _table() -> dict[str, tuple[str, ...]]:
+    global _readings
+    with _lock:
+        if _readings is None:
+            from pypinyin.pinyin_dict import pinyin_dict
+
+            chars: dict[str, list[str]] = {}
+            for code, readings in pinyin_dict.items():
+                ch = chr(code)
+                if not _HAN.match(ch):
+                    continue
+                for reading in readings.split(","):
+                    chars.setdefault(toneless(reading), []).append(ch)
+            _readings = {syllable: tuple(cs) for syllable, cs in chars.items()}
+    return _readings
+
+
+def toneless(reading: str) -> str:
+    """``wáng`` -> ``wang``, ``lǜ`` -> ``lv`` (the usual ASCII spelling of ü)."""
+    plain = unicodedata.normalize("NFD", reading.replace("ü", "v").replace("ǖ", "v")
+                                  .replace("ǘ", "v").replace("ǚ", "v").replace("ǜ", "v"))  # fmt: skip
+    return "".join(ch for ch in plain if ch.isascii()).lower()
+
+
+def syllables(word: str) -> list[tuple[str, ...]]:
+    """Every way to read ``word`` as a run of pinyin syllables (``fahui`` -> (fa, hui)); none
+    when it is not pinyin. Longest syllables are tried first, so the usual reading comes first.
+    """
+    table = _table()
+    word = word.lower().replace("ü", "v")
+    out: list[tuple[str, ...]] = []
+
+    def walk(rest: str, done: tuple[str, ...]) -> None:
+        if len(out) >= 4:
+            return
+        if not rest:
+            out.append(done)
+            return
+        for size in range(min(6, len(rest)), 0, -1):
+            if rest[:size] in table:
+                walk(rest[size:], (*done, rest[:size]))
+
+    if word.isascii() and word.isalpha():
+        walk(word, ())
+    return out
+
+
+def names(words: list[str], vocabulary: Collection[str]) -> Iterator[tuple[int, int, list[str]]]:
+    """Runs of ``words`` that read as a pinyin name found in ``vocabulary``: ``(start, end,
+    matches)``, ``words[start:end]`` being the run. A run needs two syllables at least (a lone
+    "Wang" or "He" is no evidence) and at most four."""
+    i = 0
+    while i < len(words):
+        best: tuple[int, list[str]] | None = None
+        for end in range(min(len(words), i + 3), i, -1):  # the longest run first
+            found = match(words[i:end], vocabulary)
+            if found:
+                best = (end, found)
+                break
+        if best is None:
+            i += 1
+            continue
+        yield i, best[0], best[1]
+        i = best[0]
+
+
+def match(words: list[str], vocabulary: Collection[str]) -> list[str]:
+    """Corpus words (or bigram chains) that read as ``words`` in pinyin, at most
+    :data:`MAX_MATCHES`."""
+    readings: list[tuple[str, ...]] = [()]
+    for word in words:
+        options = syllables(word)
+        if not options:
+            return []
+        readings = [(*r, *o) for r in readings for o in options][:8]
+    table = _table()
+    out: list[str] = []
+    for reading in readings:
+        if not 2 <= len(reading) <= 4:
+            continue
+        chains = list(table.get(reading[0], ()))
+        for syllable in reading[1:]:
+            nexts = table.get(syllable, ())
+            chains = [c + n for c in chains for n in nexts if c[-1] + n in vocabulary]
+            if not chains:
+                break
+        for chain in chains:
+            if chain not in out:
+                out.append(chain)
+    return out[:MAX_MATCHES]
+
+
+_LATIN_WORD = re.compile(r"[a-z]+")
+
+
+def mentions(question: str, name: str) -> bool:
+    """Whether ``question`` names ``name`` (a Chinese name): in characters, or in pinyin as
+    consecutive words of an English question (鲁全: "Lu Quan", "Luquan", "LU QUAN"). Every
+    reading of every character counts, so a surname read as a surname (单 shan, 曾 zeng) does."""
+    if not name:
+        return False
+    if name in question:
+        return True
+    if _HAN.search(question) or not _HAN.search(name):
+        return False
+    spoken = _spoken(name)
+    words = _LATIN_WORD.findall(question.lower())
+    for i in range(len(words)):
+        joined = ""
+        for word in words[i : i + 4]:
+            joined += word
+            if joined in spoken:
+                return True
+            if not any(s.startswith(joined) for s in spoken):
+                break
+    return False
+
+
+def _spoken(name: str) -> set[str]:
+    """Every toneless pinyin spelling of ``name``, syllables run together (at most 64)."""
+    from pypinyin import Style, pinyin
+
+    spellings = {""}
+    for readings in pinyin(name, style=Style.NORMAL, heteronym=True):
+        spellings = {s + r.replace("ü", "v") for s in spellings for r in readings}
+        if len(spellings) > 64:
+            spellings = set(sorted(spellings)[:64])
+    return spellings

@@ -1,0 +1,51 @@
+"""Names asked in pinyin (Lu Quan) found in Chinese text (鲁全)."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.index import pinyin
+from rag.index.crosslingual import DICTIONARY
+
+
+def test_a_word_is_read_as_pinyin_syllables():
+    assert pinyin.syllables("fahui")[0] == ("fa", "hui")
+    assert pinyin.syllables("Mengxia")[0] == ("meng", "xia")
+    assert pinyin.syllables("xian")[0] == ("xian",)  # the longest syllables first
+    assert pinyin.syllables("hello") == []
+    assert pinyin.syllables("x2") == []
+
+
+def test_a_pinyin_name_matches_the_corpus_words_that_read_so():
+    vocabulary = {"鲁全", "战梦", "梦霞", "会员"}
+    assert pinyin.match(["lu", "quan"], vocabulary) == ["鲁全"]
+    assert pinyin.match(["zhan", "mengxia"], vocabulary) == ["战梦霞"]  # chained bigrams
+    assert pinyin.match(["lu", "quan"], {"会员"}) == []
+    assert pinyin.match(["wang"], {"王"}) == []  # one syllable is no evidence
+
+
+@pytest.mark.parametrize(
+    ("question", "name", "expected"),
+    [
+        ("What positions does Lu Quan hold?", "鲁全", True),
+        ("What does LUQUAN do?", "鲁全", True),
+        ("鲁全担任什么职务？", "鲁全", True),
+        ("Is Shan Lin here?", "单林", True),  # a surname's own reading (单 shan)
+        ("Where does Zhan work?", "战梦霞", False),  # part of the name only
+        ("Did Lu Quanxing come?", "鲁全", False),  # whole words only
+        ("鲁全和谁合作？", "王法慧", False),
+    ],
+)
+def test_mentions(question, name, expected):
+    assert pinyin.mentions(question, name) is expected
+
+
+def test_translation_reads_names_but_never_common_english_words():
+    vocabulary = frozenset({"鲁全", "王法", "法慧", "香港", "天津", "何门", "长跑"})
+    t = DICTIONARY.translate("What posts does Lu Quan hold?", vocabulary)
+    assert "鲁全" in t.terms and "lu quan" in t.covered
+    assert "王法慧" in DICTIONARY.translate("Whose daughter was Wang Fahui?", vocabulary).terms
+    # Lower-case English words are not pinyin (he -> 何, men -> 门, long -> 长).
+    assert not set(DICTIONARY.translate("Did he run with the men?", vocabulary).terms) & {"何门"}
+    # A name the dictionary knows keeps its translation: Hong Kong is 香港, not a reading.
+    assert DICTIONARY.translate("Is Hong Kong big?", vocabulary).terms[:1] == ("香港",)
