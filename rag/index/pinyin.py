@@ -18,6 +18,7 @@ import re
 import threading
 import unicodedata
 from collections.abc import Collection, Iterator
+from functools import lru_cache
 
 #: Characters a syllable may stand for, and every toneless syllable (``lv`` for lü).
 _readings: dict[str, tuple[str, ...]] | None = None
@@ -145,7 +146,8 @@ def mentions(question: str, name: str) -> bool:
     return False
 
 
-def _spoken(name: str) -> set[str]:
+@lru_cache(maxsize=65536)
+def _spoken(name: str) -> frozenset[str]:
     """Every toneless pinyin spelling of ``name``, syllables run together (at most 64)."""
     from pypinyin import Style, pinyin
 
@@ -154,4 +156,4 @@ def _spoken(name: str) -> set[str]:
         spellings = {s + r.replace("ü", "v") for s in spellings for r in readings}
         if len(spellings) > 64:
             spellings = set(sorted(spellings)[:64])
-    return spellings
+    return frozenset(spellings)
