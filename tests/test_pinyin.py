@@ -22,6 +22,11 @@ def test_a_pinyin_name_matches_the_corpus_words_that_read_so():
     assert pinyin.match(["zhan", "mengxia"], vocabulary) == ["战梦霞"]  # chained bigrams
     assert pinyin.match(["lu", "quan"], {"会员"}) == []
     assert pinyin.match(["wang"], {"王"}) == []  # one syllable is no evidence
+    # Bigrams chain across words too (往 + 发挥); a chain opening with a common surname, or one
+    # the corpus holds as a word, comes first.
+    chance = {"往发", "发挥", "王法", "法慧"}
+    assert pinyin.match(["wang", "fahui"], chance)[0] == "王法慧"
+    assert pinyin.match(["wang", "fahui"], chance | {"往发挥"})[0] == "往发挥"
 
 
 @pytest.mark.parametrize(
@@ -47,5 +52,8 @@ def test_translation_reads_names_but_never_common_english_words():
     assert "王法慧" in DICTIONARY.translate("Whose daughter was Wang Fahui?", vocabulary).terms
     # Lower-case English words are not pinyin (he -> 何, men -> 门, long -> 长).
     assert not set(DICTIONARY.translate("Did he run with the men?", vocabulary).terms) & {"何门"}
+    # A possessive is no part of the name.
+    t = DICTIONARY.translate("What is Jiang Jufeng's position?", frozenset({"蒋巨", "巨峰"}))
+    assert "蒋巨峰" in t.terms and "jiang jufeng" in t.content_words
     # A name the dictionary knows keeps its translation: Hong Kong is 香港, not a reading.
     assert DICTIONARY.translate("Is Hong Kong big?", vocabulary).terms[:1] == ("香港",)

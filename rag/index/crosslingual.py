@@ -92,7 +92,8 @@ class Dictionary:
     def translate(self, query: str, vocabulary: Collection[str]) -> Translation:
         """Chinese terms for an English query, keeping only those in ``vocabulary``."""
         exact = self._load()
-        raw = _WORD.findall(query.lower())
+        # "Jiang Jufeng's": the possessive is no part of the word (nor of its pinyin).
+        raw = [w.removesuffix("'s") for w in _WORD.findall(query.lower())]
         words = [w if w in STOPWORDS else _lemma(w) for w in raw]
         terms: list[str] = []
         content: list[str] = []

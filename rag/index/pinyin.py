@@ -26,6 +26,13 @@ _lock = threading.Lock()
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 #: Most matches kept for one name: a short syllable run can read as several corpus words.
 MAX_MATCHES = 4
+#: The hundred commonest Chinese surnames (they name most people in the news), to prefer a
+#: reading that opens with one: Wang Fahui is 王法慧 sooner than 往法慧.
+SURNAMES = frozenset(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏"
+    "魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵"
+    "万钱严覃武戴莫孔向汤鲁战关习"
+)
 
 
 def _table() -> dict[str, tuple[str, ...]]:
@@ -39,8 +46,8 @@ def _table() -> dict[str, tuple[str, ...]]:
                 ch = chr(code)
                 if not _HAN.match(ch):
                     continue
-                for reading in readings.split(","):
-                    chars.setdefault(toneless(reading), []).append(ch)
+                # The first, common reading only: rare ones (方 as wang) breed false names.
+                chars.setdefault(toneless(readings.split(",")[0]), []).append(ch)
             _readings = {syllable: tuple(cs) for syllable, cs in chars.items()}
     return _readings
 
@@ -117,6 +124,10 @@ def match(words: list[str], vocabulary: Collection[str]) -> list[str]:
         for chain in chains:
             if chain not in out:
                 out.append(chain)
+    # A chain that is a word of the corpus itself (jieba keeps a name whole: 蒋巨峰) is a name;
+    # one that only runs across two words' bigrams (往 + 发挥) is mostly chance, less so when it
+    # opens with a common surname (王法慧).
+    out.sort(key=lambda c: (not (len(c) > 2 and c in vocabulary), c[0] not in SURNAMES))
     return out[:MAX_MATCHES]
 
 
