@@ -57,3 +57,12 @@ def test_translation_reads_names_but_never_common_english_words():
     assert "蒋巨峰" in t.terms and "jiang jufeng" in t.content_words
     # A name the dictionary knows keeps its translation: Hong Kong is 香港, not a reading.
     assert DICTIONARY.translate("Is Hong Kong big?", vocabulary).terms[:1] == ("香港",)
+
+
+def test_the_answerer_counts_a_pinyin_name_as_one_of_the_question_words():
+    from rag.answering.scoring import question_concepts
+
+    # The name is read as pinyin in the question (capitalised); lower-cased on its own, "lu"
+    # is an English gloss word and would not be.
+    concepts = question_concepts("What posts does Lu Quan hold?", [frozenset({"鲁全", "职务"})])
+    assert ("鲁全",) in [forms for forms, _ in concepts]

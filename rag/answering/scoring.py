@@ -428,10 +428,10 @@ def question_concepts(
 
     vocabulary = set().union(*candidate_tokens) if candidate_tokens else set()
     concepts = []
-    for phrase in DICTIONARY.translate(question, vocabulary).content_words:
-        forms = DICTIONARY.translate(phrase, vocabulary).terms
+    # Each word's terms as translated in the question (a name read as pinyin is one only there).
+    for forms in DICTIONARY.translate(question, vocabulary).forms:
         if forms:
-            concepts.append((tuple(forms), 1.0))
+            concepts.append((forms, 1.0))
     return concepts
 
 

@@ -57,6 +57,9 @@ class Translation:
     terms: tuple[str, ...]
     content_words: tuple[str, ...]
     covered: tuple[str, ...]
+    #: Each content word's own terms, in the order of ``content_words`` (as translated in the
+    #: question: a name read as pinyin there is not one on its own, lower-cased).
+    forms: tuple[tuple[str, ...], ...] = ()
 
     @property
     def coverage(self) -> float:
@@ -98,6 +101,7 @@ class Dictionary:
         terms: list[str] = []
         content: list[str] = []
         covered: list[str] = []
+        forms: list[tuple[str, ...]] = []
         named = self._pinyin_names(raw, _capitalised(query), vocabulary)
         i = 0
         while i < len(words):
@@ -108,6 +112,7 @@ class Dictionary:
                 content.append(phrase)
                 covered.append(phrase)
                 terms.extend(found)
+                forms.append(tuple(found))
                 i = end
                 continue
             if words[i] in STOPWORDS:
@@ -135,6 +140,7 @@ class Dictionary:
                 if phrase in vocabulary:
                     covered.append(phrase)
                     terms.append(phrase)
+                    forms.append((phrase,))
                 else:
                     content.pop()
                 i += n
@@ -144,8 +150,11 @@ class Dictionary:
             if found:
                 covered.append(phrase)
                 terms.extend(found)
+            forms.append(tuple(found))
             i += n
-        return Translation(tuple(dict.fromkeys(terms)), tuple(content), tuple(covered))
+        return Translation(
+            tuple(dict.fromkeys(terms)), tuple(content), tuple(covered), tuple(forms)
+        )
 
     def _pinyin_names(
         self, words: list[str], capitalised: set[str], vocabulary: Collection[str]
