@@ -111,6 +111,27 @@ def test_keyword_search_takes_translated_terms(loaded):
     assert "曹操" in hits[0].chunk.text
 
 
+def test_a_name_asked_in_pinyin_is_found_in_few_lookups(loaded):
+    from rag.index.backend import Vocabulary
+    from rag.index.crosslingual import DICTIONARY
+
+    class Counted(Vocabulary):
+        batches: list[int] = []
+
+        def prefetch(self, terms) -> None:
+            terms = list(terms)
+            self.batches.append(len(terms))
+            super().prefetch(terms)
+
+    vocabulary = Counted(loaded)
+    translation = DICTIONARY.translate("What does Zhan Mengxia propose?", vocabulary)
+    assert "战梦霞" in translation.terms
+    # Looked up a level at a time among the commonest characters of each syllable: a few
+    # dozen batches of at most 48 x 48 bigrams, not one request a bigram (nor a million).
+    assert vocabulary.batches and len(vocabulary.batches) <= 32
+    assert max(vocabulary.batches) <= 48 * 48 and sum(vocabulary.batches) <= 20_000
+
+
 def test_hybrid_search_finds_the_right_article(loaded):
     qvec = loaded.encoder.encode_queries([FOUR_HIGHLIGHTS])[0]
     hits = loaded.hybrid_search(qvec, FOUR_HIGHLIGHTS, [], 5)
