@@ -378,7 +378,8 @@ def test_milvus_lite_reopens_in_another_process(tmp_path, bundled_docs):
     assert out[-1] in {d.doc_id for d in bundled_docs}
 
 
-def test_author_question_ranks_the_author_note_first(loaded):
-    result = BackendSearcher(loaded).search("鲁全担任什么职务？", top_k=5, mode="hybrid")
+@pytest.mark.parametrize("question", ["鲁全担任什么职务？", "What positions does Lu Quan hold?"])
+def test_author_question_ranks_the_author_note_first(loaded, question):
+    result = BackendSearcher(loaded).search(question, top_k=5, mode="hybrid")
     assert "作者为中国人民大学教授" in result.hits[0].chunk.text
     assert result.answerable  # the named author makes it a question about the corpus

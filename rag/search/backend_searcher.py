@@ -86,7 +86,8 @@ class BackendSearcher:
             timings["fusion"] = _ms(t3)
         chunks = [s.chunk for s in ranked]
         fused = {s.chunk.chunk_id: s.score for s in ranked}
-        names = self._author_names(query) if has_han(query) else []
+        # An English question names an author through its translation (Lu Quan -> 鲁全).
+        names = self._author_names(query if has_han(query) else " ".join(terms))
         if mode == "hybrid" and bylines.asks_about(query, names):
             chunks = self._byline_first(query, chunks)
         d_rank, d_score = _legs(dense)
@@ -146,12 +147,13 @@ class BackendSearcher:
             return chunks
         return [holder, *(c for c in chunks if c.chunk_id != holder.chunk_id)]
 
-    def _author_names(self, query: str) -> list[str]:
-        """Authors of indexed documents named in the query: its 2- to 4-character Han runs
-        looked up as marked terms (one request), not by reading every document."""
+    def _author_names(self, text: str) -> list[str]:
+        """Authors of indexed documents named in ``text`` (a Chinese query, or an English
+        one's Chinese terms): its 2- to 4-character Han runs looked up as marked terms (one
+        request), not by reading every document."""
         spans = {
             run[i : i + n]
-            for run in re.findall(r"[\u3400-\u9fff]+", query)
+            for run in re.findall(r"[\u3400-\u9fff]+", text)
             for n in (2, 3, 4)
             for i in range(len(run) - n + 1)
         }
