@@ -199,14 +199,11 @@ class ExtractiveAnswerer:
         listing, lead = None, None
         if count >= 2:
             listing, list_score = _find_enumeration(candidates, count, scores, documents)
-            lead = _inline_list(question, candidates, scores, count)
-            if lead is not None and listing is not None:
-                # A sentence listing the items itself against a list of sentences: the better
-                # match wins (as a list is scored, its items with its announcing sentence).
-                if scores[candidates.index(lead)] >= list_score:
-                    listing = None
-                else:
-                    lead = None
+            inline = _inline_list(question, candidates, scores, count)
+            # A sentence listing the items itself against a list of sentences: the better
+            # match wins (as a list is scored, its items with its announcing sentence).
+            if inline is not None and (listing is None or scores[inline] >= list_score):
+                listing, lead = None, candidates[inline]
         elif asks_for_list(question):
             listing = _whole_list(candidates, scores)
         if listing is not None:
@@ -496,8 +493,8 @@ def _number(c: _Candidate) -> tuple[str, int] | None:
 def _find_enumeration(
     candidates: list[_Candidate],
     count: int,
-    scores: Sequence[float] | None = None,
-    documents: Mapping[str, Document] | None = None,
+    scores: Sequence[float],
+    documents: Mapping[str, Document],
 ) -> tuple[list[_Candidate] | None, float]:
     """The items of a requested list, if the hits hold one, and the list's score.
 
@@ -505,9 +502,7 @@ def _find_enumeration(
     best against the question wins (several articles may number their points 第一…第三);
     failing a complete list, the longest run 1..m (m >= 2) is returned.
     """
-    score_of = {
-        id(c): s for c, s in zip(candidates, scores or [0.0] * len(candidates), strict=True)
-    }
+    score_of = {id(c): s for c, s in zip(candidates, scores, strict=True)}
     by_doc: dict[str, list[_Candidate]] = {}
     for c in candidates:
         by_doc.setdefault(c.doc_id, []).append(c)
@@ -525,7 +520,7 @@ def _find_enumeration(
                     mean = sum(score_of[id(c)] for c in items) / count
                     # The sentence announcing a list restates what the list is about (具体存在
                     # 以下问题。, 概括起来主要有四个亮点。), which its items seldom repeat.
-                    intro = _introduction(group, items[0], documents) if documents else None
+                    intro = _introduction(group, items[0], documents)
                     lead_in = score_of[id(intro)] if intro is not None else mean
                     complete.append(((mean + lead_in) / 2, items))
                     break
@@ -557,16 +552,16 @@ _INLINE_TOP = 3
 
 def _inline_list(
     question: str, candidates: list[_Candidate], scores: Sequence[float], count: int
-) -> _Candidate | None:
-    """The best of the top sentences that lists the ``count`` asked items in itself (A、B、C
-    三方…), with the question's measure word when a Chinese question gives one (哪三方面 is
-    not answered by …三者间)."""
+) -> int | None:
+    """The index of the best of the top sentences that lists the ``count`` asked items in
+    itself (A、B、C三方…), with the question's measure word when a Chinese question gives one
+    (哪三方面 is not answered by …三者间)."""
     wanted = count_measure(question)
     order = sorted(range(len(candidates)), key=lambda i: -scores[i])[:_INLINE_TOP]
     for i in order:
         measure = inline_list(candidates[i].text, count)
         if measure is not None and (not wanted or not measure or measure == wanted):
-            return candidates[i]
+            return i
     return None
 
 
