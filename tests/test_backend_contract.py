@@ -383,3 +383,27 @@ def test_author_question_ranks_the_author_note_first(loaded, question):
     result = BackendSearcher(loaded).search(question, top_k=5, mode="hybrid")
     assert "作者为中国人民大学教授" in result.hits[0].chunk.text
     assert result.answerable  # the named author makes it a question about the corpus
+
+
+_BIOGRAPHY = Document(
+    doc_id="bio-1",
+    title="人物简介",
+    text="蒋巨峰，浙江诸暨人，1981年7月参加工作，现任全国人大环境与资源保护委员会副主任委员。",
+)
+_REFERENCES = Document(
+    doc_id="refs-1",
+    title="参考文献",
+    text="What is the bias of a learner? Utgoff, P.E. (1984). Shift of bias for inductive "
+    "concept learning. Which of these is the one that was used, and how does it work?",
+)
+_OTHER = Document(doc_id="other-1", title="新闻", text="天津市总工会发布职工技能培训计划。")
+
+
+def test_english_question_finds_a_name_jieba_cuts_not_english_function_words(empty):
+    # jieba cuts 蒋巨峰 as 蒋 + 巨峰, so the name read from pinyin is no token of the index and
+    # is searched as its bigrams; the question's what/is/the must not match the English
+    # reference list, which shares nothing else with it.
+    empty.add_documents([_BIOGRAPHY, _REFERENCES, _OTHER])
+    question = "What is Jiang Jufeng's current position?"
+    hits = BackendSearcher(empty).search(question, top_k=3, mode="keyword").hits
+    assert [h.chunk.doc_id for h in hits] == ["bio-1"]

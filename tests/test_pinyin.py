@@ -66,3 +66,30 @@ def test_the_answerer_counts_a_pinyin_name_as_one_of_the_question_words():
     # is an English gloss word and would not be.
     concepts = question_concepts("What posts does Lu Quan hold?", [frozenset({"鲁全", "职务"})])
     assert ("鲁全",) in [forms for forms, _ in concepts]
+
+
+def test_the_default_searcher_finds_a_name_jieba_cuts_and_skips_english_function_words():
+    from rag.embedding.fake import HashEncoder
+    from rag.index.crosslingual import without_stopwords
+    from rag.index.store import Index
+    from rag.search.searcher import Searcher
+    from rag.types import Document
+
+    assert without_stopwords("What is the bias of Jiang Jufeng's 2013 post?").split() == [
+        "bias", "Jiang", "Jufeng's", "2013", "post?"
+    ]  # fmt: skip
+    index = Index(HashEncoder())
+    index.add_documents(
+        [
+            Document("bio-1", "人物简介", "蒋巨峰，浙江诸暨人，现任全国人大环境与资源保护委员会副主任委员。"),
+            Document("refs-1", "参考文献", "What is the bias of a learner? Which of these is the one?"),
+            Document("other-1", "新闻", "天津市总工会发布职工技能培训计划。"),
+        ]
+    )  # fmt: skip
+    searcher = Searcher(index)
+    tokens, coverage = searcher.keyword_query("What is Jiang Jufeng's current position?")
+    assert "蒋巨峰" not in index.keyword.vocabulary  # jieba cut it
+    assert {"蒋巨", "巨峰"} <= set(tokens) and not {"what", "is"} & set(tokens)
+    assert coverage == pytest.approx(2 / 3)  # the name and "current" (现任), not "position"
+    hits = searcher.search("What is Jiang Jufeng's current position?", top_k=3, mode="keyword").hits
+    assert [h.chunk.doc_id for h in hits] == ["bio-1"]

@@ -194,7 +194,8 @@ class FaissBackend:
         self, text: str, terms: Sequence[str], k: int, doc_ids: Collection[str] | None = None
     ) -> list[Scored]:
         n = len(self.index) if doc_ids is not None else k
-        scores, rows = self.index.keyword.search(tokenize(text) + list(terms), n)
+        keyword = self.index.keyword
+        scores, rows = keyword.search(tokenize(text) + keyword.term_tokens(terms), n)
         return self._scored(
             [(int(r), float(s)) for r, s in zip(rows, scores, strict=True)], k, doc_ids
         )

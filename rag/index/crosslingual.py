@@ -207,6 +207,17 @@ class Dictionary:
         return []
 
 
+def without_stopwords(query: str) -> str:
+    """An English question less its function words (what, is, the), for a keyword index: they
+    would match the few English passages of a Chinese corpus (reference lists, song titles)
+    for every English question."""
+    return re.sub(
+        r"[A-Za-z][A-Za-z']*",
+        lambda m: "" if m.group(0).lower() in STOPWORDS else m.group(0),
+        query,
+    )
+
+
 def _capitalised(query: str) -> set[str]:
     """The words a question capitalises past its first (names, in English), lower-cased."""
     words = re.findall(r"[A-Za-z][A-Za-z']*", query)

@@ -16,6 +16,7 @@ import logging
 import math
 import threading
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -143,6 +144,19 @@ class KeywordIndex:
                     vocab = frozenset(t for seg in self._segments for t in seg.vocab) - {""}
                     self._vocab = vocab
         return vocab
+
+    def term_tokens(self, terms: Sequence[str]) -> list[str]:
+        """Extra query terms (an English question's translations) as tokens of this index: a
+        term the index holds as a token stays whole; one it does not (a name found as a chain
+        of corpus bigrams, 蒋巨峰, which jieba cut as 蒋 + 巨峰) is searched as its bigrams."""
+        vocabulary = self.vocabulary
+        out: list[str] = []
+        for term in terms:
+            if term in vocabulary:
+                out.append(term)
+            else:
+                out.extend(term[i : i + 2] for i in range(len(term) - 1))
+        return list(dict.fromkeys(out))
 
     def scores(self, query_tokens: list[str]) -> np.ndarray:
         """BM25 score of every chunk for the query (zeros when nothing matches).

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -590,8 +591,14 @@ def connect(uri: str):
 
 def _keyword_text(text: str, terms: Sequence[str]) -> str:
     # Milvus analyses the query with the same jieba tokenizer as the chunks; the dictionary's
-    # Chinese translations of an English question ride along, separated by spaces.
-    return " ".join([text.strip(), *terms]).strip()
+    # Chinese translations of an English question ride along, separated by spaces. The
+    # analyser keeps punctuation as tokens, so the question's ？ or ' would match every chunk
+    # that has one: it goes (the default keyword index tokenises no punctuation either).
+    return " ".join([_PUNCTUATION.sub(" ", text).strip(), *terms]).strip()
+
+
+# A decimal point (94.9) and a per cent sign stay: they are part of a number's token.
+_PUNCTUATION = re.compile(r"[^\w\s.%]|(?<!\d)\.|\.(?!\d)")
 
 
 def _vec(qvec: np.ndarray) -> list[float]:

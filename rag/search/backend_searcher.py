@@ -16,7 +16,7 @@ from collections.abc import Collection
 
 from rag import bylines
 from rag.index.backend import AUTHOR_MARK, IndexBackend, Scored, Vocabulary
-from rag.index.crosslingual import DICTIONARY
+from rag.index.crosslingual import DICTIONARY, without_stopwords
 from rag.index.tokenize import has_han
 from rag.search.answerability import (
     content_words,
@@ -67,7 +67,8 @@ class BackendSearcher:
         timings["dense"] = _ms(t1)
         t2 = time.perf_counter()
         terms, coverage = self._terms(query, vocabulary)
-        keyword = self.index.keyword_search(query, terms, n, doc_ids)
+        kw_text = query if has_han(query) else without_stopwords(query)
+        keyword = self.index.keyword_search(kw_text, terms, n, doc_ids)
         timings["keyword"] = _ms(t2)
         if mode == "dense":
             ranked = dense
@@ -82,7 +83,7 @@ class BackendSearcher:
             if kw_terms is None:
                 ranked = dense[: max(top_k, n)]
             else:
-                ranked = self.index.hybrid_search(qvec, query, kw_terms, n, doc_ids)
+                ranked = self.index.hybrid_search(qvec, kw_text, kw_terms, n, doc_ids)
             timings["fusion"] = _ms(t3)
         chunks = [s.chunk for s in ranked]
         fused = {s.chunk.chunk_id: s.score for s in ranked}

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from rag import bylines
 from rag.errors import InputError
-from rag.index.crosslingual import DICTIONARY
+from rag.index.crosslingual import DICTIONARY, without_stopwords
 from rag.index.pinyin import mentions
 from rag.index.snapshot import Snapshot
 from rag.index.store import Index
@@ -157,11 +157,11 @@ class Searcher:
     def keyword_query(self, query: str) -> tuple[list[str], float | None]:
         """The keyword leg's tokens for a query, and (for a query without Chinese) how much of
         it the corpus vocabulary covers once translated; None for Chinese queries."""
-        tokens = tokenize(query)
         if has_han(query):
-            return tokens, None
+            return tokenize(query), None
         translation = DICTIONARY.translate(query, self.index.keyword.vocabulary)
-        return tokens + list(translation.terms), translation.coverage
+        tokens = tokenize(without_stopwords(query))
+        return tokens + self.index.keyword.term_tokens(translation.terms), translation.coverage
 
     def evidence(self, query: str, top_cosine: float, coverage: float | None = None) -> Evidence:
         """What the answerability flag is decided on, given the best passage's cosine."""
