@@ -103,6 +103,10 @@ class SearchResult:
     hits: tuple[Hit, ...]
     answerable: bool
     timings_ms: dict[str, float] = field(default_factory=dict)
+    #: The text the dense leg embedded when it is not ``query`` itself (an English question
+    #: with its words as the corpus writes them in Chinese); the answerer compares sentences
+    #: with the same text.
+    embedded: str = ""
 
 
 @dataclass(frozen=True)

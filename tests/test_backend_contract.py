@@ -407,3 +407,12 @@ def test_english_question_finds_a_name_jieba_cuts_not_english_function_words(emp
     question = "What is Jiang Jufeng's current position?"
     hits = BackendSearcher(empty).search(question, top_k=3, mode="keyword").hits
     assert [h.chunk.doc_id for h in hits] == ["bio-1"]
+
+
+def test_english_question_is_embedded_with_the_corpus_words_for_it(loaded):
+    question = "What are the four highlights of the occupational injury pilot?"
+    result = BackendSearcher(loaded).search(question, top_k=5, mode="hybrid")
+    reading = result.embedded.removeprefix(question + " ").split()
+    assert result.embedded.startswith(question) and reading
+    assert all(loaded.known_terms([w]) == {w} for w in reading)  # words of this corpus
+    assert BackendSearcher(loaded).search(FOUR_HIGHLIGHTS, top_k=5).embedded == ""

@@ -194,7 +194,9 @@ class ExtractiveAnswerer:
         candidates = [c for c in candidates if not _AUTHOR_NOTE.match(fold(c.text))]
         if not candidates:
             return not_found(question, result.hits)
-        scores = self.score(question, candidates)
+        # The model compares sentences with what the searcher embedded (an English question
+        # with its words as the corpus writes them): the vector is cached, no second model call.
+        scores = self.score(question, candidates, result.embedded or question)
         count = requested_count(question)
         listing, lead = None, None
         if count >= 2:
@@ -225,12 +227,17 @@ class ExtractiveAnswerer:
 
     # ---- choosing sentences --------------------------------------------------------------
     def features(
-        self, question: str, candidates: Sequence[_Candidate]
+        self, question: str, candidates: Sequence[_Candidate], embedded: str | None = None
     ) -> list[tuple[float, float, float, float, float]]:
-        """Each candidate's signals: meaning, words, chunk rank, answer type, position."""
+        """Each candidate's signals: meaning, words, chunk rank, answer type, position.
+        ``embedded`` is the text the model compares sentences with (default: the question)."""
         w = self.weights
         texts = [c.text for c in candidates]
-        dense = dense_similarities(self.encoder, question, texts) if w.dense else [0.0] * len(texts)
+        dense = (
+            dense_similarities(self.encoder, embedded or question, texts)
+            if w.dense
+            else [0.0] * len(texts)
+        )
         kinds = asked_types(question) if w.type else ()
         # Sentence tokens are needed for an English question's translations and for the
         # answer-type checks; the question's concepts are worked out once for both signals.
@@ -252,9 +259,11 @@ class ExtractiveAnswerer:
             for c, d, o in zip(candidates, dense, lexical, strict=True)
         ]  # fmt: skip
 
-    def score(self, question: str, candidates: Sequence[_Candidate]) -> list[float]:
+    def score(
+        self, question: str, candidates: Sequence[_Candidate], embedded: str | None = None
+    ) -> list[float]:
         """Each candidate's score: its :meth:`features` weighted by :attr:`weights`."""
-        return self.combine(self.features(question, candidates))
+        return self.combine(self.features(question, candidates, embedded))
 
     def combine(self, features: Sequence[tuple[float, float, float, float, float]]) -> list[float]:
         w = self.weights

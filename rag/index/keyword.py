@@ -145,6 +145,10 @@ class KeywordIndex:
                     self._vocab = vocab
         return vocab
 
+    def frequency(self, token: str) -> int:
+        """How many chunks hold ``token``."""
+        return sum(int(s.df[s.vocab[token]]) for s in self._segments if token in s.vocab)
+
     def term_tokens(self, terms: Sequence[str]) -> list[str]:
         """Extra query terms (an English question's translations) as tokens of this index: a
         term the index holds as a token stays whole; one it does not (a name found as a chain

@@ -60,13 +60,24 @@ class BackendSearcher:
         n = self.settings.candidates
         vocabulary = Vocabulary(self.index)
         t0 = time.perf_counter()
-        qvec = self.index.encoder.encode_queries([query])[0]
-        timings["embed"] = _ms(t0)
+        translation = (
+            None if has_han(query) else DICTIONARY.translate(query, vocabulary)  # type: ignore[arg-type]
+        )
+        # As the default searcher, an English question is embedded with its words as the corpus
+        # writes them; a backend keeps no document frequencies at hand, so each word's first.
+        embedded = f"{query} {translation.reading()}".rstrip() if translation else query
+        if translation is not None:
+            timings["translate"] = _ms(t0)
+        t_embed = time.perf_counter()
+        qvec = self.index.encoder.encode_queries([embedded])[0]
+        timings["embed"] = _ms(t_embed)
         t1 = time.perf_counter()
         dense = self.index.dense_search(qvec, n, doc_ids)
         timings["dense"] = _ms(t1)
         t2 = time.perf_counter()
-        terms, coverage = self._terms(query, vocabulary)
+        terms, coverage = (
+            (list(translation.terms), translation.coverage) if translation else ([], None)
+        )
         kw_text = query if has_han(query) else without_stopwords(query)
         keyword = self.index.keyword_search(kw_text, terms, n, doc_ids)
         timings["keyword"] = _ms(t2)
@@ -114,6 +125,7 @@ class BackendSearcher:
             hits=tuple(hits),
             answerable=is_answerable(evidence, self.thresholds, retrieved=bool(hits)),
             timings_ms=timings,
+            embedded="" if embedded == query else embedded,
         )
 
     def warm_up(self) -> None:
@@ -160,14 +172,6 @@ class BackendSearcher:
         }
         found = self.index.known_terms(AUTHOR_MARK + s for s in spans)
         return [t.removeprefix(AUTHOR_MARK) for t in found]
-
-    def _terms(self, query: str, vocabulary: Vocabulary) -> tuple[list[str], float | None]:
-        """Extra keyword terms (Chinese translations of an English question) and how much of
-        the question they cover; nothing and None for a Chinese question."""
-        if has_han(query):
-            return [], None
-        translation = DICTIONARY.translate(query, vocabulary)  # type: ignore[arg-type]
-        return list(translation.terms), translation.coverage
 
 
 def _legs(leg: list[Scored]) -> tuple[dict[str, int], dict[str, float]]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from rag import bylines
 from rag.errors import InputError
-from rag.index.crosslingual import DICTIONARY, without_stopwords
+from rag.index.crosslingual import DICTIONARY, Translation, without_stopwords
 from rag.index.pinyin import mentions
 from rag.index.snapshot import Snapshot
 from rag.index.store import Index
@@ -93,15 +93,22 @@ class Searcher:
                 index.documents, lambda d: (index.row(c.chunk_id) for c in index.chunks_of(d))
             )
             timings["filter"] = _ms(t0)
-        qvec = self.index.encoder.encode_queries([query])
-        timings["embed"] = _ms(t0)
+        t_translate = time.perf_counter()
+        translation = self._translate(query)
+        embedded = query
+        if translation is not None:
+            embedded = f"{query} {translation.reading(self.index.keyword.frequency)}".rstrip()
+            timings["translate"] = _ms(t_translate)
+        t_embed = time.perf_counter()
+        qvec = self.index.encoder.encode_queries([embedded])
+        timings["embed"] = _ms(t_embed)
         t1 = time.perf_counter()
         d_scores, d_rows = self.index.dense.search(qvec, n, allowed)
         found = [(int(r), float(s)) for r, s in zip(d_rows[0], d_scores[0], strict=True) if r >= 0]
         dense = _Leg([r for r, _ in found], [s for _, s in found])
         timings["dense"] = _ms(t1)
         t2 = time.perf_counter()
-        tokens, coverage = self.keyword_query(query)
+        tokens, coverage = self.keyword_query(query, translation)
         k_scores, k_rows = self.index.keyword.search(tokens, n, allowed)
         keyword = _Leg([int(r) for r in k_rows], [float(s) for s in k_scores])
         timings["keyword"] = _ms(t2)
@@ -133,6 +140,7 @@ class Searcher:
             hits=tuple(hits),
             answerable=is_answerable(evidence, self.thresholds, retrieved=bool(hits)),
             timings_ms=timings,
+            embedded="" if embedded == query else embedded,
         )
 
     def _byline_first(self, query: str, order: list[int]) -> list[int]:
@@ -154,12 +162,20 @@ class Searcher:
         row = self.index.row(holder.chunk_id)
         return [row, *(r for r in order if r != row)]
 
-    def keyword_query(self, query: str) -> tuple[list[str], float | None]:
+    def _translate(self, query: str) -> Translation | None:
+        """A question without Chinese translated into the corpus's words; None otherwise."""
+        if has_han(query):
+            return None
+        return DICTIONARY.translate(query, self.index.keyword.vocabulary)
+
+    def keyword_query(
+        self, query: str, translation: Translation | None = None
+    ) -> tuple[list[str], float | None]:
         """The keyword leg's tokens for a query, and (for a query without Chinese) how much of
         it the corpus vocabulary covers once translated; None for Chinese queries."""
         if has_han(query):
             return tokenize(query), None
-        translation = DICTIONARY.translate(query, self.index.keyword.vocabulary)
+        translation = translation or DICTIONARY.translate(query, self.index.keyword.vocabulary)
         tokens = tokenize(without_stopwords(query))
         return tokens + self.index.keyword.term_tokens(translation.terms), translation.coverage
 

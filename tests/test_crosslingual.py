@@ -1,0 +1,72 @@
+"""An English question over Chinese text: how its words reach the corpus (CC-CEDICT)."""
+
+from __future__ import annotations
+
+from rag.answering.extractive import ExtractiveAnswerer
+from rag.embedding.fake import HashEncoder
+from rag.index.crosslingual import DICTIONARY
+from rag.index.store import Index
+from rag.search.searcher import Searcher
+from rag.types import Document, Hit, SearchResult
+
+VOCABULARY = frozenset({"职位", "位置", "立场", "现任", "当前"})
+
+
+def test_the_reading_takes_each_words_commonest_translation_in_the_corpus():
+    t = DICTIONARY.translate("What is his current position?", VOCABULARY)
+    assert {"职位", "位置", "立场"} <= set(t.terms)  # position: every translation the corpus has
+    counts = {"职位": 7, "位置": 2, "立场": 1, "现任": 5, "当前": 1}
+    assert t.reading(lambda term: counts.get(term, 0)) == "现任 职位"
+    # Without frequencies, each word's first translation; one per word either way.
+    assert len(t.reading().split()) == 2
+    assert DICTIONARY.translate("What is it?", VOCABULARY).reading() == ""
+
+
+class Recording(HashEncoder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.queries: list[str] = []
+
+    def encode_queries(self, texts):
+        self.queries.extend(texts)
+        return super().encode_queries(texts)
+
+
+def _index(encoder) -> Index:
+    index = Index(encoder)
+    index.add_documents(
+        [
+            Document("bio-1", "人物简介", "蒋巨峰现任全国人大环境与资源保护委员会副主任委员。"),
+            Document("bio-2", "人物简介", "他的职位是省长，职位很高。后来他辞去了职位。"),
+            Document("news-1", "新闻", "天津市总工会发布职工技能培训计划。"),
+        ]
+    )
+    return index
+
+
+def test_an_english_question_is_embedded_with_its_reading_and_answered_against_it():
+    encoder = Recording()
+    index = _index(encoder)
+    assert index.keyword.frequency("职位") == 1 and index.keyword.frequency("不存在") == 0
+    searcher = Searcher(index)
+    question = "What is Jiang Jufeng's current position?"
+    encoder.queries.clear()
+    result = searcher.search(question, top_k=3, mode="hybrid")
+    assert result.embedded.startswith(question + " ") and "蒋巨峰" in result.embedded
+    assert "职位" in result.embedded.split()  # the corpus's word for "position"
+    assert encoder.queries == [result.embedded] and "translate" in result.timings_ms
+    # The answerer compares sentences with the same text (a cached vector in the service).
+    encoder.queries.clear()
+    ExtractiveAnswerer(encoder).answer(question, result, index.documents)
+    assert encoder.queries == [result.embedded]
+    # A Chinese question is embedded as it is.
+    assert searcher.search("蒋巨峰现任什么职务？", top_k=3).embedded == ""
+
+
+def test_the_answerer_uses_the_question_when_nothing_else_was_embedded():
+    encoder = Recording()
+    index = _index(encoder)
+    chunk = index.chunks_of("bio-1")[0]
+    result = SearchResult("Who is he?", "hybrid", (Hit(chunk, 1, 1.0),), True)
+    ExtractiveAnswerer(encoder).answer("Who is he?", result, index.documents)
+    assert encoder.queries == ["Who is he?"]
