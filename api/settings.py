@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     llm_api_key: str | None = None
     llm_timeout: float = Field(30.0, gt=0)
     llm_max_retries: int = Field(0, ge=0, le=10)
+    # Search an English question in the model's Chinese translation (one more model call).
+    llm_translate_questions: bool = True
     # Logged writes after which the write log is folded into a new base, in the background.
     compact_after: int = Field(500, ge=1)
     # How /v1/chat/completions shows citations: "events" (Open WebUI's source events,
@@ -155,6 +157,7 @@ class Settings(BaseSettings):
                 api_key=self.llm_api_key,
                 timeout=self.llm_timeout,
                 max_retries=self.llm_max_retries,
+                translate_questions=self.llm_translate_questions,
             )
         return EngineConfig(
             index_dir=self.index_dir,

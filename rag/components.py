@@ -103,3 +103,7 @@ class Generator(Protocol):
     def rewrite(self, question: str, history: Sequence[Turn]) -> str | None:
         """A follow-up ``question`` rewritten as a standalone one, or None on failure."""
         ...
+
+    def translate(self, question: str) -> str | None:
+        """A question without Chinese put into Chinese for searching, or None on failure."""
+        ...

@@ -28,6 +28,7 @@ from rag.index.files import recover
 from rag.index.lock import WriterLock
 from rag.index.snapshot import Snapshot
 from rag.index.store import FORMAT_VERSION, Index, IngestReport, read_manifest
+from rag.index.tokenize import has_han
 from rag.parsing import load_documents
 from rag.parsing.loaders import load_batch
 from rag.search import Searcher, SearchSettings
@@ -54,6 +55,9 @@ class LLMConfig:
     api_key: str | None = None
     timeout: float = 30.0
     max_retries: int = 0
+    #: Search with the model's Chinese translation of a question without Chinese (the
+    #: dictionary's word-by-word translation finds far less; docs/retrieval.md).
+    translate_questions: bool = True
 
 
 @dataclass(frozen=True)
@@ -354,7 +358,9 @@ class Engine:
         )
         generator = self._generator()
         if generator is not None and answer.answerable:
-            answer = generator.generate(result.query, result, index.documents, fallback=answer)
+            # The question as asked (not a translation searched for it): the model answers in
+            # its language.
+            answer = generator.generate(followup.query, result, index.documents, fallback=answer)
         return _with_timings(followup.annotate(answer), _timings(result, t0, t1))
 
     def ask_stream(
@@ -376,7 +382,7 @@ class Engine:
         )
         generator = self._generator()
         if generator is not None and answer.answerable:
-            events = generator.stream(result.query, result, index.documents, fallback=answer)
+            events = generator.stream(followup.query, result, index.documents, fallback=answer)
         else:
             events = lines_of(answer)
         for event in events:
@@ -404,8 +410,9 @@ class Engine:
             question = generator.rewrite(question, history) or question
         # A follow-up ("第二个呢？", "那天津市总工会呢？") is read against the earlier turns.
         followup = conversation.resolve(question, history, index.documents)
+        query = self._search_query(followup.query, generator)
         result = searcher.search(
-            followup.query, followup.search_depth(top_k), mode="hybrid", filters=filters
+            query, followup.search_depth(top_k), mode="hybrid", filters=filters
         )
         # List expansion is a stage of its own after retrieval (rag/search/enumeration.py).
         result = expand_result(result, index.chunks_of)
@@ -415,6 +422,15 @@ class Engine:
             followup, result, index.documents, index.chunks_of
         ) or _extract(self._answerer, result, index)
         return index, result, answer, followup, t0, t1
+
+    def _search_query(self, question: str, generator: Generator | None) -> str:
+        """What is searched for ``question``: with a model configured, a question without
+        Chinese is searched in the model's Chinese translation (the answer is still written in
+        the question's language); otherwise the question as asked."""
+        llm = self.config.llm
+        if generator is None or has_han(question) or (llm and not llm.translate_questions):
+            return question
+        return generator.translate(question) or question
 
     def _generator(self) -> Generator | None:
         """The language model's client, or None when answers are extractive only."""

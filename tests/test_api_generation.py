@@ -116,3 +116,36 @@ def test_a_follow_up_is_rewritten_by_the_model_before_searching(real_engine, ser
     assert "[1] 《" in answer[-1]["content"] and expected in answer[-1]["content"]
     (citation,) = body["citations"]
     assert citation["quote"] == expected
+
+
+def test_an_english_question_is_searched_in_the_models_translation(real_engine, server):  # noqa: F811
+    url, script = server
+    english = "Which two things did the pilot change about how contributions are paid?"
+    chinese = "职业伤害保障试点在缴费方式上有哪些突破和创新？"
+    script.replies.extend(
+        [Reply(content=chinese), Reply(content="Contributions are paid per order [1].")]
+    )
+    with serve(_engine_with_llm(real_engine, url)) as live:
+        body = httpx.post(f"{live.url}/ask", json={"question": english}, timeout=60).json()
+    translate, answer = (r["json"]["messages"] for r in script.requests)
+    assert translate[-1]["content"] == english
+    # The model answers the question as asked, from the passages found for its translation.
+    assert answer[-1]["content"].rstrip().endswith(english)
+    expected = real_engine.search(chinese, top_k=5).hits[0].chunk.text
+    assert expected in answer[-1]["content"]
+    assert body["answer"] == "Contributions are paid per order [1]."
+    (citation,) = body["citations"]
+    text = real_engine.document(citation["doc_id"]).text
+    assert text[citation["start"] : citation["end"]] == citation["quote"]
+
+
+def test_question_translation_can_be_turned_off(real_engine, server):  # noqa: F811
+    url, script = server
+    script.replies.append(Reply(content="The pilot has four highlights [1]."))
+    engine = _engine_with_llm(real_engine, url)
+    engine.config = replace(
+        engine.config, llm=replace(engine.config.llm, translate_questions=False)
+    )
+    answer = engine.ask("What are the four highlights of the occupational injury pilot?")
+    assert len(script.requests) == 1  # the answer only, no translation
+    assert answer.text == "The pilot has four highlights [1]."

@@ -43,12 +43,15 @@ class RecordingGenerator:
         self.warmed = 0
         self.fallbacks: list[Answer] = []
         self.rewritten: list[tuple[str, tuple[Turn, ...]]] = []
+        self.translated: list[str] = []
+        self.questions: list[str] = []
 
     def warm_up(self) -> None:
         self.warmed += 1
 
     def generate(self, question, result, documents, fallback) -> Answer:
         self.fallbacks.append(fallback)
+        self.questions.append(question)
         return replace(fallback, text="generated")
 
     def stream(self, question, result, documents, fallback) -> Iterator[TextDelta | Final]:
@@ -59,6 +62,10 @@ class RecordingGenerator:
 
     def rewrite(self, question: str, history: Sequence[Turn]) -> str | None:
         self.rewritten.append((question, tuple(history)))
+        return QUESTION
+
+    def translate(self, question: str) -> str | None:
+        self.translated.append(question)
         return QUESTION
 
 
@@ -147,6 +154,14 @@ def test_engine_uses_the_injected_generator(fake_engine):
     history = [Turn("职业伤害保障试点有哪些亮点？", "……")]
     engine.ask("第二个呢？", top_k=3, history=history)
     assert generator.rewritten[-1] == ("第二个呢？", tuple(history))
+    assert generator.translated == []  # Chinese questions are searched as they are
+
+    # A question without Chinese is searched in the generator's translation, and the
+    # generator still answers the question as asked.
+    english = "What are the four highlights of the pilot?"
+    engine.ask(english, top_k=3)
+    assert generator.translated == [english] and generator.questions[-1] == english
+    assert generator.fallbacks[-1].text == fake_engine.ask(QUESTION, top_k=3).text
     engine.close()
 
 

@@ -387,6 +387,31 @@ def test_a_failed_rewrite_leaves_the_question_to_the_caller(server):
     assert generator.rewrite("第二个呢？", [Turn(QUESTION, "…")]) is None
 
 
+ENGLISH = "What are the four highlights of the occupational injury pilot?"
+
+
+def test_an_english_question_is_translated_for_searching(server):
+    url, script = server
+    script.replies.append(
+        Reply(content="<think>它问亮点。</think>\n“职业伤害保障试点有哪四个亮点？”\n")
+    )
+    assert ChatGenerator(url, "m", timeout=5).translate(ENGLISH) == QUESTION
+    sent = script.requests[0]["json"]["messages"]
+    assert sent[0]["role"] == "system" and "Simplified Chinese" in sent[0]["content"]
+    assert sent[1] == {"role": "user", "content": ENGLISH}
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [Reply(status=503), Reply(content="Sorry, I cannot help."), Reply(content="问" * 600)],
+    ids=["server error", "no Chinese", "rambling"],
+)
+def test_a_failed_translation_leaves_the_question_as_asked(server, reply):
+    url, script = server
+    script.replies.append(reply)
+    assert ChatGenerator(url, "m", timeout=5).translate(ENGLISH) is None
+
+
 # ---- marker rewriting ----------------------------------------------------------------------
 @pytest.mark.parametrize(
     "text, expected, order",

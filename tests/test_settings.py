@@ -63,6 +63,8 @@ def test_variables_are_parsed_into_typed_values(monkeypatch):
         "RAG_API_KEY": "密钥",
         "RAG_LLM_TIMEOUT": "2.5",
         "RAG_LLM_MODEL": "",  # empty means the default
+        "RAG_LLM_BASE_URL": "http://127.0.0.1:8080/v1/",
+        "RAG_LLM_TRANSLATE_QUESTIONS": "false",
         "RAG_CHUNK_SIZE": "200",
         "RAG_COMPACT_AFTER": "50",
     }
@@ -78,6 +80,8 @@ def test_variables_are_parsed_into_typed_values(monkeypatch):
     assert config.search.fusion == "rrf" and config.ann == "hnsw" and config.read_only is True
     assert config.chunker.chunk_size == 200 and config.device == "cuda:1"
     assert config.compact_after == 50
+    assert config.llm.base_url == "http://127.0.0.1:8080/v1" and config.llm.model == "default"
+    assert config.llm.translate_questions is False
 
 
 @pytest.mark.parametrize(

@@ -44,9 +44,16 @@ REWRITE_PROMPT = (
     "(the second one, 第二个) and ellipsis (那…呢？) from the earlier turns. Keep the language "
     "of the last question. Reply with the rewritten question only."
 )
+TRANSLATE_PROMPT = (
+    "You translate a question about Chinese news and policy articles into Simplified Chinese, "
+    "worded as the articles would word it, so that it can be searched in them. Write names "
+    "of Chinese people, places and organisations in Chinese characters; keep numbers and "
+    "quoted titles. Reply with the translated question only."
+)
 # Reasoning models served by llama.cpp or vLLM may prepend their deliberation.
 _THINKING = re.compile(r"^\s*<think>.*?</think>", re.DOTALL)
 _HISTORY_TURNS = 3  # earlier turns shown to the rewriter
+_MAX_TRANSLATION_CHARS = 500  # a translated question longer than this is the model rambling
 _HISTORY_CHARS = 600  # of each earlier answer
 
 
@@ -268,6 +275,26 @@ class ChatGenerator:
         line = next((ln.strip() for ln in content.splitlines() if ln.strip()), "")
         line = line.removeprefix("Standalone question:").strip().strip("\"'“”")
         return line or None
+
+    def translate(self, question: str) -> str | None:
+        """``question`` (one without Chinese) in Simplified Chinese for searching the articles,
+        or None when the server failed or answered with no Chinese; the caller then searches
+        with the question as asked (through the dictionary)."""
+        messages = [
+            {"role": "system", "content": TRANSLATE_PROMPT},
+            {"role": "user", "content": question},
+        ]
+        try:
+            content = self.complete(messages, max_tokens=200)
+        except GenerationError as e:
+            logger.warning("translating the question failed, searching it as asked: %s", e)
+            return None
+        line = next((ln.strip() for ln in content.splitlines() if ln.strip()), "")
+        line = line.strip("\"'“”「」")
+        if not has_han(line) or len(line) > _MAX_TRANSLATION_CHARS:
+            logger.warning("the model's translation is no question in Chinese: %r", line[:200])
+            return None
+        return line
 
     # ---- the client ----------------------------------------------------------------------
     def complete(self, messages: list[dict[str, str]], max_tokens: int | None = None) -> str:
