@@ -421,6 +421,11 @@ class Engine:
         answer = conversation.item_answer(
             followup, result, index.documents, index.chunks_of
         ) or _extract(self._answerer, result, index)
+        if query != followup.query:
+            from rag.answering.extractive import as_asked
+
+            # Searched in a translation: the answer is still the one to the question as asked.
+            answer = as_asked(answer, followup.query)
         return index, result, answer, followup, t0, t1
 
     def _search_query(self, question: str, generator: Generator | None) -> str:

@@ -8,6 +8,7 @@ from dataclasses import replace
 import httpx
 import pytest
 
+from rag.answering.extractive import NOT_FOUND_EN
 from rag.engine import Engine, LLMConfig
 from tests.conftest import serve
 from tests.test_generation import QUESTION, Reply, server  # noqa: F401 (the scripted server)
@@ -149,3 +150,14 @@ def test_question_translation_can_be_turned_off(real_engine, server):  # noqa: F
     answer = engine.ask("What are the four highlights of the occupational injury pilot?")
     assert len(script.requests) == 1  # the answer only, no translation
     assert answer.text == "The pilot has four highlights [1]."
+
+
+def test_a_translation_the_articles_do_not_answer_is_not_found_in_english(real_engine, server):  # noqa: F811
+    url, script = server
+    script.replies.append(Reply(content="明天上海的天气怎么样？"))
+    answer = _engine_with_llm(real_engine, url).ask(
+        "What will the weather be in Shanghai tomorrow?"
+    )
+    assert not answer.answerable and answer.text == NOT_FOUND_EN
+    assert answer.question == "What will the weather be in Shanghai tomorrow?"
+    assert len(script.requests) == 1  # the translation; no answer is asked for

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from rag.answering.extractive import ExtractiveAnswerer
+from rag.answering.extractive import ENGLISH_NOTE, ExtractiveAnswerer
 from rag.answering.generation import ChatGenerator, Final, TextDelta, lines_of
 from rag.components import AnswerStage, Encoder, Generator, Retriever
 from rag.embedding.batching import BatchingEncoder
@@ -161,7 +161,11 @@ def test_engine_uses_the_injected_generator(fake_engine):
     english = "What are the four highlights of the pilot?"
     engine.ask(english, top_k=3)
     assert generator.translated == [english] and generator.questions[-1] == english
-    assert generator.fallbacks[-1].text == fake_engine.ask(QUESTION, top_k=3).text
+    # The extractive answer it may fall back on answers the English question: found in the
+    # translation's passages, with the note that they are quoted in Chinese.
+    fallback = generator.fallbacks[-1]
+    assert fallback.question == english and ENGLISH_NOTE in fallback.note
+    assert fallback.text == f"{ENGLISH_NOTE}\n{fake_engine.ask(QUESTION, top_k=3).text}"
     engine.close()
 
 

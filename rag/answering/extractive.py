@@ -344,6 +344,18 @@ def _answer(question: str, lines: list[str], citer: _Citer, notes: list[str]) ->
     )
 
 
+def as_asked(answer: Answer, question: str) -> Answer:
+    """An answer built for a Chinese translation of ``question`` (what was searched), made the
+    answer to the question as asked: "not found" in its language, and the note that the
+    evidence is quoted in Chinese."""
+    if has_han(question) or answer.question == question:
+        return answer
+    if not answer.answerable:
+        return replace(answer, question=question, text=NOT_FOUND_EN)
+    note = " ".join(n for n in (ENGLISH_NOTE, answer.note) if n)
+    return replace(answer, question=question, text=f"{ENGLISH_NOTE}\n{answer.text}", note=note)
+
+
 def not_found(question: str, passages: Sequence[Hit]) -> Answer:
     """The answer for a question the articles do not answer: a message and the closest hits."""
     return Answer(
