@@ -67,8 +67,13 @@ _MEASURE = "个|项|点|条|方面|种|类|件|部分|步|招|大|位|家|句|�
 _ZH_COUNT = re.compile(
     rf"(?<![第{CN_DIGITS}\d两])([{CN_DIGITS}]{{1,3}}|\d{{1,2}}|两|俩)(?![{CN_DIGITS}\d])\s*({_MEASURE})"
 )
+# In English the count is the ask's only where it follows the question word (what four
+# qualities, which are the three parties, name the pilot's two...): in "what did four
+# ministries decide" or "how should the three parties coordinate" it counts the subject.
 _EN_COUNT = re.compile(
-    r"\b(two|three|four|five|six|seven|eight|nine|ten|\d{1,2})\s+(?!percent|per\b|%|times?\b"
+    r"\b(?:what|which|name|list|give|identify|outline)\b"
+    r"(?:\s+(?:are|were|is|was|the|these|those|its|their|his|her|our|[a-z]+'s))*"
+    r"\s+(two|three|four|five|six|seven|eight|nine|ten|\d{1,2})\s+(?!percent|per\b|%|times?\b"
     r"|years?\b|months?\b|days?\b|yuan\b|million\b|billion\b)([a-z][a-z-]*)",
     re.IGNORECASE,
 )

@@ -310,6 +310,11 @@ def test_no_hits_is_not_answerable(documents):
         ("三大任务是什么？", 3),
         ("What are the four highlights of the injury-insurance pilot?", 4),
         ("Name 3 measures the article proposes.", 3),
+        ("What were the pilot's four highlights?", 4),
+        ("Which are the three directions?", 3),
+        # in English, a number outside the ask counts the subject, not what is asked for
+        ("What did four ministries decide to implement in September 2021?", 0),
+        ("How should the three parties achieve coordination?", 0),
         # names, dates and ordinals are not counts
         ("党的十八大以来习近平总书记几次同全总新一届领导班子成员集体谈话？", 0),
         ("党的二十大报告提出了什么？", 0),
