@@ -70,3 +70,21 @@ def test_the_answerer_uses_the_question_when_nothing_else_was_embedded():
     result = SearchResult("Who is he?", "hybrid", (Hit(chunk, 1, 1.0),), True)
     ExtractiveAnswerer(encoder).answer("Who is he?", result, index.documents)
     assert encoder.queries == ["Who is he?"]
+
+
+def test_a_headword_jieba_cuts_is_found_as_a_chain_of_corpus_bigrams():
+    # 新闻发布会 (news conference) is cut 新闻 + 发布会 in the text: no token of the index,
+    # but each of its bigrams is.
+    bigrams = frozenset({"新闻", "闻发", "发布", "布会"})
+    t = DICTIONARY.translate("When was the news conference held?", bigrams)
+    assert "新闻发布会" in t.terms
+    assert (
+        "新闻发布会"
+        not in DICTIONARY.translate("When was the news conference?", bigrams - {"闻发"}).terms
+    )
+
+    class Backend(frozenset):  # a backend's vocabulary: every lookup is a request
+        def prefetch(self, terms) -> None:
+            pass
+
+    assert "新闻发布会" not in DICTIONARY.translate("the news conference", Backend(bigrams)).terms

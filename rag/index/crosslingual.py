@@ -208,8 +208,15 @@ class Dictionary:
 
     def _lookup(self, phrase: str, vocabulary: Collection[str]) -> list[str]:
         exact = self._exact or {}
+        # A backend's vocabulary is looked up by request: the chains are left to the embedded
+        # index, whose vocabulary is in memory.
+        chains = not hasattr(vocabulary, "prefetch")
         for form in _variants(phrase):
-            found = [t for t in sorted(exact.get(form, ())) if t in vocabulary]
+            found = [
+                t
+                for t in sorted(exact.get(form, ()))
+                if t in vocabulary or (chains and _chained(t, vocabulary))
+            ]
             if found:
                 return found
         if " " in phrase:
@@ -221,6 +228,17 @@ class Dictionary:
             if found:
                 return found
         return []
+
+
+def _chained(term: str, vocabulary: Collection[str]) -> bool:
+    """Whether the corpus holds a headword of three or more characters as a chain of its
+    bigrams: jieba cuts 新闻发布会 (news conference) as 新闻 + 发布会, so the whole word is no
+    token of the index, yet every bigram of it is (the keyword leg then searches those)."""
+    return (
+        len(term) >= 3
+        and all("\u4e00" <= c <= "\u9fff" for c in term)
+        and all(term[k : k + 2] in vocabulary for k in range(len(term) - 1))
+    )
 
 
 def without_stopwords(query: str) -> str:
