@@ -88,3 +88,16 @@ def test_a_headword_jieba_cuts_is_found_as_a_chain_of_corpus_bigrams():
             pass
 
     assert "新闻发布会" not in DICTIONARY.translate("the news conference", Backend(bigrams)).terms
+
+
+def test_british_spelling_and_quotes_around_words_are_looked_up():
+    vocabulary = frozenset({"劳动", "组织", "经验", "北京"})
+    t = DICTIONARY.translate("Which 'Beijing experience' do labour organisations want?", vocabulary)
+    forms = dict(zip(t.content_words, t.forms, strict=True))
+    assert "经验" in forms["experience"]  # not "experience'" with the closing quote
+    assert "劳动" in forms["labour"] and "组织" in forms["organisation"]
+    # A word found as it is is never respelt (enterprise is no British -ise verb).
+    from rag.index.crosslingual import _american
+
+    assert _american("centre") == "center" and _american("programmes") == "programs"
+    assert DICTIONARY.translate("enterprise", frozenset({"企业"})).terms == ("企业",)

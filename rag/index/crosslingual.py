@@ -114,7 +114,8 @@ class Dictionary:
         """Chinese terms for an English query, keeping only those in ``vocabulary``."""
         exact = self._load()
         # "Jiang Jufeng's": the possessive is no part of the word (nor of its pinyin).
-        raw = [w.removesuffix("'s") for w in _WORD.findall(query.lower())]
+        # A closing quote ('Beijing experience') or a plural possessive (workers') neither.
+        raw = [w.removesuffix("'s").strip("'") for w in _WORD.findall(query.lower())]
         words = [w if w in STOPWORDS else _lemma(w) for w in raw]
         terms: list[str] = []
         content: list[str] = []
@@ -306,11 +307,38 @@ def _variants(word: str) -> list[str]:
     forms = [word]
     if " " in word or not word.isalpha():
         return forms
+    american = _american(word)
+    if american != word:
+        # CC-CEDICT glosses in American spelling; news in English is often British.
+        forms.append(american)
     for suffix, repl in (("ally", ""), ("al", ""), ("ly", ""), ("ed", ""), ("ed", "e"), ("ing", ""),
                          ("ing", "e"), ("er", ""), ("ers", ""), ("ion", "e"), ("ity", "")):  # fmt: skip
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             forms.append(word[: -len(suffix)] + repl)
     return forms
+
+
+_BRITISH = (
+    (re.compile(r"is(ation|ations|e|ed|es|ing)$"), r"iz\1"),  # organisation, recognise
+    (re.compile(r"our(s|ed|ing|able|ite|ites)?$"), r"or\1"),  # labour, favourite
+    (re.compile(r"([^aeiou])tre(s?)$"), r"\1ter\2"),  # centre, metre
+    (re.compile(r"(defen|offen|licen|preten)ce(s?)$"), r"\1se\2"),  # defence, licence
+    (re.compile(r"yse(s|d)?$"), r"yze\1"),  # analyse, paralysed
+    (re.compile(r"programme(s?)$"), r"program\1"),
+)
+
+
+def _american(word: str) -> str:
+    """The American spelling of a British one (labour -> labor, organisation -> organization);
+    the word itself when there is none. Only a fallback: a word found as it is (enterprise,
+    four) is never looked up so."""
+    if len(word) <= 5:
+        return word
+    for pattern, repl in _BRITISH:
+        changed = pattern.sub(repl, word, count=1)
+        if changed != word:
+            return changed
+    return word
 
 
 DICTIONARY = Dictionary()
