@@ -263,16 +263,9 @@ class ChatGenerator:
             if turn.answer:
                 lines.append(f"Assistant: {turn.answer[:_HISTORY_CHARS]}")
         user = "Conversation:\n" + "\n".join(lines) + f"\n\nLast question: {question}"
-        messages = [
-            {"role": "system", "content": REWRITE_PROMPT},
-            {"role": "user", "content": user},
-        ]
-        try:
-            content = self.complete(messages, max_tokens=120)
-        except GenerationError as e:
-            logger.warning("rewriting the follow-up failed, keeping it as asked: %s", e)
+        line = self._first_line(REWRITE_PROMPT, user, 120, "rewriting the follow-up")
+        if line is None:
             return None
-        line = next((ln.strip() for ln in content.splitlines() if ln.strip()), "")
         line = line.removeprefix("Standalone question:").strip().strip("\"'“”")
         return line or None
 
@@ -280,21 +273,25 @@ class ChatGenerator:
         """``question`` (one without Chinese) in Simplified Chinese for searching the articles,
         or None when the server failed or answered with no Chinese; the caller then searches
         with the question as asked (through the dictionary)."""
-        messages = [
-            {"role": "system", "content": TRANSLATE_PROMPT},
-            {"role": "user", "content": question},
-        ]
-        try:
-            content = self.complete(messages, max_tokens=200)
-        except GenerationError as e:
-            logger.warning("translating the question failed, searching it as asked: %s", e)
+        line = self._first_line(TRANSLATE_PROMPT, question, 200, "translating the question")
+        if line is None:
             return None
-        line = next((ln.strip() for ln in content.splitlines() if ln.strip()), "")
         line = line.strip("\"'“”「」")
         if not has_han(line) or len(line) > _MAX_TRANSLATION_CHARS:
             logger.warning("the model's translation is no question in Chinese: %r", line[:200])
             return None
         return line
+
+    def _first_line(self, system: str, user: str, max_tokens: int, task: str) -> str | None:
+        """The first non-empty line of the model's reply to one instruction, or None when the
+        request failed (logged; the caller keeps the question as asked)."""
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        try:
+            content = self.complete(messages, max_tokens=max_tokens)
+        except GenerationError as e:
+            logger.warning("%s failed, keeping the question as asked: %s", task, e)
+            return None
+        return next((ln.strip() for ln in content.splitlines() if ln.strip()), "")
 
     # ---- the client ----------------------------------------------------------------------
     def complete(self, messages: list[dict[str, str]], max_tokens: int | None = None) -> str:
