@@ -46,6 +46,7 @@ def test_defaults_are_the_documented_ones():
     assert (s.host, s.port, s.api_key, s.cors_origins) == ("127.0.0.1", 8000, None, ())
     assert s.read_only is False and s.log_questions is False
     assert s.max_body_bytes == 1_000_000 and s.llm_base_url is None and s.llm_timeout == 30.0
+    assert s.llm_translate_questions is True
     assert (s.chunk_size, s.chunk_overlap, s.rrf_k) == (300, 60, 60.0)
 
 
