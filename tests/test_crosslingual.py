@@ -101,3 +101,16 @@ def test_british_spelling_and_quotes_around_words_are_looked_up():
 
     assert _american("centre") == "center" and _american("programmes") == "programs"
     assert DICTIONARY.translate("enterprise", frozenset({"企业"})).terms == ("企业",)
+
+
+def test_the_policy_glossary_names_what_cc_cedict_lacks():
+    vocabulary = frozenset({"人社部", "新就业形态劳动者", "零工", "高质量发展", "发布会", "劳模"})
+    t = DICTIONARY.translate("Did the labour ministry hold a press conference?", vocabulary)
+    forms = dict(zip(t.content_words, t.forms, strict=True))
+    assert forms["labour ministry"] == ("人社部",) and "发布会" in forms["press conference"]
+    # Plurals and hyphens are read as the glossary's phrases are (gig workers = gig worker).
+    t = DICTIONARY.translate("How many gig workers and model workers are there?", vocabulary)
+    assert {"新就业形态劳动者", "零工", "劳模"} <= set(t.terms)
+    assert (
+        "高质量发展" in DICTIONARY.translate("What is high-quality development?", vocabulary).terms
+    )

@@ -107,6 +107,8 @@ class Dictionary:
                         for word in gloss.split():
                             if word not in STOPWORDS:
                                 partial.setdefault(word, set()).add(simplified)
+                for english, chinese in _glossary():
+                    exact.setdefault(english, set()).update(chinese)
                 self._exact, self._partial = exact, partial
         return self._exact
 
@@ -139,7 +141,7 @@ class Dictionary:
                 continue
             # The longest phrase first: "minimum wage" before "minimum" and "wage".
             n = 1
-            for size in (3, 2):
+            for size in (5, 4, 3, 2):
                 phrase = " ".join(words[i : i + size])
                 if (
                     len(words) - i >= size
@@ -269,6 +271,21 @@ def _cedict_lines() -> list[str]:
         return []
     path = root / "cedict" / "cedict_1_0_ts_utf-8_mdbg.txt"
     return path.read_text(encoding="utf-8").splitlines()
+
+
+def _glossary() -> list[tuple[str, set[str]]]:
+    """Chinese institutions and policy terms CC-CEDICT lacks (labour ministry -> 人社部), from
+    ``policy_glossary.tsv``; each English phrase as the questions' words are looked up
+    (lower case, lemmas, hyphens as spaces)."""
+    path = importlib.resources.files("rag.index") / "policy_glossary.tsv"
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        english, chinese = line.split("\t")
+        words = [w if w in STOPWORDS else _lemma(w) for w in _WORD.findall(english.lower())]
+        out.append((" ".join(words), set(chinese.split("|"))))
+    return out
 
 
 def _glosses(definitions: str) -> list[str]:
