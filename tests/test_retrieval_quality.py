@@ -106,18 +106,20 @@ def test_split_answers(real_engine):
     return summarise_answers(rows)
 
 
-def test_chinese_answers_lead_with_the_gold_sentence_on_the_test_split(test_split_answers):
-    """The issue 9 floors met so far: Chinese top-1, and short answers in both languages."""
+def test_the_floors_met_so_far_hold_on_the_test_split(test_split_answers):
+    """The issue 9 floors met so far: Chinese top-1, English recall, and short answers in both
+    languages."""
     s = test_split_answers
-    assert s["answered_questions/zh"] >= 20
+    assert s["answered_questions/zh"] >= 20 and s["answered_questions/en"] >= 20
     assert s["answer_top1/zh"] >= 0.80, s
+    assert s["answer_recall/en"] >= 0.95, s
     for lang in ("zh", "en"):
         assert s[f"median_sentences/{lang}"] <= 3, s
 
 
 @pytest.mark.xfail(
-    reason="issue 9 floors not all reached yet (recall 0.95 in both languages, English top-1 "
-    "0.80); measured figures in docs/answers.md",
+    reason="issue 9 floors not all reached yet (Chinese recall 0.95, English top-1 0.80); "
+    "measured figures in docs/answers.md",
     strict=False,
 )
 @pytest.mark.parametrize("lang", ["zh", "en"])
