@@ -568,8 +568,8 @@ def _introduction(
 
 
 #: An inline list must be among this many best sentences to answer a list question (3 until
-#: the sixth round: an English question can score the sentence holding a quoted list of the
-#: asked four qualities below the third, its words reaching it only through translations).
+#: the sixth round: an English question scores the sentence holding a quoted list of the
+#: asked four qualities sixth, its words reaching it only through translations).
 _INLINE_TOP = 5
 
 
