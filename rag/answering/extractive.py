@@ -567,10 +567,8 @@ def _introduction(
     return last if not text[last.sentence.end : first.sentence.start].strip() else None
 
 
-#: An inline list must be among this many best sentences to answer a list question (3 until
-#: the sixth round: an English question scores the sentence holding a quoted list of the
-#: asked four qualities sixth, its words reaching it only through translations).
-_INLINE_TOP = 5
+#: An inline list must be among this many best sentences to answer a list question.
+_INLINE_TOP = 3
 
 
 def _inline_list(
