@@ -84,10 +84,15 @@ def test_a_headword_jieba_cuts_is_found_as_a_chain_of_corpus_bigrams():
     )
 
     class Backend(frozenset):  # a backend's vocabulary: every lookup is a request
-        def prefetch(self, terms) -> None:
-            pass
+        requests: list[list[str]] = []
 
-    assert "新闻发布会" not in DICTIONARY.translate("the news conference", Backend(bigrams)).terms
+        def prefetch(self, terms) -> None:
+            self.requests.append(list(terms))
+
+    backend = Backend(bigrams)
+    assert "新闻发布会" in DICTIONARY.translate("the news conference", backend).terms
+    # Looked up in one request: the headwords and all their bigrams together.
+    assert any("新闻发布会" in r and "闻发" in r for r in backend.requests)
 
 
 def test_british_spelling_and_quotes_around_words_are_looked_up():

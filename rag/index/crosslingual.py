@@ -211,15 +211,14 @@ class Dictionary:
 
     def _lookup(self, phrase: str, vocabulary: Collection[str]) -> list[str]:
         exact = self._exact or {}
-        # A backend's vocabulary is looked up by request: the chains are left to the embedded
-        # index, whose vocabulary is in memory.
-        chains = not hasattr(vocabulary, "prefetch")
+        prefetch = getattr(vocabulary, "prefetch", None)
         for form in _variants(phrase):
-            found = [
-                t
-                for t in sorted(exact.get(form, ()))
-                if t in vocabulary or (chains and _chained(t, vocabulary))
-            ]
+            heads = sorted(exact.get(form, ()))
+            if prefetch is not None and heads:
+                # A backend's vocabulary answers by request: the headwords and their bigrams
+                # (for the chains) in one.
+                prefetch(heads + [h[k : k + 2] for h in heads for k in range(len(h) - 1)])
+            found = [t for t in heads if t in vocabulary or _chained(t, vocabulary)]
             if found:
                 return found
         if " " in phrase:
