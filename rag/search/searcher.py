@@ -173,9 +173,9 @@ class Searcher:
     ) -> tuple[list[str], float | None]:
         """The keyword leg's tokens for a query, and (for a query without Chinese) how much of
         it the corpus vocabulary covers once translated; None for Chinese queries."""
-        if has_han(query):
+        translation = translation or self._translate(query)
+        if translation is None:
             return tokenize(query), None
-        translation = translation or DICTIONARY.translate(query, self.index.keyword.vocabulary)
         tokens = tokenize(without_stopwords(query))
         return tokens + self.index.keyword.term_tokens(translation.terms), translation.coverage
 
