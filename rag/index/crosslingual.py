@@ -19,6 +19,8 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from functools import lru_cache
 
+from rag.index.tokenize import bigrams, in_corpus
+
 logger = logging.getLogger(__name__)
 
 _ENTRY = re.compile(r"^\S+ (\S+) \[[^\]]*\] /(.*)/$")
@@ -217,7 +219,7 @@ class Dictionary:
             if prefetch is not None and heads:
                 # A backend's vocabulary answers by request: the headwords and their bigrams
                 # (for the chains) in one.
-                prefetch(heads + [h[k : k + 2] for h in heads for k in range(len(h) - 1)])
+                prefetch(heads + [b for h in heads for b in bigrams(h)])
             found = [t for t in heads if t in vocabulary or _chained(t, vocabulary)]
             if found:
                 return found
@@ -239,7 +241,7 @@ def _chained(term: str, vocabulary: Collection[str]) -> bool:
     return (
         len(term) >= 3
         and all("\u4e00" <= c <= "\u9fff" for c in term)
-        and all(term[k : k + 2] in vocabulary for k in range(len(term) - 1))
+        and in_corpus(term, vocabulary)
     )
 
 

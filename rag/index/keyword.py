@@ -23,6 +23,7 @@ import numpy as np
 from scipy import sparse
 
 from rag.index.segments import keep_rows
+from rag.index.tokenize import bigrams
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +148,7 @@ class KeywordIndex:
 
     def frequency(self, token: str) -> int:
         """How many chunks hold ``token``."""
-        return sum(int(s.df[s.vocab[token]]) for s in self._segments if token in s.vocab)
+        return _document_frequency(self._segments, token)
 
     def term_tokens(self, terms: Sequence[str]) -> list[str]:
         """Extra query terms (an English question's translations) as tokens of this index: a
@@ -159,7 +160,7 @@ class KeywordIndex:
             if term in vocabulary:
                 out.append(term)
             else:
-                out.extend(term[i : i + 2] for i in range(len(term) - 1))
+                out.extend(bigrams(term))
         return list(dict.fromkeys(out))
 
     def scores(self, query_tokens: list[str]) -> np.ndarray:
@@ -180,7 +181,7 @@ class KeywordIndex:
         avg_len = np.float64(sum(s.total for s in segments)) / n_docs
         idf: dict[str, np.float32] = {}
         for token in set(known):
-            df = sum(int(s.df[s.vocab[token]]) for s in segments if token in s.vocab)
+            df = _document_frequency(segments, token)
             idf[token] = np.float32(math.log(1 + (n_docs - df + 0.5) / (df + 0.5)))
         k1, b = self.k1, self.b
         for token in known:
@@ -228,3 +229,8 @@ class KeywordIndex:
         with open(folder / "tokens.jsonl", encoding="utf-8") as f:
             index.set_tokens([json.loads(line) for line in f])
         return index
+
+
+def _document_frequency(segments: Sequence[_Segment], token: str) -> int:
+    """How many rows of ``segments`` hold ``token``."""
+    return sum(int(s.df[s.vocab[token]]) for s in segments if token in s.vocab)

@@ -15,6 +15,7 @@ import logging
 import re
 import threading
 import unicodedata
+from collections.abc import Collection
 
 _HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*\s*(?:%|万|亿|千|百|元|年|月|日|个|人|次|岁)?")
@@ -52,7 +53,18 @@ def tokenize(text: str) -> list[str]:
     for run in _HAN_RUN.findall(text):
         tokens.extend(w for w in jieba_tokenizer().lcut(run) if w.strip())
         if len(run) > 1:
-            tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
+            tokens.extend(bigrams(run))
         else:
             tokens.append(run)
     return tokens
+
+
+def bigrams(text: str) -> list[str]:
+    """The character bigrams of ``text``, in order (the index holds those of every Han run)."""
+    return [text[i : i + 2] for i in range(len(text) - 1)]
+
+
+def in_corpus(word: str, vocabulary: Collection[str]) -> bool:
+    """Whether the corpus holds ``word``: as a token, or as a chain of its bigrams (a word jieba
+    cut differently there: 新闻发布会 as 新闻 + 发布会)."""
+    return word in vocabulary or (len(word) > 1 and all(b in vocabulary for b in bigrams(word)))

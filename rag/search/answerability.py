@@ -16,7 +16,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from rag.index.keyword import KeywordIndex
-from rag.index.tokenize import has_han, jieba_tokenizer
+from rag.index.tokenize import has_han, in_corpus, jieba_tokenizer
 from rag.lexicon import ZH_STOPWORDS
 
 # Question words and particles carry no evidence about the corpus (one shared list).
@@ -106,10 +106,7 @@ def word_coverage(words: list[str], vocabulary: set[str]) -> float:
     (so a word jieba cut differently in the corpus still counts)."""
     if not words:
         return 0.0
-    found = [
-        w in vocabulary or all(w[i : i + 2] in vocabulary for i in range(len(w) - 1)) for w in words
-    ]
-    return sum(found) / len(words)
+    return sum(in_corpus(w, vocabulary) for w in words) / len(words)
 
 
 def gather_evidence(

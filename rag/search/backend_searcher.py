@@ -17,7 +17,7 @@ from collections.abc import Collection
 from rag import bylines
 from rag.index.backend import AUTHOR_MARK, IndexBackend, Scored, Vocabulary
 from rag.index.crosslingual import DICTIONARY, without_stopwords
-from rag.index.tokenize import has_han
+from rag.index.tokenize import bigrams, has_han
 from rag.search.answerability import (
     content_words,
     gather_evidence,
@@ -115,7 +115,7 @@ class BackendSearcher:
             hits.append(Hit(chunk, rank, float(fused.get(cid, 0.0)), scores, ranks))
         if has_han(query):
             words = content_words(query)
-            vocabulary.prefetch(words + [w[i : i + 2] for w in words for i in range(len(w) - 1)])
+            vocabulary.prefetch(words + [b for w in words for b in bigrams(w)])
         top_cosine = dense[0].score if dense else 0.0
         evidence = gather_evidence(query, top_cosine, vocabulary, coverage, names)  # type: ignore[arg-type]
         timings["total"] = _ms(t0)
