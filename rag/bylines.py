@@ -1,8 +1,11 @@
-"""Bylines: whether a question asks about an article's author, and where the author note is.
+"""Questions about the article itself, and where its text states the answer.
 
-Chinese news prints its authors in a note (``（作者为…）``, ``（作者单位：…）``); a question about
-the author's position or unit is answered from it. Both the searcher (which ranks the note's
-chunk first for such a question) and the answerer (which quotes it) read it here.
+Chinese news prints its authors in a note (``（作者为…）``, ``（作者单位：…）``) or in the dateline
+(``新华社北京1月11日电（记者王小明、李华）``); a question about the author, the author's position
+or unit is answered from it. A question may also ask when the article was published, where it
+comes from or what its title is (:func:`asked_fact`). Both the searcher (which ranks the note's
+chunk first for an author question, and treats a question about "this article" as covered by
+the corpus) and the answerer (which quotes the note) read it here.
 """
 
 from __future__ import annotations
@@ -14,14 +17,96 @@ from rag.index.pinyin import mentions
 from rag.lexicon import fold
 from rag.types import Chunk, Document
 
-_ABOUT_AUTHOR = re.compile(r"作者|谁写|撰写|执笔|author|wrote|writer|written by", re.IGNORECASE)
+_ABOUT_AUTHOR = re.compile(
+    r"作者|谁写|撰写|执笔|记者|author|wrote|writer|written by|reporter|journalist|correspondent|"
+    r"reported",
+    re.IGNORECASE,
+)
 _ASKS = re.compile(
     r"是谁|谁写|哪位|是什么人|叫什么名字|职务|职位|任职|担任什么|担任哪|头衔|身份|哪个单位|什么单位|"
     r"哪个机构|哪家单位|在哪.{0,3}工作|来自哪|\bwho\b|position|\bposts?\b|\brole|\bjob\b|"
     r"affiliat|organi[sz]ation|work(?:s|ed)? (?:for|at)|institution|\bunit\b",
     re.IGNORECASE,
 )
-NOTE = re.compile(r"[(（]\s*作者[^()（）\n]{1,120}[)）]")
+#: An author note (（作者为…）, （本文作者系…）) or a dateline's reporters (…电（记者王小明、李华）).
+NOTE = re.compile(r"[(（]\s*(?:本文)?(?:作者|记者)[^()（）\n]{1,120}[)）]")
+
+# ---- what a question asks about the article itself ---------------------------------------------
+#: Words by which a question points at the article itself.
+_SELF = (
+    r"(?:这篇|本篇|该篇|此篇|这则|这条)(?:文章|报道|新闻|评论|社论|述评|通讯|稿件|消息)?|"
+    r"本文|该文|此文|原文|文章|报道|新闻|稿件|消息"
+)
+_PUBLISHED = r"发表|发布|刊发|刊登|刊出|发稿|见报|推出|写成|撰写"
+_WHEN = r"什么时候|何时|哪天|哪一天|哪年|几号|几月几日|什么日期|哪个日期"
+_EN_ARTICLE = (
+    r"(?:the|this|that|his|her|their|(?:\w+ ){0,3}\w+'s) (?:article|story|report|piece|news|op-ed|"
+    r"commentary|editorial)s?(?: (?:on|about|by|of|from) [^?]{0,60}?)?"
+)
+# Each anchored on the article as the subject: 文章中提到的政策是什么时候发布的？ asks about the
+# policy, not the article; 报道提到的资金来源 about the money.
+_FACTS = {
+    "date": re.compile(
+        rf"(?:{_SELF})(?:是|于|在|的|最初|首次|最早){{0,2}}(?:{_WHEN}).{{0,4}}(?:{_PUBLISHED})|"
+        rf"(?:{_SELF})(?:{_PUBLISHED})(?:于|在|的)?(?:{_WHEN})|"
+        rf"(?:{_SELF})的?(?:{_PUBLISHED})(?:日期|时间)|"
+        rf"\bwhen (?:was|were|is) {_EN_ARTICLE} (?:first )?(?:published|written|released|posted|"
+        rf"run|dated)\b|\b(?:publication|release) date of {_EN_ARTICLE}",
+        re.IGNORECASE,
+    ),
+    "source": re.compile(
+        rf"(?:{_SELF})的?(?:来源|出处)|(?:{_SELF})(?:来源于|来自|出自|刊登在|刊发在|发表在|发布在)"
+        rf"(?:哪|什么)|(?:{_SELF}).{{0,6}}(?:哪家媒体|哪个媒体|什么媒体|哪家报|哪份报|哪个网站|"
+        rf"哪家网站|哪家通讯社|哪个通讯社)|\bsource of {_EN_ARTICLE}|"
+        rf"\bwhich (?:newspaper|paper|publication|outlet|media outlet|website|site|news agency)"
+        rf"\b.{{0,40}}\b(?:publish|run|carr|print|release)|\bwhere (?:was|were|is) {_EN_ARTICLE} "
+        rf"(?:published|from|printed|run)\b|\bwho published {_EN_ARTICLE}",
+        re.IGNORECASE,
+    ),
+    "title": re.compile(
+        rf"(?:{_SELF})的?(?:标题|题目|篇名)|(?:{_SELF})(?:叫|题为|名为)什么|"
+        rf"\b(?:title|headline) of {_EN_ARTICLE}|\bwhat is {_EN_ARTICLE} (?:called|titled)\b|"
+        rf"\bwhat (?:title|headline)\b",
+        re.IGNORECASE,
+    ),
+}
+# A heading of a part of the article is asked by these, not the article's title.
+_PART = re.compile(r"小标题|部分|段落|章节|\bheadings?\b|\bsubtitle|\bsection", re.IGNORECASE)
+#: Words of a question about the article itself that say what is asked, not what it is about.
+FACT_WORDS_ZH = frozenset(
+    "发表 发布 刊发 刊登 刊出 发稿 见报 推出 撰写 标题 题目 篇名 来源 来源于 来自 出处 出自 媒体 网站 报纸 "
+    "通讯社 记者 作者 写作 执笔 原文 消息 评论 社论 述评 通讯".split()
+)
+FACT_WORDS_EN = frozenset(
+    """article story report piece news item editorial commentary publish published publication
+    release released post posted date dated write written wrote writer author reporter
+    journalist correspondent source title titled headline newspaper paper outlet media website
+    site agency run""".split()
+)
+
+
+def asked_fact(question: str) -> str | None:
+    """What a question asks about the article itself: ``"date"`` (when it was published),
+    ``"source"`` (the publication it comes from), ``"title"``, or None.
+
+    The question must point at the article (这篇报道, 本文, the article…): 中汽协何时发布了数据？
+    asks about an event the article reports, not about the article.
+    """
+    q = fold(question)
+    for kind, pattern in _FACTS.items():
+        if pattern.search(q) and not (kind == "title" and _PART.search(q)):
+            return kind
+    return None
+
+
+def about_article_only(question: str, topic_words: Iterable[str]) -> bool:
+    """A question about the article itself (its author, date, source or title) that names no
+    topic of its own (这篇报道是谁写的？, When was this story published?): it is about the
+    article at hand, whatever words the corpus holds. ``topic_words``: the question's content
+    words (Chinese words, or English ones once function words are out)."""
+    if asked_fact(question) is None and not _ABOUT_AUTHOR.search(fold(question)):
+        return False
+    return all(w in FACT_WORDS_ZH or w in FACT_WORDS_EN for w in topic_words)
 
 
 def asks_about_author(question: str, documents: Mapping[str, Document]) -> bool:
@@ -53,17 +138,20 @@ def note_span(document: Document) -> tuple[int, int] | None:
 
 
 def asked_document(
-    question: str, documents: Mapping[str, Document], ranked: Iterable[str]
+    question: str,
+    documents: Mapping[str, Document],
+    ranked: Iterable[str],
+    has: Callable[[Document], bool] = lambda doc: note_span(doc) is not None,
 ) -> Document | None:
-    """The article an author question is about: the one whose author it names, else whose
-    title it quotes, else the best-ranked one (``ranked``: document ids, best first) that
-    prints an author note."""
+    """The article a question about an article is about: the one whose author it names, else
+    whose title it quotes, else the best-ranked one (``ranked``: document ids, best first);
+    the first of these that ``has`` what is asked (by default, an author note)."""
     q = fold(question)
     named = (d for d in documents.values() if any(mentions(q, n) for n in d.authors))
     titled = (d for d in documents.values() if d.title and fold(d.title) in q)
     in_rank = (documents[i] for i in ranked if i in documents)
     for doc in (*named, *titled, *in_rank):
-        if note_span(doc) is not None:
+        if has(doc):
             return doc
     return None
 

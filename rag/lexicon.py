@@ -23,6 +23,13 @@ ZH_STOPWORDS = ZH_QUESTION_WORDS | frozenset(
     "一下 介绍 这篇 文章 文中 本文 作者 主要 提到 提出 认为 分别 目前 关于 有关 我们 他们 可以 "
     "能够 应该 需要 还有 以及 或者 还是 因为 所以 这个 那个 这些 那些 其中".split()
 )
+#: Words that name the kind of answer a question wants (a position, a time, a reason), not
+#: what it is about: 陈士华担任什么职务？ is answered by 副秘书长陈士华表示…, which says neither
+#: 担任 nor 职务. They are no evidence that the articles cover the question's topic.
+ZH_ASK_TERMS = frozenset(
+    "职务 职位 头衔 身份 担任 任职 现任 时候 时间 日期 地点 原因 理由 名字 名称 这则 这条 该文 "
+    "此文 本篇 报道 新闻 稿件".split()
+)
 #: Characters that only occur in question words (a token holding one asks, it does not say).
 ZH_QUESTION_CHARS = frozenset("哪吗呢么啥谁")
 

@@ -166,7 +166,11 @@ class ExtractiveAnswerer:
             logger.warning("hits from unknown documents ignored: %s", ", ".join(sorted(missing)))
             hits = [h for h in hits if h.chunk.doc_id in documents]
         english = not has_han(question)
-        headings = _HEADING_QUESTION.search(question) is not None
+        # The article's own title is a fact of the article (below), not a section heading.
+        headings = (
+            _HEADING_QUESTION.search(question) is not None
+            and metadata.asked_fact(question) != "title"
+        )
         candidates = _gather(hits, documents, headings)
         if headings and chunks_of is not None:
             titles = _section_headings(hits, documents, chunks_of, candidates)
@@ -191,6 +195,10 @@ class ExtractiveAnswerer:
             if author:
                 lines.extend(author)
                 return _answer(question, lines, citer, notes)
+        fact = self._fact_answer(question, hits, documents, chunks_of, citer, english)
+        if fact:
+            lines.extend(fact)
+            return _answer(question, lines, citer, notes)
         candidates = [c for c in candidates if not _AUTHOR_NOTE.match(fold(c.text))]
         if not candidates:
             return not_found(question, result.hits)
@@ -311,26 +319,61 @@ class ExtractiveAnswerer:
         found = metadata.find_author_note(question, hits, documents)
         if found is None:
             return []
-        doc = found.document
-        hit = next(
-            (h for h in hits if h.chunk.doc_id == doc.doc_id and
-             h.chunk.start <= found.start and found.end <= h.chunk.end),
-            None,
-        )  # fmt: skip
-        if hit is None and chunks_of is not None:
-            chunk = next(
-                (c for c in chunks_of(doc.doc_id) if c.start <= found.start and found.end <= c.end),
-                None,
-            )
-            if chunk is not None:
-                hit = Hit(chunk, len(hits) + 1, 0.0)
-        if hit is None:
+        note = _span(found.document, found.start, found.end, hits, chunks_of)
+        if note is None:
             return []
-        note = _Candidate(
-            Sentence(found.quote, found.start, found.end), doc.doc_id, hit, hit.rank, 0, False
-        )
-        lead = metadata.author_line(doc, english)
-        return [lead + found.quote + citer.mark(note)] if lead else [found.quote + citer.mark(note)]
+        lead = metadata.author_line(found.document, english)
+        return [lead + found.quote + citer.mark(note)]
+
+    def _fact_answer(
+        self,
+        question: str,
+        hits: list[Hit],
+        documents: Mapping[str, Document],
+        chunks_of: Callable[[str], list[Chunk]] | None,
+        citer: _Citer,
+        english: bool,
+    ) -> list[str]:
+        """The article's date, source or title, quoting the text that states it (the
+        dateline, the printed title); from the metadata alone when no text does."""
+        found = metadata.find_fact(question, hits, documents)
+        if found is None:
+            return []
+        line = metadata.fact_line(found, english)
+        if found.end > found.start:
+            quoted = _span(found.document, found.start, found.end, hits, chunks_of)
+            if quoted is not None:
+                return [line + found.quote + citer.mark(quoted)]
+        # No text states it: the article's best passage goes with the answer, uncited.
+        hit = next((h for h in hits if h.chunk.doc_id == found.document.doc_id), None)
+        if hit is not None:
+            citer.hits.setdefault(hit.chunk.chunk_id, hit)
+        return [line]
+
+
+def _span(
+    doc: Document,
+    start: int,
+    end: int,
+    hits: Sequence[Hit],
+    chunks_of: Callable[[str], list[Chunk]] | None,
+) -> _Candidate | None:
+    """A span of a document as a candidate to cite: in a retrieved chunk that holds it, else in
+    any of the document's chunks that does (``chunks_of``)."""
+    hit = next(
+        (h for h in hits if h.chunk.doc_id == doc.doc_id and
+         h.chunk.start <= start and end <= h.chunk.end),
+        None,
+    )  # fmt: skip
+    if hit is None and chunks_of is not None:
+        chunk = next((c for c in chunks_of(doc.doc_id) if c.start <= start and end <= c.end), None)
+        if chunk is not None:
+            hit = Hit(chunk, len(hits) + 1, 0.0)
+    if hit is None:
+        return None
+    return _Candidate(
+        Sentence(doc.text[start:end], start, end), doc.doc_id, hit, hit.rank, 0, False
+    )
 
 
 def _answer(question: str, lines: list[str], citer: _Citer, notes: list[str]) -> Answer:

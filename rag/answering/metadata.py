@@ -1,20 +1,39 @@
-"""Questions about the article itself: who wrote it, and the author's position or unit.
+"""Questions about the article itself: who wrote it, the author's position or unit, when it
+was published, where it comes from, its title.
 
-The answer comes from the document's metadata (``authors``, ``affiliation``), and the citation
-is the text that states it: the ``（作者为…）`` / ``（作者单位：…）`` note printed with the article,
-as a verbatim slice. The article is the one the question names (an author's name, or the
-title), else the best-ranked retrieved article that has such a note.
+The answer comes from the document's metadata (``authors``, ``published``, ``site``,
+``title``), and the citation is the text that states it, as a verbatim slice: the
+``（作者为…）`` / ``（作者单位：…）`` note printed with the article, the dateline
+(``新华社北京1月11日电（记者王小明、李华）``), the title where the text prints it. The article is
+the one the question names (an author's name, or the title), else the best-ranked retrieved
+article that has what is asked.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from rag.bylines import asked_note, asks_about_author, names_author
+from rag.bylines import asked_document, asked_fact, asked_note, asks_about_author, names_author
 from rag.types import Document, Hit
 
-__all__ = ["asks_about_author", "names_author", "find_author_note", "author_line"]
+__all__ = [
+    "asks_about_author",
+    "asked_fact",
+    "names_author",
+    "find_author_note",
+    "author_line",
+    "find_fact",
+    "fact_line",
+]
+
+# A dateline opening a paragraph: 新华社北京1月11日电（记者王小明、李华）, 本报讯（记者张三）.
+_DATELINE = re.compile(
+    r"(?:^|\n)\s*([^。！？\n]{0,24}?(?:\d{1,2}月\d{1,2}日电|讯)(?:\s*[（(][^（）()\n]{1,40}[）)])?)"
+)
+_DATELINE_REACH = 400  # characters: a dateline opens the article
+_SHORT_LINE = 60  # characters: a line that only dates the article is quoted whole
 
 
 @dataclass(frozen=True)
@@ -43,5 +62,123 @@ def author_line(doc: Document, english: bool) -> str:
     if not doc.authors:
         return ""
     if english:
-        return f"Author: {', '.join(doc.authors)}."
+        return f"Author: {', '.join(doc.authors)}. "
     return f"作者：{'、'.join(doc.authors)}。"
+
+
+@dataclass(frozen=True)
+class FactAnswer:
+    """A fact of the article asked about (its date, source or title) and the span of its text
+    that states it (``start == end`` when only the metadata does)."""
+
+    document: Document
+    kind: str
+    value: str
+    start: int
+    end: int
+
+    @property
+    def quote(self) -> str:
+        return self.document.text[self.start : self.end]
+
+
+def _value(doc: Document, kind: str) -> str:
+    if kind == "date":
+        return doc.published
+    if kind == "source":
+        return doc.site or (_dateline(doc) or ("", 0, 0))[0]
+    return doc.title if kind == "title" else ""
+
+
+def _dateline(doc: Document) -> tuple[str, int, int] | None:
+    m = _DATELINE.search(doc.text[:_DATELINE_REACH])
+    return (m.group(1), m.start(1), m.end(1)) if m else None
+
+
+def find_fact(
+    question: str, hits: Sequence[Hit], documents: Mapping[str, Document]
+) -> FactAnswer | None:
+    """The date, source or title of the article the question asks about, and where its text
+    states it; None when the question asks none of these or no article has it."""
+    kind = asked_fact(question) or asked_fact(_titles_as_article(question, documents))
+    if kind is None:
+        return None
+    ranked = [h.chunk.doc_id for h in hits]
+    doc = asked_document(question, documents, ranked, lambda d: bool(_value(d, kind)))
+    if doc is None:
+        return None
+    value, start, end = _value(doc, kind), 0, 0
+    if kind == "title":
+        at = doc.text.find(doc.title)
+        if at >= 0:
+            start, end = at, at + len(doc.title)
+    elif (printed := _printed(doc, _date_pattern(value) if kind == "date" else value)) is not None:
+        # The page prints it with the article: 《人民日报》（2024年03月05日 05 版）.
+        start, end = printed
+    elif (line := _dateline(doc)) is not None and (kind == "source" or _dated(line[0], value)):
+        # The dateline states the day (1月11日电) and the agency (新华社).
+        start, end = line[1], line[2]
+    return FactAnswer(doc, kind, value, start, end)
+
+
+def _date_pattern(published: str) -> re.Pattern[str] | None:
+    """The published date (YYYY-MM-DD) as pages print it: 2024年03月05日, 2024年3月5日, 2024-03-05."""
+    try:
+        y, m, d = (int(p) for p in published.split("-"))
+    except ValueError:
+        return None
+    return re.compile(
+        rf"{y}\s*年\s*0?{m}\s*月\s*0?{d}\s*日|{y}\s*[-/.]\s*0?{m}\s*[-/.]\s*0?{d}(?!\d)"
+    )
+
+
+def _printed(doc: Document, what: str | re.Pattern[str] | None) -> tuple[int, int] | None:
+    """Where the text prints ``what`` (the source's name, the date's pattern) on a short line of
+    its own that is no sentence (an issue line, a credit line); None when it prints it only in
+    the body's sentences or not at all (人民日报曾多次报道。 says nothing about where the article
+    appeared)."""
+    if not what:
+        return None
+    pattern = what if isinstance(what, re.Pattern) else re.compile(re.escape(what))
+    for found in pattern.finditer(doc.text):
+        start = doc.text.rfind("\n", 0, found.start()) + 1
+        end = doc.text.find("\n", found.end())
+        end = len(doc.text) if end < 0 else end
+        line = doc.text[start:end]
+        if end - start <= _SHORT_LINE and not any(mark in line for mark in "。！？"):
+            return start, end
+    return None
+
+
+def _titles_as_article(question: str, documents: Mapping[str, Document]) -> str:
+    """The question with an article's quoted title read as "the article": 《让乡村产业更有活力》
+    是什么时候发表的？ asks the article's date. Only the corpus's own titles: 《意见》是什么时候
+    发布的？ asks about the policy the article quotes."""
+    for doc in documents.values():
+        if doc.title and f"《{doc.title}》" in question:
+            question = question.replace(f"《{doc.title}》", "这篇文章")
+    return question
+
+
+def _dated(dateline: str, published: str) -> bool:
+    """Whether a dateline's day is the published date's (1月11日 for 2024-01-11)."""
+    parts = published.split("-")
+    if len(parts) != 3:
+        return False
+    return f"{int(parts[1])}月{int(parts[2])}日" in dateline
+
+
+def fact_line(found: FactAnswer, english: bool) -> str:
+    """The sentence leading the answer (发布日期：2024年1月11日。), saying so when no text of the
+    article states it and the page's metadata does."""
+    value = found.value
+    if found.kind == "date" and not english:
+        y, m, d = (value.split("-") + ["", ""])[:3]
+        value = f"{y}年{int(m)}月{int(d)}日" if m and d else value
+    if english:
+        label = {"date": "Published", "source": "Source", "title": "Title"}[found.kind]
+        tail = " " if found.end > found.start else " (from the page's metadata)"
+        return f"{label}: {value}.{tail}"
+    label = {"date": "发布日期", "source": "来源", "title": "标题"}[found.kind]
+    tail = "" if found.end > found.start else "（据网页的元数据，正文未载明）"
+    return f"{label}：{value}。{tail}"

@@ -245,6 +245,13 @@ def _chained(term: str, vocabulary: Collection[str]) -> bool:
     )
 
 
+def english_content_words(query: str) -> list[str]:
+    """An English question's content words as lemmas (function words out): When was the
+    article published? -> [publish]."""
+    words = (w.removesuffix("'s").strip("'") for w in _WORD.findall(query.lower()))
+    return [_lemma(w) for w in words if w and w not in STOPWORDS]
+
+
 def without_stopwords(query: str) -> str:
     """An English question less its function words (what, is, the), for a keyword index: they
     would match the few English passages of a Chinese corpus (reference lists, song titles)

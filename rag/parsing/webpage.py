@@ -78,7 +78,10 @@ def parse_html(data: bytes, source: str) -> Document:
     if not title:
         title = body.split("\n", 1)[0][:40]
     authors = meta.authors or _authors(extracted.author or "")
-    published = parse_date(extracted.date or "") or meta.published
+    # The date the page prints by the article (2024年03月05日05:32 | 来源：…) before trafilatura's:
+    # without a date in the page's tags, trafilatura guesses one, and a lone year reads as
+    # 1 January (2024-01-01 for a page printed on 5 March).
+    published = meta.published or parse_date(extracted.date or "")
     url = extracted.url or ""
     origin = url or source
     return Document(

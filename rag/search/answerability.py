@@ -15,12 +15,15 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from rag.bylines import about_article_only
+from rag.index.crosslingual import english_content_words
 from rag.index.keyword import KeywordIndex
 from rag.index.tokenize import has_han, in_corpus, jieba_tokenizer
-from rag.lexicon import ZH_STOPWORDS
+from rag.lexicon import ZH_ASK_TERMS, ZH_STOPWORDS
 
-# Question words and particles carry no evidence about the corpus (one shared list).
-_ZH_STOPWORDS = ZH_STOPWORDS
+# Question words and particles carry no evidence about the corpus (one shared list), nor do
+# the words naming the kind of answer wanted (职务, 时间, 原因).
+_ZH_STOPWORDS = ZH_STOPWORDS | ZH_ASK_TERMS
 logger = logging.getLogger(__name__)
 _WORD = re.compile(r"^[\u3400-\u9fff]{2,}$")
 
@@ -32,6 +35,9 @@ class Evidence:
     top_cosine: float
     coverage: float | None  # share of content words found in the corpus; None for non-Chinese
     language: str
+    #: The question asks about the article at hand (its author, date, source, title) and names
+    #: no topic: no cosine says anything about it, only whether there is an article.
+    about_article: bool = False
 
 
 @dataclass(frozen=True)
@@ -122,7 +128,11 @@ def gather_evidence(
     metadata): a question naming an author is about the corpus though the keyword index never
     saw the name, and its other words (担任, 职务) need not occur in the text either.
     """
-    if not has_han(query):
+    chinese = has_han(query)
+    if about_article_only(query, content_words(query) if chinese else english_content_words(query)):
+        # 这篇报道是谁写的？ When was this story published? The article at hand is the topic.
+        return Evidence(top_cosine, 1.0, "zh" if chinese else "other", about_article=True)
+    if not chinese:
         return Evidence(top_cosine, translated_coverage, "other")
     if any(n and n in query for n in names):
         # The question is about one of the corpus's authors (their position, unit, writing).
@@ -140,6 +150,8 @@ def is_answerable(
     """
     if not retrieved:
         return False
+    if evidence.about_article:
+        return True
     coverage = evidence.coverage or 0.0
     if evidence.language == "zh":
         if evidence.top_cosine >= thresholds.strong_cosine_zh:

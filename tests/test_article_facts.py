@@ -1,0 +1,271 @@
+"""Questions about the article itself on news pages: who reported it, when it was published,
+where it comes from, its title; and fact questions whose words only say what is asked
+(陈士华担任什么职务？).
+
+The two pages in ``tests/data/news`` were written for these tests in the layout of Chinese news
+sites (a Xinhua dateline with its reporters; a People's Daily commentary with an author note,
+a date line and an issue line), so that nothing here is fitted to the bundled page.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from rag import bylines
+from rag.answering import metadata
+from rag.index.crosslingual import english_content_words
+from rag.index.tokenize import has_han
+from rag.search.answerability import content_words
+from rag.types import Chunk, Document, Hit
+
+NEWS = Path(__file__).resolve().parent / "data" / "news"
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("这篇报道是什么时候发布的？", "date"),
+        ("这篇文章发表于哪天？", "date"),
+        ("文章的发布时间是？", "date"),
+        ("When was the article published?", "date"),
+        ("When was the story on new energy vehicle sales published?", "date"),
+        ("这篇报道来源于哪家媒体？", "source"),
+        ("这篇评论刊登在哪家报纸？", "source"),
+        ("Which newspaper published this story?", "source"),
+        ("What is the source of this article?", "source"),
+        ("鲁全的文章标题是什么？", "title"),
+        ("这篇文章的题目是什么？", "title"),
+        ("What is the title of Lu Quan's article?", "title"),
+        # About what the article reports, not about the article.
+        ("中汽协何时发布了数据？", None),
+        ("文章中提到的政策是什么时候发布的？", None),
+        ("报道提到的资金来源是什么？", None),
+        # A heading of a part of the article, not its title.
+        ("北京工会那篇文章中讨论讲话意义的部分用的小标题是什么？", None),
+        ("Under what heading does the article describe the policy framework?", None),
+        ("本版开设的新专栏叫什么名字？", None),
+    ],
+)
+def test_asked_fact(question, kind):
+    assert bylines.asked_fact(question) == kind
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("这篇新闻是谁写的？", True),
+        ("这篇报道是什么时候发布的？", True),
+        ("这篇报道来源于哪家媒体？", True),
+        ("Who reported this story?", True),
+        ("When was the article published?", True),
+        # A topic of its own: the corpus must cover it like any other question's.
+        ("谁写了关于红烧肉的文章？", False),
+        ("When was the story on new energy vehicle sales published?", False),
+        # Not about the article.
+        ("陈士华担任什么职务？", False),
+        ("红烧肉怎么做才好吃？", False),
+    ],
+)
+def test_about_article_only(question, expected):
+    words = content_words(question) if has_han(question) else english_content_words(question)
+    assert bylines.about_article_only(question, words) is expected
+
+
+def test_words_naming_the_kind_of_answer_are_no_topic():
+    # 担任 and 职务 say what is asked; the corpus need not hold them to answer.
+    assert content_words("陈士华担任什么职务？") == ["陈士华"]
+    assert "发布" in content_words("中汽协何时发布了数据？")
+
+
+NEWS_DOC = Document(
+    doc_id="n",
+    title="我国新能源汽车产销量连续九年位居全球第一",
+    text="新华社北京1月11日电（记者王小明、李华）中国汽车工业协会11日发布数据显示，产销量连续9年位居全球第一。\n"
+    "数据显示，汽车出口491万辆。",
+    authors=("王小明", "李华"),
+    published="2024-01-11",
+    site="新华网",
+)
+COMMENTARY = Document(
+    doc_id="c",
+    title="让乡村产业更有活力",
+    text="乡村振兴，产业振兴是重中之重。人民日报曾多次报道。\n（作者系中国农业大学经济管理学院教授）\n"
+    "《人民日报》（2024年03月05日05版）",
+    authors=("赵明远",),
+    published="2024-03-05",
+    site="人民日报",
+)
+UNDATED = Document(doc_id="u", title="没有日期的文章", text="正文。")
+DOCS = {"n": NEWS_DOC, "c": COMMENTARY, "u": UNDATED}
+
+
+def _hits(*doc_ids: str) -> list[Hit]:
+    out = []
+    for rank, doc_id in enumerate(doc_ids, start=1):
+        text = DOCS[doc_id].text
+        out.append(Hit(Chunk(f"{doc_id}-0", doc_id, 0, text, 0, len(text)), rank, 1.0))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("question", "ranked", "doc", "value", "quote"),
+    [
+        # The dateline states the day and the agency.
+        (
+            "这篇报道是什么时候发布的？",
+            ("n", "c"),
+            "n",
+            "2024-01-11",
+            "新华社北京1月11日电（记者王小明、李华）",
+        ),
+        # An issue line prints the full date and the paper; the body's 人民日报 is no source line.
+        (
+            "这篇评论是什么时候发表的？",
+            ("c", "n"),
+            "c",
+            "2024-03-05",
+            "《人民日报》（2024年03月05日05版）",
+        ),
+        (
+            "这篇评论刊登在哪家报纸？",
+            ("c", "n"),
+            "c",
+            "人民日报",
+            "《人民日报》（2024年03月05日05版）",
+        ),
+        # A quoted title names the article, whatever ranks first.
+        (
+            "《让乡村产业更有活力》是什么时候发表的？",
+            ("n", "c"),
+            "c",
+            "2024-03-05",
+            "《人民日报》（2024年03月05日05版）",
+        ),
+        # The title is the metadata's; this text does not print it.
+        (
+            "What is the title of Zhao Mingyuan's article?",
+            ("n", "c"),
+            "c",
+            "让乡村产业更有活力",
+            "",
+        ),
+        # An article without a date is passed over for one with.
+        (
+            "When was the article published?",
+            ("u", "n"),
+            "n",
+            "2024-01-11",
+            "新华社北京1月11日电（记者王小明、李华）",
+        ),
+    ],
+)
+def test_find_fact_quotes_the_text_that_states_it(question, ranked, doc, value, quote):
+    found = metadata.find_fact(question, _hits(*ranked), DOCS)
+    assert found is not None
+    assert (found.document.doc_id, found.value, found.quote) == (doc, value, quote)
+    # A verbatim slice of the text people see, at its offsets.
+    assert found.document.text[found.start : found.end] == quote
+
+
+def test_fact_lines_say_where_the_value_comes_from():
+    dated = metadata.find_fact("这篇报道是什么时候发布的？", _hits("n"), DOCS)
+    assert metadata.fact_line(dated, english=False) == "发布日期：2024年1月11日。"
+    assert metadata.fact_line(dated, english=True) == "Published: 2024-01-11. "
+    titled = metadata.find_fact("这篇文章的标题是什么？", _hits("c"), DOCS)
+    assert metadata.fact_line(titled, english=False).endswith("（据网页的元数据，正文未载明）")
+    assert metadata.find_fact("这篇文章是什么时候发表的？", _hits("u"), {"u": UNDATED}) is None
+    assert metadata.find_fact("职业伤害保障试点有哪四个亮点？", _hits("n"), DOCS) is None
+
+
+def test_reporters_in_a_dateline_are_an_author_note():
+    start, end = bylines.note_span(NEWS_DOC)
+    assert NEWS_DOC.text[start:end] == "（记者王小明、李华）"
+    assert bylines.asks_about_author("这篇报道的记者是谁？", DOCS)
+    assert bylines.asks_about_author("Who reported this story?", DOCS)
+
+
+# ---- end to end, real model -------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def news_engine(real_encoder, tmp_path_factory):
+    from rag.engine import Engine, EngineConfig
+
+    config = EngineConfig(index_dir=tmp_path_factory.mktemp("news") / "default", corpus=(NEWS,))
+    engine = Engine(config, encoder=real_encoder)
+    engine.warm_up()
+    return engine
+
+
+def _check_citations(engine, answer):
+    docs = {d.doc_id: d for d in engine.documents()}
+    for c in answer.citations:
+        assert docs[c.doc_id].text[c.start : c.end] == c.quote
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("question", "lead", "quoted"),
+    [
+        ("这篇关于新能源汽车的新闻是谁写的？", "作者：王小明、李华。", "（记者王小明、李华）"),
+        (
+            "Who reported the story on new energy vehicles?",
+            "Author: 王小明, 李华.",
+            "（记者王小明、李华）",
+        ),
+        ("赵明远在哪个单位工作？", "作者：赵明远。", "（作者系中国农业大学经济管理学院教授）"),
+        (
+            "《让乡村产业更有活力》是什么时候发表的？",
+            "发布日期：2024年3月5日。",
+            "《人民日报》（2024年03月05日05版）",
+        ),
+        (
+            "这篇关于新能源汽车的报道是什么时候发布的？",
+            "发布日期：2024年1月11日。",
+            "新华社北京1月11日电（记者王小明、李华）",
+        ),
+        ("这篇评论刊登在哪家报纸？", "来源：人民日报。", "《人民日报》（2024年03月05日05版）"),
+        # Words naming the kind of answer (担任, 职务) no longer make the flag say "not found".
+        ("陈士华担任什么职务？", "", "中国汽车工业协会副秘书长陈士华表示"),
+    ],
+)
+def test_news_page_questions_about_the_article(news_engine, question, lead, quoted):
+    answer = news_engine.ask(question, top_k=5)
+    assert answer.answerable, answer.text
+    assert lead in answer.text
+    assert quoted in answer.citations[0].quote
+    _check_citations(news_engine, answer)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "question",
+    [
+        "这篇报道提到的红烧肉怎么做？",
+        "谁写了关于红烧肉的文章？",
+        "2022年卡塔尔世界杯的冠军是哪支球队？",
+    ],
+)
+def test_news_page_off_topic_questions_stay_not_found(news_engine, question):
+    assert not news_engine.ask(question, top_k=5).answerable
+
+
+@pytest.mark.slow
+def test_article_date_over_http(news_engine):
+    from tests.conftest import serve
+
+    with serve(news_engine) as server:
+        request = urllib.request.Request(
+            f"{server.url}/ask",
+            data=json.dumps(
+                {"question": "When was the article on rural industries published?"}
+            ).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            body = json.loads(response.read())
+    assert "Published: 2024-03-05." in body["answer"]
+    citation = body["citations"][0]
+    assert citation["quote"] == "《人民日报》（2024年03月05日05版）"
