@@ -119,3 +119,43 @@ def test_the_policy_glossary_names_what_cc_cedict_lacks():
     assert (
         "高质量发展" in DICTIONARY.translate("What is high-quality development?", vocabulary).terms
     )
+
+
+def test_the_policy_glossary_covers_news_beyond_labour():
+    vocabulary = frozenset(
+        {"新能源汽车", "新能源", "汽车", "销售", "零售额", "同比", "环比", "碳中和", "双碳"}
+        | {"一带一路", "人类命运共同体", "人类", "中国人民银行", "中国银行", "降低", "贸易顺差"}
+        | {"存款准备金率", "风力", "风电"}
+    )
+
+    def forms(question: str) -> dict[str, tuple[str, ...]]:
+        t = DICTIONARY.translate(question, vocabulary)
+        return dict(zip(t.content_words, t.forms, strict=True))
+
+    # Economy: a car-sales question is covered, not "not found" (new energy vehicle is no
+    # "new" + "energy" + "vehicle" in CC-CEDICT).
+    t = DICTIONARY.translate("How many new energy vehicles were sold in 2023?", vocabulary)
+    assert t.forms[t.content_words.index("new energy vehicle")] == ("新能源汽车",)
+    assert t.coverage == 1.0
+    f = forms("How much did retail sales grow year on year and month on month?")
+    assert f["retail sales"] == ("零售额",) and f["year on year"] == ("同比",)
+    assert f["month on month"] == ("环比",)
+    # Environment and diplomacy.
+    f = forms("When will China reach carbon neutrality under its dual carbon goals?")
+    assert f["carbon neutrality"] == ("碳中和",) and f["dual carbon goal"] == ("双碳",)
+    assert forms("What is the Belt and Road Initiative?") == {
+        "belt and road initiative": ("一带一路",)
+    }
+    question = "What is a community with a shared future for mankind?"
+    assert "人类命运共同体" in DICTIONARY.translate(question, vocabulary).terms
+    # Finance: the People's Bank is no "people" + "Bank of China" (中国银行).
+    f = forms("Did the People's Bank of China lower the reserve requirement ratio?")
+    assert f["people bank of china"] == ("中国人民银行",)
+    assert f["reserve requirement ratio"] == ("存款准备金率",)
+    # A phrase the glossary lacks is CC-CEDICT's as before; one it has keeps CC-CEDICT's too.
+    from rag.index.crosslingual import _glossary
+
+    glossary = dict(_glossary())
+    assert "trade surplus" not in glossary and "wind power" in glossary
+    assert forms("What was the trade surplus?") == {"trade surplus": ("贸易顺差",)}
+    assert set(forms("How much wind power was installed?")["wind power"]) == {"风力", "风电"}
