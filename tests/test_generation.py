@@ -341,6 +341,26 @@ def test_the_answer_is_asked_in_the_question_language(server, result, documents,
     assert "用中文回答" in second and "Answer in English." not in second
 
 
+def test_the_model_sees_each_passage_s_authors_date_and_source(server, result, documents, fallback):
+    from dataclasses import replace
+
+    url, script = server
+    script.replies.append(Reply(content="作者是鲁全[1]。"))
+    doc_id = result.hits[0].chunk.doc_id
+    # The bundled page prints no dates or sources: give its article some, as a web page has.
+    dated = {
+        **documents,
+        doc_id: replace(documents[doc_id], published="2023-11-07", site="工人日报"),
+    }
+    ChatGenerator(url, "m", timeout=5).generate("这篇文章是谁写的？", result, dated, fallback)
+    shown = script.requests[0]["json"]["messages"][-1]["content"]
+    header = next(line for line in shown.splitlines() if line.startswith("[1] "))
+    assert header.startswith("[1] 《" + documents[doc_id].title + "》")
+    assert (
+        "作者：鲁全" in header and "发布日期：2023-11-07" in header and "来源：工人日报" in header
+    )
+
+
 def test_a_stream_cut_midway_keeps_what_was_written_with_a_note(
     server, result, documents, fallback
 ):

@@ -162,7 +162,7 @@ class ChatGenerator:
         if not hits:
             return fallback
         try:
-            content = self.complete(build_messages(question, hits))
+            content = self.complete(build_messages(question, hits, documents))
         except GenerationError as e:
             return _fallback(fallback, e)
         if _is_not_found(content):
@@ -197,7 +197,7 @@ class ChatGenerator:
         renumberer = MarkerRenumberer(set(range(1, len(hits) + 1)))
         head: str | None = ""  # the reply's opening, held until the verdict is known
         sent: list[str] = []
-        pieces = self._stream_content(build_messages(question, hits))
+        pieces = self._stream_content(build_messages(question, hits, documents))
         try:
             for piece in pieces:
                 if head is not None:
@@ -415,12 +415,28 @@ def _openai() -> Any:
     return openai
 
 
-def build_messages(question: str, hits: list[Hit]) -> list[dict[str, str]]:
-    """The chat messages for a question: the rules, then the passages numbered ``[1]..[k]``."""
+def build_messages(
+    question: str, hits: list[Hit], documents: Mapping[str, Document] | None = None
+) -> list[dict[str, str]]:
+    """The chat messages for a question: the rules, then the passages numbered ``[1]..[k]``,
+    each under its article's title, section, authors, date and source (who wrote it, when and
+    where it appeared are often in the page's metadata only)."""
     blocks = []
     for n, hit in enumerate(hits, start=1):
         c = hit.chunk
         source = f"《{c.title}》" + (f" — {c.section}" if c.section else "")
+        doc = documents.get(c.doc_id) if documents is not None else None
+        facts = [
+            f"{label}：{value}"
+            for label, value in (
+                ("作者", "、".join(doc.authors if doc else c.authors)),
+                ("发布日期", doc.published if doc else ""),
+                ("来源", doc.site if doc else ""),
+            )
+            if value
+        ]
+        if facts:
+            source += " | " + " | ".join(facts)
         blocks.append(f"[{n}] {source}\n{c.text}")
     language = "用中文回答。" if has_han(question) else "Answer in English."
     user = "Passages:\n\n" + "\n\n".join(blocks) + f"\n\n{language}\nQuestion: {question}"
