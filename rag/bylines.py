@@ -35,13 +35,15 @@ NOTE = re.compile(r"[(（]\s*(?:本文)?(?:作者|记者)[^()（）\n]{1,120}[)�
 #: Words by which a question points at the article itself.
 _SELF = (
     r"(?:这篇|本篇|该篇|此篇|这则|这条)(?:文章|报道|新闻|评论|社论|述评|通讯|稿件|消息)?|"
-    r"本文|该文|此文|原文|文章|报道|新闻|稿件|消息"
+    r"(?:这份|该份|此份|本份|这个|该)(?:文件|意见|通知|公告|决定|办法|方案|规定|报告|通报)|"
+    r"本文|该文|此文|原文|文章|报道|新闻|稿件|消息|评论|社论"
 )
-_PUBLISHED = r"发表|发布|刊发|刊登|刊出|发稿|见报|推出|写成|撰写"
+_PUBLISHED = r"发表|发布|刊发|刊登|刊出|发稿|见报|推出|写成|撰写|印发|下发|出台|公布"
 _WHEN = r"什么时候|何时|哪天|哪一天|哪年|几号|几月几日|什么日期|哪个日期"
 _EN_ARTICLE = (
     r"(?:the|this|that|his|her|their|(?:\w+ ){0,3}\w+'s) (?:article|story|report|piece|news|op-ed|"
-    r"commentary|editorial)s?(?: (?:on|about|by|of|from) [^?]{0,60}?)?"
+    r"commentary|editorial|document|notice|circular|opinion|guideline)s?"
+    r"(?: (?:on|about|by|of|from) [^?]{0,60}?)?"
 )
 # Each anchored on the article as the subject: 文章中提到的政策是什么时候发布的？ asks about the
 # policy, not the article; 报道提到的资金来源 about the money.
@@ -51,7 +53,7 @@ _FACTS = {
         rf"(?:{_SELF})(?:{_PUBLISHED})(?:于|在|的)?(?:{_WHEN})|"
         rf"(?:{_SELF})的?(?:{_PUBLISHED})(?:日期|时间)|"
         rf"\bwhen (?:was|were|is) {_EN_ARTICLE} (?:first )?(?:published|written|released|posted|"
-        rf"run|dated)\b|\b(?:publication|release) date of {_EN_ARTICLE}",
+        rf"run|dated|issued)\b|\b(?:publication|release) date of {_EN_ARTICLE}",
         re.IGNORECASE,
     ),
     "source": re.compile(
@@ -75,13 +77,14 @@ _PART = re.compile(r"小标题|部分|段落|章节|\bheadings?\b|\bsubtitle|\bs
 #: Words of a question about the article itself that say what is asked, not what it is about.
 FACT_WORDS_ZH = frozenset(
     "发表 发布 刊发 刊登 刊出 发稿 见报 推出 撰写 标题 题目 篇名 来源 来源于 来自 出处 出自 媒体 网站 报纸 "
-    "通讯社 记者 作者 写作 执笔 原文 消息 评论 社论 述评 通讯".split()
+    "通讯社 记者 作者 写作 执笔 原文 消息 评论 社论 述评 通讯 印发 下发 出台 公布 这份 该份 此份 "
+    "文件 意见 通知 公告 决定 办法 方案 规定 通报".split()
 )
 FACT_WORDS_EN = frozenset(
     """article story report piece news item editorial commentary publish published publication
     release released post posted date dated write written wrote writer author reporter
     journalist correspondent source title titled headline newspaper paper outlet media website
-    site agency run""".split()
+    site agency run document notice circular opinion guideline issue issued""".split()
 )
 
 

@@ -27,8 +27,8 @@ ZH_STOPWORDS = ZH_QUESTION_WORDS | frozenset(
 #: what it is about: 陈士华担任什么职务？ is answered by 副秘书长陈士华表示…, which says neither
 #: 担任 nor 职务. They are no evidence that the articles cover the question's topic.
 ZH_ASK_TERMS = frozenset(
-    "职务 职位 头衔 身份 担任 任职 现任 时候 时间 日期 地点 原因 理由 名字 名称 这则 这条 该文 "
-    "此文 本篇 报道 新闻 稿件".split()
+    "职务 职位 头衔 身份 担任 任职 现任 时候 时间 日期 地点 原因 理由 名字 名称 目标 措施 举措 "
+    "任务 内容 意义 作用 要求 特点 这则 这条 该文 此文 本篇 报道 新闻 稿件".split()
 )
 #: Characters that only occur in question words (a token holding one asks, it does not say).
 ZH_QUESTION_CHARS = frozenset("哪吗呢么啥谁")

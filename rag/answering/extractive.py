@@ -68,6 +68,8 @@ ENGLISH_NOTE = (
 MAX_SUPPORT = 2
 _AUTHOR_NOTE = re.compile(r"^[(（]\s*作者")
 # Headings are labels, not statements, and only quoted when the question asks for one.
+# A numbered heading (二、重点任务) is short and ends with no sentence mark.
+_HEADING_MAX_CHARS = 20
 _HEADING_QUESTION = re.compile(r"标题|小标题|题目|heading|headline|subtitle|section title", re.I)
 
 
@@ -659,6 +661,29 @@ def _items(
     return items
 
 
+def _under_heading(lead: _Candidate, group: list[_Candidate], style: str) -> list[_Candidate]:
+    """The items listed under a numbered heading that names what is asked (二、重点任务 then
+    （一）…（二）…): a policy document's heading states no answer, its points do. Empty when the
+    lead is a sentence rather than a heading, or nothing numbered in another style follows it
+    before the next heading of its own style."""
+    label = fold(lead.text).strip()
+    if len(label) > _HEADING_MAX_CHARS or label[-1:] in "。；;！!？?：:":
+        return []
+    section: list[_Candidate] = []
+    for c in group:
+        if c.sentence.start < lead.sentence.end:
+            continue
+        marker = _number(c)
+        if marker is not None and marker[0] == style:
+            break  # the next heading of the same level
+        section.append(c)
+    first = next((m for c in section if (m := _number(c)) is not None), None)
+    if first is None or first[1] != 1:
+        return []
+    items = _items(section, first[0], 0, True)
+    return items if len(items) >= 2 else []
+
+
 def _whole_list(candidates: list[_Candidate], scores: list[float]) -> list[_Candidate] | None:
     """For "which ones" without a number: the whole list, when the best sentence is one of
     its items or introduces it."""
@@ -668,6 +693,8 @@ def _whole_list(candidates: list[_Candidate], scores: list[float]) -> list[_Cand
     group = sorted((c for c in candidates if c.doc_id == lead.doc_id),
                    key=lambda c: c.sentence.start)  # fmt: skip
     marker = _number(lead)
+    if marker is not None and (below := _under_heading(lead, group, marker[0])):
+        return below
     if marker is None:
         after = [c for c in group if c.sentence.start >= lead.sentence.end]
         if not after or not fold(lead.text).rstrip("”’」』)》").endswith(":"):

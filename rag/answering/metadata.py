@@ -103,8 +103,10 @@ def find_fact(
     kind = asked_fact(question) or asked_fact(_titles_as_article(question, documents))
     if kind is None:
         return None
-    ranked = [h.chunk.doc_id for h in hits]
-    doc = asked_document(question, documents, ranked, lambda d: bool(_value(d, kind)))
+    # The article named (by an author or its title), else the best-ranked one: another
+    # article's date is no answer when the one asked about has none.
+    best = [h.chunk.doc_id for h in sorted(hits, key=lambda h: h.rank)[:1]]
+    doc = asked_document(question, documents, best, lambda d: bool(_value(d, kind)))
     if doc is None:
         return None
     value, start, end = _value(doc, kind), 0, 0

@@ -20,6 +20,12 @@ _FULL_DATE = re.compile(
 # is more likely a date the article talks about ("大会于2023年10月9日开幕").
 TOP_LINES = 4
 DATELINE_MAX_CHARS = 60
+# An official document closes with its issuer and the date (国务院办公厅 / 2024年1月15日; a
+# paragraph's lines may have been joined into one): a short line, no sentence, ending in it.
+SIGNATURE_LINES = 3
+_SIGNED = re.compile(
+    r"^[^。！？，；,;!?]{0,30}?(?:19|20)\d{2}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日\s*$"
+)
 
 
 def parse_date(value: str) -> str:
@@ -38,8 +44,14 @@ def parse_date(value: str) -> str:
 
 
 def find_published(text: str) -> str:
-    """The date stated on a short line among the first lines of ``text`` ("" if none)."""
-    for line in text.splitlines()[:TOP_LINES]:
+    """The date stated on a short line among the first lines of ``text``, else the date an
+    official document is signed with on a line of its own at its end (国务院办公厅 /
+    2024年1月15日); "" if neither."""
+    lines = text.splitlines()
+    for line in lines[:TOP_LINES]:
         if len(line.strip()) <= DATELINE_MAX_CHARS and (date := parse_date(line)):
             return date
+    for line in reversed([x for x in lines if x.strip()][-SIGNATURE_LINES:]):
+        if _SIGNED.match(unicodedata.normalize("NFKC", line)):
+            return parse_date(line)
     return ""

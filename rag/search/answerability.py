@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from rag.bylines import about_article_only
 from rag.index.crosslingual import english_content_words
 from rag.index.keyword import KeywordIndex
-from rag.index.tokenize import has_han, in_corpus, jieba_tokenizer
+from rag.index.tokenize import has_han, in_corpus, jieba_tokenizer, tokenize
 from rag.lexicon import ZH_ASK_TERMS, ZH_STOPWORDS
 
 # Question words and particles carry no evidence about the corpus (one shared list), nor do
@@ -26,6 +26,7 @@ from rag.lexicon import ZH_ASK_TERMS, ZH_STOPWORDS
 _ZH_STOPWORDS = ZH_STOPWORDS | ZH_ASK_TERMS
 logger = logging.getLogger(__name__)
 _WORD = re.compile(r"^[\u3400-\u9fff]{2,}$")
+_NUMBER = re.compile(r"^\d{2,}")
 
 
 @dataclass(frozen=True)
@@ -102,9 +103,13 @@ def resolve_thresholds(
 
 
 def content_words(query: str) -> list[str]:
-    """Chinese content words of a query: jieba words of two or more Han characters."""
-    words = jieba_tokenizer().lcut(query)
-    return [w for w in dict.fromkeys(words) if _WORD.match(w) and w not in _ZH_STOPWORDS]
+    """Chinese content words of a query: jieba words of two or more Han characters, and the
+    numbers it names (到2035年要实现什么目标？: the year is evidence when its words are
+    paraphrased)."""
+    words = [w for w in jieba_tokenizer().lcut(query) if _WORD.match(w) and w not in _ZH_STOPWORDS]
+    # Numbers as the index cuts them (2035年 is one token there, 2035 + 年 in jieba's cut).
+    numbers = [t for t in tokenize(query) if _NUMBER.match(t)]
+    return list(dict.fromkeys(words + numbers))
 
 
 def word_coverage(words: list[str], vocabulary: set[str]) -> float:
