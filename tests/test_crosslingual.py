@@ -159,3 +159,24 @@ def test_the_policy_glossary_covers_news_beyond_labour():
     assert "trade surplus" not in glossary and "wind power" in glossary
     assert forms("What was the trade surplus?") == {"trade surplus": ("贸易顺差",)}
     assert set(forms("How much wind power was installed?")["wind power"]) == {"风力", "风电"}
+
+
+def test_a_number_word_may_open_a_phrase():
+    # Number words are function words, yet "two sessions" is 两会 and "first quarter" 一季度.
+    vocabulary = {"两会", "第一季度", "经济"}
+    assert DICTIONARY.translate("What happened at the two sessions?", vocabulary).terms == ("两会",)
+    assert "第一季度" in DICTIONARY.translate("the economy in the first quarter", vocabulary).terms
+    # Alone, a number word is still no content word.
+    assert DICTIONARY.translate("What are the two?", vocabulary).content_words == ()
+
+
+def test_a_phrase_the_corpus_lacks_gives_way_to_its_words_in_retrieval_only():
+    # CC-CEDICT knows "main force" (主力); a corpus without 主力 still holds 力量 (force).
+    vocabulary = {"力量", "创新", "企业"}
+    question = "Who is the main force of innovation in an enterprise?"
+    searched = DICTIONARY.translate(question, vocabulary)
+    assert "力量" in searched.terms
+    # Among an answer's candidate sentences, 力量 is not what "main force" asks for.
+    answered = DICTIONARY.translate(question, vocabulary, phrases_give_way=False)
+    assert "力量" not in answered.terms and "main force" in answered.content_words
+    assert searched.coverage > answered.coverage

@@ -429,7 +429,7 @@ def question_concepts(
     vocabulary = set().union(*candidate_tokens) if candidate_tokens else set()
     concepts = []
     # Each word's terms as translated in the question (a name read as pinyin is one only there).
-    for forms in DICTIONARY.translate(question, vocabulary).forms:
+    for forms in DICTIONARY.translate(question, vocabulary, phrases_give_way=False).forms:
         if forms:
             concepts.append((forms, 1.0))
     return concepts

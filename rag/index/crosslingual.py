@@ -114,8 +114,16 @@ class Dictionary:
                 self._exact, self._partial = exact, partial
         return self._exact
 
-    def translate(self, query: str, vocabulary: Collection[str]) -> Translation:
-        """Chinese terms for an English query, keeping only those in ``vocabulary``."""
+    def translate(
+        self, query: str, vocabulary: Collection[str], phrases_give_way: bool = True
+    ) -> Translation:
+        """Chinese terms for an English query, keeping only those in ``vocabulary``.
+
+        A phrase the dictionary knows whose translations ``vocabulary`` lacks gives way to its
+        words when ``phrases_give_way`` (a corpus's vocabulary: the words are still evidence
+        that it covers the question); else it stays one concept, found nowhere (the candidate
+        sentences of an answer: "main force" is not 力量 "force").
+        """
         exact = self._load()
         # "Jiang Jufeng's": the possessive is no part of the word (nor of its pinyin).
         # A closing quote ('Beijing experience') or a plural possessive (workers') neither.
@@ -138,11 +146,14 @@ class Dictionary:
                 forms.append(tuple(found))
                 i = end
                 continue
-            if words[i] in STOPWORDS:
+            leading_stopword = words[i] in STOPWORDS
+            if leading_stopword and words[i] not in _NUMBER_WORDS:
                 i += 1
                 continue
-            # The longest phrase first: "minimum wage" before "minimum" and "wage".
-            n = 1
+            # The longest phrase the corpus holds first: "minimum wage" before "minimum" and
+            # "wage". A phrase the dictionary knows but the corpus does not gives way to its
+            # words; a number word may open one (two sessions, five-year plan, first quarter).
+            n, found = 1, []
             for size in (5, 4, 3, 2):
                 phrase = " ".join(words[i : i + size])
                 if (
@@ -150,14 +161,18 @@ class Dictionary:
                     and words[i + size - 1] not in STOPWORDS
                     and phrase in exact
                 ):
-                    n = size
-                    break
+                    found = self._lookup(phrase, vocabulary)
+                    if found or not phrases_give_way:
+                        n = size
+                        break
+            if leading_stopword and not found:
+                i += 1
+                continue
             phrase = " ".join(words[i : i + n])
             content.append(phrase)
-            if phrase in _MONTHS:
-                phrase_terms = [f"{_MONTHS[phrase]}月"]
-                found = [t for t in phrase_terms if t in vocabulary]
-            elif phrase[0].isdigit():
+            if not found and phrase in _MONTHS:
+                found = [t for t in (f"{_MONTHS[phrase]}月",) if t in vocabulary]
+            elif not found and phrase[0].isdigit():
                 # A number is evidence when the corpus has it, and no evidence against when not
                 # (questions quote years and counts the articles spell differently).
                 if phrase in vocabulary:
@@ -168,7 +183,7 @@ class Dictionary:
                     content.pop()
                 i += n
                 continue
-            else:
+            elif not found and n == 1:
                 found = self._lookup(phrase, vocabulary)
             if found:
                 covered.append(phrase)
@@ -322,6 +337,11 @@ def _lemma(word: str) -> str:
 
     return simplemma.lemmatize(word, lang="en").lower()
 
+
+# Number words are function words, but may open a phrase (two sessions, first quarter).
+_NUMBER_WORDS = frozenset(
+    "one two three four five six seven eight nine ten first second third fourth".split()
+)
 
 _MONTHS = {m: i for i, m in enumerate(
     ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"], 1)}  # fmt: skip
