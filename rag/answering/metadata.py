@@ -100,7 +100,9 @@ def find_fact(
 ) -> FactAnswer | None:
     """The date, source or title of the article the question asks about, and where its text
     states it; None when the question asks none of these or no article has it."""
-    kind = asked_fact(question) or asked_fact(_titles_as_article(question, documents))
+    kind = asked_fact(question)
+    if kind is None and "《" in question:
+        kind = asked_fact(_titles_as_article(question, documents))
     if kind is None:
         return None
     # The article named (by an author or its title), else the best-ranked one: another

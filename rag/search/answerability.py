@@ -134,7 +134,8 @@ def gather_evidence(
     saw the name, and its other words (担任, 职务) need not occur in the text either.
     """
     chinese = has_han(query)
-    if about_article_only(query, content_words(query) if chinese else english_content_words(query)):
+    words = content_words(query) if chinese else english_content_words(query)
+    if about_article_only(query, words):
         # 这篇报道是谁写的？ When was this story published? The article at hand is the topic.
         return Evidence(top_cosine, 1.0, "zh" if chinese else "other", about_article=True)
     if not chinese:
@@ -142,7 +143,7 @@ def gather_evidence(
     if any(n and n in query for n in names):
         # The question is about one of the corpus's authors (their position, unit, writing).
         return Evidence(top_cosine, 1.0, "zh")
-    return Evidence(top_cosine, word_coverage(content_words(query), keyword.vocabulary), "zh")
+    return Evidence(top_cosine, word_coverage(words, keyword.vocabulary), "zh")
 
 
 def is_answerable(
