@@ -192,14 +192,11 @@ class ExtractiveAnswerer:
         if english:
             lines.append(ENGLISH_NOTE)
             notes.append(ENGLISH_NOTE)
-        if about_author:
-            author = self._author_answer(question, hits, documents, chunks_of, citer, english)
-            if author:
-                lines.extend(author)
-                return _answer(question, lines, citer, notes)
-        fact = self._fact_answer(question, hits, documents, chunks_of, citer, english)
-        if fact:
-            lines.extend(fact)
+        article = self._article_answer(
+            question, about_author, hits, documents, chunks_of, citer, english
+        )
+        if article:
+            lines.extend(article)
             return _answer(question, lines, citer, notes)
         candidates = [c for c in candidates if not _AUTHOR_NOTE.match(fold(c.text))]
         if not candidates:
@@ -309,35 +306,24 @@ class ExtractiveAnswerer:
             seen |= tokens
         return chosen
 
-    def _author_answer(
+    def _article_answer(
         self,
         question: str,
+        about_author: bool,
         hits: list[Hit],
         documents: Mapping[str, Document],
         chunks_of: Callable[[str], list[Chunk]] | None,
         citer: _Citer,
         english: bool,
     ) -> list[str]:
-        found = metadata.find_author_note(question, hits, documents)
-        if found is None:
-            return []
-        note = _span(found.document, found.start, found.end, hits, chunks_of)
-        if note is None:
-            return []
-        lead = metadata.author_line(found.document, english)
-        return [lead + found.quote + citer.mark(note)]
-
-    def _fact_answer(
-        self,
-        question: str,
-        hits: list[Hit],
-        documents: Mapping[str, Document],
-        chunks_of: Callable[[str], list[Chunk]] | None,
-        citer: _Citer,
-        english: bool,
-    ) -> list[str]:
-        """The article's date, source or title, quoting the text that states it (the
-        dateline, the printed title); from the metadata alone when no text does."""
+        """A question about the article itself: its author (quoting the author note or the
+        dateline's reporters), its date, source or title (quoting the text that states them;
+        from the metadata alone when no text does). Empty for other questions."""
+        if about_author and (note := metadata.find_author_note(question, hits, documents)):
+            quoted = _span(note.document, note.start, note.end, hits, chunks_of)
+            if quoted is not None:
+                lead = metadata.author_line(note.document, english)
+                return [lead + note.quote + citer.mark(quoted)]
         found = metadata.find_fact(question, hits, documents)
         if found is None:
             return []
