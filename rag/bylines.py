@@ -29,14 +29,14 @@ _ASKS = re.compile(
     re.IGNORECASE,
 )
 #: An author note (（作者为…）, （本文作者系…）) or a dateline's reporters (…电（记者王小明、李华）).
-NOTE = re.compile(r"[(（]\s*(?:本文)?(?:作者|记者)[^()（）\n]{1,120}[)）]")
+NOTE = re.compile(r"[(（]\s*(?:本文|本报|本刊)?(?:特约)?(?:作者|记者)[^()（）\n]{1,120}[)）]")
 
 # ---- what a question asks about the article itself ---------------------------------------------
 #: Words by which a question points at the article itself.
 _SELF = (
     r"(?:这篇|本篇|该篇|此篇|这则|这条)(?:文章|报道|新闻|评论|社论|述评|通讯|稿件|消息)?|"
-    r"(?:这份|该份|此份|本份|这个|该)(?:文件|意见|通知|公告|决定|办法|方案|规定|报告|通报)|"
-    r"本文|该文|此文|原文|文章|报道|新闻|稿件|消息|评论|社论"
+    r"(?:这份|该份|此份|本份|这个|该)(?:文件|意见|通知|公告|决定|办法|方案|规定|报告|通报|数据|新闻稿|公报)|"
+    r"本文|该文|此文|原文|文章|报道|新闻|稿件|消息|评论|社论|文件"
 )
 _PUBLISHED = r"发表|发布|刊发|刊登|刊出|发稿|见报|推出|写成|撰写|印发|下发|出台|公布"
 _WHEN = r"什么时候|何时|哪天|哪一天|哪年|几号|几月几日|什么日期|哪个日期"
@@ -78,7 +78,7 @@ _PART = re.compile(r"小标题|部分|段落|章节|\bheadings?\b|\bsubtitle|\bs
 FACT_WORDS_ZH = frozenset(
     "发表 发布 刊发 刊登 刊出 发稿 见报 推出 撰写 标题 题目 篇名 来源 来源于 来自 出处 出自 媒体 网站 报纸 "
     "通讯社 记者 作者 写作 执笔 原文 消息 评论 社论 述评 通讯 印发 下发 出台 公布 这份 该份 此份 "
-    "文件 意见 通知 公告 决定 办法 方案 规定 通报".split()
+    "文件 意见 通知 公告 决定 办法 方案 规定 通报 数据 新闻稿 公报".split()
 )
 FACT_WORDS_EN = frozenset(
     """article story report piece news item editorial commentary publish published publication

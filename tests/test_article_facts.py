@@ -5,7 +5,8 @@ where it comes from, its title; and fact questions whose words only say what is 
 The pages in ``tests/data/news`` were written for these tests in the layout of Chinese news
 sites and policy documents (a Xinhua dateline with its reporters; a People's Daily commentary
 with an author note, a date line and an issue line; a State Council opinion with numbered
-headings, points under them and a signature date), so that nothing here is fitted to the
+headings, points under them and a signature date; a foreign ministry press conference; a
+statistics release that writes GDP out as 国内生产总值), so that nothing here is fitted to the
 bundled page.
 """
 
@@ -266,9 +267,9 @@ def test_a_heading_that_names_the_list_is_answered_by_its_items(news_engine, que
     ("question", "quoted"),
     [
         # The year is evidence where 实现 and 目标 are paraphrased (全面建成…).
-        ("到2035年要实现什么目标？", "到2035年，全面建成覆盖城乡的养老服务体系"),
+        ("到2035年养老服务要实现什么目标？", "到2035年，全面建成覆盖城乡的养老服务体系"),
         # A document without a published date: its signature line says when.
-        ("这份文件是什么时候印发的？", "2024年1月15日"),
+        ("这份关于养老服务的文件是什么时候印发的？", "2024年1月15日"),
         ("When was the document on elderly care issued?", "2024年1月15日"),
     ],
 )
@@ -328,3 +329,83 @@ def test_a_signature_date_dates_an_official_document(text, published):
     from rag.parsing.dates import find_published
 
     assert find_published(text) == published
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("question", "quoted"),
+    [
+        # The reporter's turn (法新社记者：…中方对此有何评论？) restates the question.
+        ("中方对欧盟电动汽车反补贴调查有何评论？", "典型的保护主义行为"),
+        ("中方会参加瑞士的乌克兰和平峰会吗？", "中方将根据自己的判断决定是否参会"),
+    ],
+)
+def test_a_press_conference_answer_leads_not_the_reporters_question(news_engine, question, quoted):
+    answer = news_engine.ask(question, top_k=5)
+    first = answer.citations[0].quote
+    assert quoted in first and "记者" not in first
+    _check_citations(news_engine, answer)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("question", ["一季度GDP同比增长多少？", "一季度GDP环比增长多少？"])
+def test_an_acronym_finds_the_words_it_stands_for(news_engine, question):
+    # The release writes 国内生产总值, never GDP; 工业增加值 shares the question's other words.
+    answer = news_engine.ask(question, top_k=5)
+    assert "国内生产总值" in answer.citations[0].quote
+    _check_citations(news_engine, answer)
+
+
+def test_questions_in_the_text_are_not_answers():
+    from rag.answering.extractive import _asks, _Candidate
+    from rag.answering.sentences import Sentence
+
+    doc = Document(
+        doc_id="t",
+        title="例行记者会",
+        text="法新社记者：据报道，欧盟将公布初裁结果。中方对此有何评论？\n毛宁：我们注意到有关报道。",
+    )
+    hit = _hits_for(doc)
+
+    def candidate(sentence: str) -> _Candidate:
+        start = doc.text.index(sentence)
+        return _Candidate(Sentence(sentence, start, start + len(sentence)), "t", hit, 1, 0, False)
+
+    documents = {"t": doc}
+    assert _asks(candidate("中方对此有何评论？"), documents)  # a question
+    assert _asks(candidate("法新社记者：据报道，欧盟将公布初裁结果。"), documents)  # its turn
+    assert not _asks(candidate("毛宁：我们注意到有关报道。"), documents)
+
+
+def _hits_for(doc: Document) -> Hit:
+    return Hit(Chunk(f"{doc.doc_id}-0", doc.doc_id, doc.title, doc.text, 0, len(doc.text)), 1, 1.0)
+
+
+def test_bylines_closing_an_article_and_interview_turns():
+    from rag.parsing.metadata import is_meta_line, split_meta_lines
+
+    lines = [
+        "我国科学家研制出新型电池",
+        "正文。",
+        "记者：这项成果最大的突破在哪里？",
+        "张教授：界面。",
+        "（本报记者 陈曦 通讯员 刘畅）",
+    ]
+    drop, meta = split_meta_lines(lines)
+    # The closing byline names the reporters; 通讯员 is a role, not a name.
+    assert meta.authors == ("陈曦", "刘畅")
+    # An interviewer's question is a turn of the text, not a 记者： byline.
+    assert 2 not in drop and not is_meta_line("记者：这项成果最大的突破在哪里？")
+    assert is_meta_line("记者：陈曦")
+    doc = Document(doc_id="x", title="t", text="正文。\n（本报记者 陈曦 通讯员 刘畅）")
+    start, end = bylines.note_span(doc)
+    assert doc.text[start:end] == "（本报记者 陈曦 通讯员 刘畅）"
+
+
+def test_the_latin_words_of_a_chinese_question_are_looked_up():
+    from rag.index.crosslingual import DICTIONARY
+
+    assert DICTIONARY.latin_terms("一季度GDP同比增长多少？", {"国内生产总值", "增长"}) == [
+        "国内生产总值"
+    ]
+    assert DICTIONARY.latin_terms("一季度GDP同比增长多少？", {"增长"}) == []

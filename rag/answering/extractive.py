@@ -68,6 +68,9 @@ ENGLISH_NOTE = (
 MAX_SUPPORT = 2
 _AUTHOR_NOTE = re.compile(r"^[(（]\s*作者")
 # Headings are labels, not statements, and only quoted when the question asks for one.
+_QUESTION_END = re.compile(r"\?[\s”’」』\"')）]*$")
+# A turn of a transcript or interview opened by the one asking: 记者：, 法新社记者：, 问：.
+_QUESTIONER = re.compile(r"\s*(?:[^\s:：，。]{0,12}记者|问|提问|主持人)\s*:")
 # A numbered heading (二、重点任务) is short and ends with no sentence mark.
 _HEADING_MAX_CHARS = 20
 _HEADING_QUESTION = re.compile(r"标题|小标题|题目|heading|headline|subtitle|section title", re.I)
@@ -199,6 +202,9 @@ class ExtractiveAnswerer:
             lines.extend(article)
             return _answer(question, lines, citer, notes)
         candidates = [c for c in candidates if not _AUTHOR_NOTE.match(fold(c.text))]
+        # A question in the text (a reporter's at a press conference, an interviewer's) shares
+        # the asker's words and answers nothing; the reply after it does.
+        candidates = [c for c in candidates if not _asks(c, documents)] or candidates
         if not candidates:
             return not_found(question, result.hits)
         # The model compares sentences with what the searcher embedded (an English question
@@ -248,7 +254,10 @@ class ExtractiveAnswerer:
         kinds = asked_types(question) if w.type else ()
         # Sentence tokens are needed for an English question's translations and for the
         # answer-type checks; the question's concepts are worked out once for both signals.
-        tokens = [sentence_tokens(t) for t in texts] if kinds or not has_han(question) else []
+        latin = re.search(r"[A-Za-z]", question) is not None  # an acronym to look up (GDP)
+        tokens = (
+            [sentence_tokens(t) for t in texts] if kinds or latin or not has_han(question) else []
+        )
         concepts = question_concepts(question, tokens)
         lexical = overlaps(question, texts, [c.title for c in candidates], concepts)
         best = max(lexical, default=0.0)
@@ -337,6 +346,16 @@ class ExtractiveAnswerer:
         if hit is not None:
             citer.hits.setdefault(hit.chunk.chunk_id, hit)
         return [line]
+
+
+def _asks(c: _Candidate, documents: Mapping[str, Document]) -> bool:
+    """A sentence that asks rather than tells: a question (it ends with a question mark), or
+    any sentence of a questioner's turn (记者：…, 法新社记者：…, 问：…)."""
+    if _QUESTION_END.search(fold(c.text)):
+        return True
+    text = documents[c.doc_id].text
+    paragraph = text.rfind("\n", 0, c.sentence.start) + 1
+    return _QUESTIONER.match(fold(text[paragraph : paragraph + 24])) is not None
 
 
 def _span(

@@ -15,7 +15,14 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from rag.bylines import asked_document, asked_fact, asked_note, asks_about_author, names_author
+from rag.bylines import (
+    FACT_WORDS_ZH,
+    asked_document,
+    asked_fact,
+    asked_note,
+    asks_about_author,
+    names_author,
+)
 from rag.types import Document, Hit
 
 __all__ = [
@@ -107,7 +114,7 @@ def find_fact(
         return None
     # The article named (by an author or its title), else the best-ranked one: another
     # article's date is no answer when the one asked about has none.
-    best = [h.chunk.doc_id for h in sorted(hits, key=lambda h: h.rank)[:1]]
+    best = _best_article(question, hits, documents)
     doc = asked_document(question, documents, best, lambda d: bool(_value(d, kind)))
     if doc is None:
         return None
@@ -152,6 +159,23 @@ def _printed(doc: Document, what: str | re.Pattern[str] | None) -> tuple[int, in
         if end - start <= _SHORT_LINE and not any(mark in line for mark in "。！？"):
             return start, end
     return None
+
+
+def _best_article(
+    question: str, hits: Sequence[Hit], documents: Mapping[str, Document]
+) -> list[str]:
+    """The retrieved article a question about "the article" means: of the retrieved ones, the
+    one whose title holds most of the question's topic words (这篇关于新能源汽车的报道: the
+    report titled …新能源汽车…, not a transcript that mentions electric cars), the best-ranked
+    first among equals."""
+    from rag.answering.scoring import _question_words
+
+    ranked = list(dict.fromkeys(h.chunk.doc_id for h in sorted(hits, key=lambda h: h.rank)))
+    ranked = [d for d in ranked if d in documents]
+    topic = [w for w in _question_words(question) if w not in FACT_WORDS_ZH]
+    if not ranked or not topic:
+        return ranked[:1]
+    return [max(ranked, key=lambda d: sum(w in documents[d].title for w in topic))]
 
 
 def _titles_as_article(question: str, documents: Mapping[str, Document]) -> str:

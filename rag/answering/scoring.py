@@ -93,6 +93,15 @@ _ASK_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     ("ordinal", re.compile(r"第几|\bwhat (?:place|position|rank)\b|\branked\b", re.I)),
     (
+        # A court report's sentence: 被判了什么刑？ 判处几年？ What sentence did he get?
+        "penalty",
+        re.compile(
+            r"判(?:了|处)?(?:什么|多少|多久|几年)|什么刑|何种刑|刑期|量刑|被判|判决结果|怎么判|"
+            r"如何判|\bsentenced?\b|\bpenalt(?:y|ies)\b|\bpunish",
+            re.I,
+        ),
+    ),
+    (
         "org",
         re.compile(
             r"哪个单位|什么单位|哪家|哪个机构|什么机构|哪个组织|什么组织|哪个部门|哪个公司|"
@@ -139,6 +148,7 @@ _REASON = re.compile(
     r"因为|由于|原因|导致|造成|因此|所以|以致|致使|使得|在于|担心|缘于|源于|之所以|受限于|受制于|"
     r"鉴于|出于|归因于|归咎于|制约"
 )
+_PENALTY = re.compile(r"有期徒刑|无期徒刑|死刑|死缓|拘役|管制|罚金|罚款|缓刑|剥夺政治权利|没收")
 _POS_TYPES = {"person": ("nr",), "place": ("ns",), "org": ("nt",)}
 _NEGATIVE_WHY = re.compile(
     r"(?:为什么|为何|怎么)[^,?？]{0,12}(?:不能|无法|不会|难以|不肯|未能|没能|没有|不)|"
@@ -150,8 +160,8 @@ _INABILITY = re.compile(r"无法|不能|难以|未能|不足以|不适应|不适
 
 
 def asked_types(question: str) -> tuple[str, ...]:
-    """Everything the question asks for, in this order: reason, date, number, ordinal, org,
-    person, place (在哪里、什么时间召开 asks for a date and a place)."""
+    """Everything the question asks for, in this order: reason, date, number, ordinal, penalty,
+    org, person, place (在哪里、什么时间召开 asks for a date and a place)."""
     q = fold(question)
     kinds = tuple(name for name, pattern in _ASK_TYPES if pattern.search(q))
     # A why-question's other question words serve the reason (为什么这么多人…).
@@ -208,6 +218,8 @@ def type_tokens(text: str, kind: str) -> frozenset[str]:
         return frozenset(m.group() for m in _DATE.finditer(t))
     if kind == "reason":
         return frozenset(m.group() for m in _REASON.finditer(t))
+    if kind == "penalty":
+        return frozenset(m.group() for m in _PENALTY.finditer(t))
     if kind == "reason_not":
         return frozenset(m.group() for m in (*_REASON.finditer(t), *_INABILITY.finditer(t)))
     if kind in _POS_TYPES:
@@ -421,10 +433,14 @@ def question_concepts(
     stand for their CC-CEDICT translations found among the candidates, one concept a word, so
     a word with many translations weighs no more than a word with one.
     """
-    if has_han(question):
-        return [((w,), _SINGLE_WEIGHT if has_han(w) and len(w) == 1 else 1.0)
-                for w in _question_words(question)]  # fmt: skip
     from rag.index.crosslingual import DICTIONARY
+
+    if has_han(question):
+        vocabulary = set().union(*candidate_tokens) if candidate_tokens else set()
+        # An acronym counts where the sentence writes out what it stands for (GDP: 国内生产总值).
+        return [((w, *(DICTIONARY.latin_terms(w, vocabulary) if w.isascii() else ())),
+                 _SINGLE_WEIGHT if has_han(w) and len(w) == 1 else 1.0)
+                for w in _question_words(question)]  # fmt: skip
 
     vocabulary = set().union(*candidate_tokens) if candidate_tokens else set()
     concepts = []

@@ -134,7 +134,7 @@ class Dictionary:
         covered: list[str] = []
         forms: list[tuple[str, ...]] = []
         named = self._pinyin_names(raw, _capitalised(query), vocabulary)
-        i = 0
+        i, unit_end = 0, 0
         while i < len(words):
             if i in named:
                 # A Chinese name in pinyin (Lu Quan -> 鲁全), found among the corpus's words.
@@ -152,8 +152,10 @@ class Dictionary:
                 continue
             # The longest phrase the corpus holds first: "minimum wage" before "minimum" and
             # "wage". A phrase the dictionary knows but the corpus does not gives way to its
-            # words; a number word may open one (two sessions, five-year plan, first quarter).
-            n, found = 1, []
+            # words for the terms searched, yet stays one uncovered word of the question (that
+            # the corpus lacks 基本医疗保险 says more than that it holds 保险); a number word may
+            # open a phrase (two sessions, five-year plan, first quarter).
+            n, found, missing = 1, [], 0
             for size in (5, 4, 3, 2):
                 phrase = " ".join(words[i : i + size])
                 if (
@@ -165,34 +167,48 @@ class Dictionary:
                     if found or not phrases_give_way:
                         n = size
                         break
+                    missing = missing or size
             if leading_stopword and not found:
                 i += 1
                 continue
+            if not found and missing and i >= unit_end:
+                content.append(" ".join(words[i : i + missing]))
+                unit_end = i + missing
+            counted = i >= unit_end  # not a word of a phrase counted whole
             phrase = " ".join(words[i : i + n])
-            content.append(phrase)
             if not found and phrase in _MONTHS:
                 found = [t for t in (f"{_MONTHS[phrase]}月",) if t in vocabulary]
             elif not found and phrase[0].isdigit():
                 # A number is evidence when the corpus has it, and no evidence against when not
                 # (questions quote years and counts the articles spell differently).
                 if phrase in vocabulary:
-                    covered.append(phrase)
+                    content.extend([phrase] if counted else [])
+                    covered.extend([phrase] if counted else [])
                     terms.append(phrase)
                     forms.append((phrase,))
-                else:
-                    content.pop()
                 i += n
                 continue
             elif not found and n == 1:
                 found = self._lookup(phrase, vocabulary)
-            if found:
-                covered.append(phrase)
-                terms.extend(found)
+            if counted:
+                content.append(phrase)
+                covered.extend([phrase] if found else [])
+            terms.extend(found)
             forms.append(tuple(found))
             i += n
         return Translation(
             tuple(dict.fromkeys(terms)), tuple(content), tuple(covered), tuple(forms)
         )
+
+    def latin_terms(self, query: str, vocabulary: Collection[str]) -> list[str]:
+        """The Chinese a Chinese question's Latin words stand for, found in ``vocabulary``:
+        一季度GDP同比增长多少？ asks about 国内生产总值, which a statistics release writes out."""
+        exact = self._load()
+        out: list[str] = []
+        for word in re.findall(r"[A-Za-z][A-Za-z0-9]*", query):
+            if word.lower() in exact:
+                out.extend(self._lookup(word.lower(), vocabulary))
+        return list(dict.fromkeys(out))
 
     def _pinyin_names(
         self, words: list[str], capitalised: set[str], vocabulary: Collection[str]

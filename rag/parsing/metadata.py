@@ -27,7 +27,11 @@ _LABEL_ANYWHERE = re.compile(rf"(?:{_LABELS})\s*[:：]")
 _DATE_START = re.compile(r"^\s*(?:19|20)\d{2}\s*[-/.年]")
 META_LINE_MAX_CHARS = 80
 _AUTHOR = re.compile(rf"(?:作者|撰稿)\s*[:：]\s*([{_HAN}·]{{2,4}}(?:[\s、,，]+[{_HAN}·]{{2,4}})*)")
-_REPORTER = re.compile(rf"[（(]\s*记者\s*([{_HAN}·]{{2,4}}(?:[\s、]+[{_HAN}·]{{2,4}})*)\s*[）)]")
+_REPORTER = re.compile(
+    rf"[（(]\s*(?:本报|本刊)?记者\s*([{_HAN}·]{{2,4}}(?:[\s、]+[{_HAN}·]{{2,4}})*)\s*[）)]"
+)
+# Roles a byline names beside the reporters' names: （记者 赵静 通讯员 孙立波）.
+_ROLES = frozenset("通讯员 实习生 见习记者 特约记者 记者 摄影 摄".split())
 _ORIGIN = re.compile(r"(?:来源|稿源)\s*[:：]\s*([^\s|｜]+)")
 
 
@@ -45,6 +49,8 @@ def is_meta_line(line: str) -> bool:
     s = line.strip()
     if not s or len(s) > META_LINE_MAX_CHARS:
         return False
+    if s.endswith(("？", "?")):
+        return False  # 记者：这项成果最大的突破在哪里？ is an interviewer's turn, not a byline
     if _META_LINE.match(s):
         return True
     # "2023年10月26日08:15 | 来源：…": a date first, then labels.
@@ -76,9 +82,10 @@ def split_meta_lines(
     if m := _AUTHOR.search(meta_text):
         authors = tuple(re.split(r"[\s、,，]+", m.group(1)))
     else:
-        head = "\n".join(lines[:edge])
-        if m := _REPORTER.search(head):
-            authors = tuple(re.split(r"[\s、]+", m.group(1)))
+        # A dateline's reporters open the article; a closing （本报记者 陈曦 通讯员 刘畅） ends it.
+        edges = "\n".join(lines[:edge] + lines[-edge:])
+        if m := _REPORTER.search(edges):
+            authors = tuple(n for n in re.split(r"[\s、]+", m.group(1)) if n not in _ROLES)
     published = ""
     for i in drop:
         if published := parse_date(lines[i]):

@@ -76,7 +76,9 @@ class BackendSearcher:
         timings["dense"] = _ms(t1)
         t2 = time.perf_counter()
         terms, coverage = (
-            (list(translation.terms), translation.coverage) if translation else ([], None)
+            (list(translation.terms), translation.coverage)
+            if translation
+            else (DICTIONARY.latin_terms(query, vocabulary), None)  # type: ignore[arg-type]
         )
         kw_text = query if has_han(query) else without_stopwords(query)
         keyword = self.index.keyword_search(kw_text, terms, n, doc_ids)

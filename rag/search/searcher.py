@@ -175,7 +175,9 @@ class Searcher:
         it the corpus vocabulary covers once translated; None for Chinese queries."""
         translation = translation or self._translate(query)
         if translation is None:
-            return tokenize(query), None
+            # A Chinese question's acronyms also search what they stand for (GDP: 国内生产总值).
+            latin = DICTIONARY.latin_terms(query, self.index.keyword.vocabulary)
+            return tokenize(query) + self.index.keyword.term_tokens(latin), None
         tokens = tokenize(without_stopwords(query))
         return tokens + self.index.keyword.term_tokens(translation.terms), translation.coverage
 
