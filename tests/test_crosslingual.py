@@ -182,3 +182,13 @@ def test_a_phrase_the_corpus_lacks_gives_way_to_its_words_in_retrieval_only():
     # Either way "main force" is one word of the question the corpus does not hold.
     assert "main force" in searched.content_words and "main force" not in searched.covered
     assert searched.coverage == answered.coverage == 2 / 3
+
+
+def test_an_acronym_the_text_writes_as_it_is_is_its_own_translation():
+    vocabulary = {"usdt", "虚拟货币", "sam"}
+    found = DICTIONARY.translate("Which cryptocurrency, USDT or another, was used?", vocabulary)
+    assert "usdt" in found.terms and "usdt" in found.covered
+    assert "sam" in DICTIONARY.translate("What does SAM stand for?", vocabulary).terms
+    # A capitalised word is no acronym, and an acronym the corpus lacks is not evidence.
+    assert "sam" not in DICTIONARY.translate("What did Sam say?", {"sam"}).covered
+    assert DICTIONARY.translate("What does NATO do?", vocabulary).coverage == 0.0

@@ -134,8 +134,19 @@ class Dictionary:
         covered: list[str] = []
         forms: list[tuple[str, ...]] = []
         named = self._pinyin_names(raw, _capitalised(query), vocabulary)
+        acronyms = {w.lower() for w in _ACRONYM.findall(query)}
         i, unit_end = 0, 0
         while i < len(words):
+            if raw[i] in acronyms and raw[i] in vocabulary:
+                # An acronym the text writes as it is (USDT, SAM): its own translation, and
+                # whatever the dictionary gives for it besides.
+                found = [raw[i], *self._lookup(raw[i], vocabulary)]
+                content.append(raw[i])
+                covered.append(raw[i])
+                terms.extend(found)
+                forms.append(tuple(dict.fromkeys(found)))
+                i += 1
+                continue
             if i in named:
                 # A Chinese name in pinyin (Lu Quan -> 鲁全), found among the corpus's words.
                 end, found = named[i]
@@ -354,6 +365,8 @@ def _lemma(word: str) -> str:
     return simplemma.lemmatize(word, lang="en").lower()
 
 
+# An acronym as a question writes it: two to eight capitals or digits, a capital first.
+_ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]{1,7}\b")
 # Number words are function words, but may open a phrase (two sessions, first quarter).
 _NUMBER_WORDS = frozenset(
     "one two three four five six seven eight nine ten first second third fourth".split()
