@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 
 from rag.index.pinyin import mentions
-from rag.lexicon import fold
+from rag.lexicon import asked_in_english, fold
 from rag.types import Chunk, Document
 
 _ABOUT_AUTHOR = re.compile(
@@ -96,6 +96,10 @@ def asked_fact(question: str) -> str | None:
     asks about an event the article reports, not about the article.
     """
     q = fold(question)
+    # An English follow-up resolved with its Chinese topic (When was 这篇关于新能源汽车
+    # published?) points at the article in Chinese.
+    if asked_in_english(q):
+        q = re.sub(rf"(?:{_SELF})[^\s?？]*", "the article", q)
     for kind, pattern in _FACTS.items():
         if pattern.search(q) and not (kind == "title" and _PART.search(q)):
             return kind

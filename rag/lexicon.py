@@ -33,6 +33,21 @@ ZH_ASK_TERMS = frozenset(
 #: Characters that only occur in question words (a token holding one asks, it does not say).
 ZH_QUESTION_CHARS = frozenset("哪吗呢么啥谁")
 
+# ---- the language a question is asked in --------------------------------------------------------
+# An English word has lower-case letters: GDP in 一季度GDP增长多少？ is an acronym, not English.
+_EN_WORD = re.compile(r"\b[A-Za-z][a-z]+\b")
+_HAN = re.compile(r"[\u3400-\u9fff]")
+
+
+def asked_in_english(question: str) -> bool:
+    """Whether a question is asked in English: it holds no Chinese, or it opens with English
+    words around a Chinese term (What is 职业伤害保障?, or a follow-up resolved with its
+    topic: Who reported 这篇关于新能源汽车?)."""
+    if not _HAN.search(question):
+        return True
+    return len(_EN_WORD.findall(question)) >= 2 and re.match(r"\s*[A-Za-z]", question) is not None
+
+
 # ---- numbers ------------------------------------------------------------------------------------
 CN_DIGITS = "一二三四五六七八九十"
 EN_NUMBERS = {

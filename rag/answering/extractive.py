@@ -46,6 +46,7 @@ from rag.errors import InputError
 from rag.index.tokenize import has_han
 from rag.lexicon import (
     LAST,
+    asked_in_english,
     asks_for_list,
     count_measure,
     fold,
@@ -170,7 +171,7 @@ class ExtractiveAnswerer:
         if missing:
             logger.warning("hits from unknown documents ignored: %s", ", ".join(sorted(missing)))
             hits = [h for h in hits if h.chunk.doc_id in documents]
-        english = not has_han(question)
+        english = asked_in_english(question)
         # The article's own title is a fact of the article (below), not a section heading.
         headings = (
             _HEADING_QUESTION.search(question) is not None
@@ -410,7 +411,7 @@ def not_found(question: str, passages: Sequence[Hit]) -> Answer:
     """The answer for a question the articles do not answer: a message and the closest hits."""
     return Answer(
         question=question,
-        text=NOT_FOUND_ZH if has_han(question) else NOT_FOUND_EN,
+        text=NOT_FOUND_EN if asked_in_english(question) else NOT_FOUND_ZH,
         answerable=False,
         citations=(),
         passages=tuple(passages),
