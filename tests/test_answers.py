@@ -67,6 +67,21 @@ def test_sentences_do_not_end_inside_a_title():
     ]
 
 
+def test_a_quote_keeps_the_speaker_tag_after_it():
+    text = "村里变了。“家乡有前景，回来不后悔。”陈思远说。他笑了。“好。”\n王建国说。"
+    sentences = split_sentences(text, 7)
+    assert [s.text for s in sentences] == [
+        "村里变了。",
+        "“家乡有前景，回来不后悔。”陈思远说。",
+        "他笑了。",
+        "“好。”",  # a line break between them: two paragraphs, two sentences
+        "王建国说。",
+    ]
+    assert all(text[s.start - 7 : s.end - 7] == s.text for s in sentences)
+    # A sentence after a quote is no speaker tag when it says more.
+    assert len(split_sentences("“好。”他说，明年还要扩大种植面积。")) == 2
+
+
 def test_sentences_keep_decimals_and_split_latin_sentences():
     sentences = split_sentences("Growth was 94.9% in 2023. It rose again! Next")
     assert [s.text for s in sentences] == ["Growth was 94.9% in 2023.", "It rose again!", "Next"]

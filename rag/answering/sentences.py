@@ -56,7 +56,32 @@ def split_sentences(text: str, offset: int = 0) -> list[Sentence]:
         _append(sentences, text, pos, end, offset)
         pos = m.end()
     _append(sentences, text, pos, len(text), offset)
-    return sentences
+    return _with_speakers(sentences, text, offset)
+
+
+# Who said a quote that comes first: “家乡有前景，回来不后悔。”陈思远说。
+_SPEAKER = re.compile(
+    r"^[^，,。！？!?“”\n]{1,16}(?:说|表示|指出|介绍|认为|强调|坦言|感慨|告诉记者|说道)[。！!]?$"
+)
+
+
+def _with_speakers(sentences: list[Sentence], text: str, offset: int) -> list[Sentence]:
+    """A quote and the speaker tag after it (“……。”某某说。) as one sentence: the tag alone says
+    nothing, the quote alone not who said it."""
+    out: list[Sentence] = []
+    for s in sentences:
+        previous = out[-1] if out else None
+        if (
+            previous is not None
+            and previous.text.endswith(("”", "\"", "’"))
+            and _SPEAKER.match(s.text)
+            and not text[previous.end - offset : s.start - offset].strip(" \t\u3000")
+        ):
+            start, end = previous.start, s.end
+            out[-1] = Sentence(text[start - offset : end - offset], start, end)
+        else:
+            out.append(s)
+    return out
 
 
 def _append(out: list[Sentence], text: str, start: int, end: int, offset: int) -> None:
