@@ -12,6 +12,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from rag.index.tokenize import has_han
+
 # ---- question words and stopwords ---------------------------------------------------------------
 #: Words that ask rather than say: they match nothing useful in an article.
 ZH_QUESTION_WORDS = frozenset(
@@ -36,14 +38,13 @@ ZH_QUESTION_CHARS = frozenset("哪吗呢么啥谁")
 # ---- the language a question is asked in --------------------------------------------------------
 # An English word has lower-case letters: GDP in 一季度GDP增长多少？ is an acronym, not English.
 _EN_WORD = re.compile(r"\b[A-Za-z][a-z]+\b")
-_HAN = re.compile(r"[\u3400-\u9fff]")
 
 
 def asked_in_english(question: str) -> bool:
     """Whether a question is asked in English: it holds no Chinese, or it opens with English
     words around a Chinese term (What is 职业伤害保障?, or a follow-up resolved with its
     topic: Who reported 这篇关于新能源汽车?)."""
-    if not _HAN.search(question):
+    if not has_han(question):
         return True
     return len(_EN_WORD.findall(question)) >= 2 and re.match(r"\s*[A-Za-z]", question) is not None
 

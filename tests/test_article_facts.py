@@ -2,7 +2,7 @@
 where it comes from, its title; and fact questions whose words only say what is asked
 (陈士华担任什么职务？).
 
-The pages in ``tests/data/news`` were written for these tests in the layout of Chinese news
+The pages in ``tests/data/news`` (and two of ``tests/data/news-qa``) were written for these tests in the layout of Chinese news
 sites and policy documents (a Xinhua dateline with its reporters; a People's Daily commentary
 with an author note, a date line and an issue line; a State Council opinion with numbered
 headings, points under them and a signature date; a foreign ministry press conference; a
@@ -26,6 +26,9 @@ from rag.search.answerability import content_words
 from rag.types import Chunk, Document, Hit
 
 NEWS = Path(__file__).resolve().parent / "data" / "news"
+# Two pages of the news-page question set (tests/data/news-qa) join them here.
+NEWS_QA = Path(__file__).resolve().parent / "data" / "news-qa"
+NEWS_CORPUS = (NEWS, NEWS_QA / "a_stats.html", NEWS_QA / "b_mfa.txt")
 
 
 @pytest.mark.parametrize(
@@ -194,7 +197,7 @@ def test_reporters_in_a_dateline_are_an_author_note():
 def news_engine(real_encoder, tmp_path_factory):
     from rag.engine import Engine, EngineConfig
 
-    config = EngineConfig(index_dir=tmp_path_factory.mktemp("news") / "default", corpus=(NEWS,))
+    config = EngineConfig(index_dir=tmp_path_factory.mktemp("news") / "default", corpus=NEWS_CORPUS)
     engine = Engine(config, encoder=real_encoder)
     engine.warm_up()
     return engine
