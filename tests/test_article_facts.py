@@ -2,12 +2,12 @@
 where it comes from, its title; and fact questions whose words only say what is asked
 (陈士华担任什么职务？).
 
-The pages in ``tests/data/news`` (and two of ``tests/data/news-qa``) were written for these tests in the layout of Chinese news
-sites and policy documents (a Xinhua dateline with its reporters; a People's Daily commentary
-with an author note, a date line and an issue line; a State Council opinion with numbered
-headings, points under them and a signature date; a foreign ministry press conference; a
-statistics release that writes GDP out as 国内生产总值), so that nothing here is fitted to the
-bundled page.
+The pages in ``tests/data/news`` (and two of ``tests/data/news-qa``) were written for these
+tests in the layout of Chinese news sites and policy documents (a Xinhua dateline with its
+reporters; a People's Daily commentary with an author note, a date line and an issue line; a
+State Council opinion with numbered headings, points under them and a signature date; a
+foreign ministry press conference; a statistics release that writes GDP out as 国内生产总值),
+so that nothing here is fitted to the bundled page.
 """
 
 from __future__ import annotations
