@@ -178,7 +178,7 @@ def test_fact_lines_say_where_the_value_comes_from():
     assert metadata.fact_line(dated, english=False) == "发布日期：2024年1月11日。"
     assert metadata.fact_line(dated, english=True) == "Published: 2024-01-11. "
     titled = metadata.find_fact("这篇文章的标题是什么？", _hits("c"), DOCS)
-    assert metadata.fact_line(titled, english=False).endswith("（据网页的元数据，正文未载明）")
+    assert metadata.fact_line(titled, english=False).endswith("（据文档的元数据，正文未载明）")
     assert metadata.find_fact("这篇文章是什么时候发表的？", _hits("u"), {"u": UNDATED}) is None
     # Not another article's date when the best-ranked one, which the question means, has none.
     assert metadata.find_fact("When was the article published?", _hits("u", "n"), DOCS) is None

@@ -198,15 +198,19 @@ def _dated(dateline: str, published: str) -> bool:
 
 def fact_line(found: FactAnswer, english: bool) -> str:
     """The sentence leading the answer (发布日期：2024年1月11日。), saying so when no text of the
-    article states it and the page's metadata does."""
+    article states it and the document's metadata does."""
     value = found.value
     if found.kind == "date" and not english:
         y, m, d = (value.split("-") + ["", ""])[:3]
         value = f"{y}年{int(m)}月{int(d)}日" if m and d else value
     if english:
         label = {"date": "Published", "source": "Source", "title": "Title"}[found.kind]
-        tail = " " if found.end > found.start else " (from the page's metadata)"
+        tail = (
+            " "
+            if found.end > found.start
+            else " (from the document's metadata; its text does not state it)"
+        )
         return f"{label}: {value}.{tail}"
     label = {"date": "发布日期", "source": "来源", "title": "标题"}[found.kind]
-    tail = "" if found.end > found.start else "（据网页的元数据，正文未载明）"
+    tail = "" if found.end > found.start else "（据文档的元数据，正文未载明）"
     return f"{label}：{value}。{tail}"

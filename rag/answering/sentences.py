@@ -73,7 +73,7 @@ def _with_speakers(sentences: list[Sentence], text: str, offset: int) -> list[Se
         previous = out[-1] if out else None
         if (
             previous is not None
-            and previous.text.endswith(("”", "\"", "’"))
+            and previous.text.endswith(("”", '"', "’"))
             and _SPEAKER.match(s.text)
             and not text[previous.end - offset : s.start - offset].strip(" \t\u3000")
         ):
