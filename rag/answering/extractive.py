@@ -43,6 +43,7 @@ from rag.answering.sentences import (
 )
 from rag.embedding.base import Encoder
 from rag.errors import InputError
+from rag.index.crosslingual import ACRONYM
 from rag.index.tokenize import has_han
 from rag.lexicon import (
     LAST,
@@ -255,7 +256,7 @@ class ExtractiveAnswerer:
         kinds = asked_types(question) if w.type else ()
         # Sentence tokens are needed for an English question's translations and for the
         # answer-type checks; the question's concepts are worked out once for both signals.
-        latin = re.search(r"[A-Za-z]", question) is not None  # an acronym to look up (GDP)
+        latin = ACRONYM.search(question) is not None  # an acronym to look up (GDP)
         tokens = (
             [sentence_tokens(t) for t in texts] if kinds or latin or not has_han(question) else []
         )

@@ -438,7 +438,8 @@ def question_concepts(
     if has_han(question):
         vocabulary = set().union(*candidate_tokens) if candidate_tokens else set()
         # An acronym counts where the sentence writes out what it stands for (GDP: 国内生产总值).
-        return [((w, *(DICTIONARY.latin_terms(w, vocabulary) if w.isascii() else ())),
+        acronyms = DICTIONARY.acronym_terms(question, vocabulary)
+        return [((w, *acronyms.get(w, ())),
                  _SINGLE_WEIGHT if has_han(w) and len(w) == 1 else 1.0)
                 for w in _question_words(question)]  # fmt: skip
 

@@ -78,7 +78,10 @@ class BackendSearcher:
         terms, coverage = (
             (list(translation.terms), translation.coverage)
             if translation
-            else (DICTIONARY.latin_terms(query, vocabulary), None)  # type: ignore[arg-type]
+            else (
+                [t for ts in DICTIONARY.acronym_terms(query, vocabulary).values() for t in ts],  # type: ignore[arg-type]
+                None,
+            )
         )
         kw_text = query if has_han(query) else without_stopwords(query)
         keyword = self.index.keyword_search(kw_text, terms, n, doc_ids)

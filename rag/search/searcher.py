@@ -176,8 +176,9 @@ class Searcher:
         translation = translation or self._translate(query)
         if translation is None:
             # A Chinese question's acronyms also search what they stand for (GDP: 国内生产总值).
-            latin = DICTIONARY.latin_terms(query, self.index.keyword.vocabulary)
-            return tokenize(query) + self.index.keyword.term_tokens(latin), None
+            acronyms = DICTIONARY.acronym_terms(query, self.index.keyword.vocabulary)
+            expanded = [t for terms in acronyms.values() for t in terms]
+            return tokenize(query) + self.index.keyword.term_tokens(expanded), None
         tokens = tokenize(without_stopwords(query))
         return tokens + self.index.keyword.term_tokens(translation.terms), translation.coverage
 
