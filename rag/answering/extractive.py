@@ -69,12 +69,12 @@ ENGLISH_NOTE = (
 )
 MAX_SUPPORT = 2
 _AUTHOR_NOTE = re.compile(r"^[(（]\s*作者")
-# Headings are labels, not statements, and only quoted when the question asks for one.
 _QUESTION_END = re.compile(r"\?[\s”’」』\"')）]*$")
 # A turn of a transcript or interview opened by the one asking: 记者：, 法新社记者：, 问：.
 _QUESTIONER = re.compile(r"\s*(?:[^\s:：，。]{0,12}记者|问|提问|主持人)\s*:")
 # A numbered heading (二、重点任务) is short and ends with no sentence mark.
 _HEADING_MAX_CHARS = 20
+# Headings are labels, not statements, and only quoted when the question asks for one.
 _HEADING_QUESTION = re.compile(r"标题|小标题|题目|heading|headline|subtitle|section title", re.I)
 
 

@@ -132,12 +132,20 @@ def find_fact(
     return FactAnswer(doc, kind, value, start, end)
 
 
-def _date_pattern(published: str) -> re.Pattern[str] | None:
-    """The published date (YYYY-MM-DD) as pages print it: 2024年03月05日, 2024年3月5日, 2024-03-05."""
+def _ymd(published: str) -> tuple[int, int, int] | None:
+    """A published date (``YYYY-MM-DD``) as year, month and day; None when it is no such date."""
     try:
         y, m, d = (int(p) for p in published.split("-"))
     except ValueError:
         return None
+    return y, m, d
+
+
+def _date_pattern(published: str) -> re.Pattern[str] | None:
+    """The published date (YYYY-MM-DD) as pages print it: 2024年03月05日, 2024年3月5日, 2024-03-05."""
+    if (ymd := _ymd(published)) is None:
+        return None
+    y, m, d = ymd
     return re.compile(
         rf"{y}\s*年\s*0?{m}\s*月\s*0?{d}\s*日|{y}\s*[-/.]\s*0?{m}\s*[-/.]\s*0?{d}(?!\d)"
     )
@@ -190,19 +198,16 @@ def _titles_as_article(question: str, documents: Mapping[str, Document]) -> str:
 
 def _dated(dateline: str, published: str) -> bool:
     """Whether a dateline's day is the published date's (1月11日 for 2024-01-11)."""
-    parts = published.split("-")
-    if len(parts) != 3:
-        return False
-    return f"{int(parts[1])}月{int(parts[2])}日" in dateline
+    ymd = _ymd(published)
+    return ymd is not None and f"{ymd[1]}月{ymd[2]}日" in dateline
 
 
 def fact_line(found: FactAnswer, english: bool) -> str:
     """The sentence leading the answer (发布日期：2024年1月11日。), saying so when no text of the
     article states it and the document's metadata does."""
     value = found.value
-    if found.kind == "date" and not english:
-        y, m, d = (value.split("-") + ["", ""])[:3]
-        value = f"{y}年{int(m)}月{int(d)}日" if m and d else value
+    if found.kind == "date" and not english and (ymd := _ymd(value)) is not None:
+        value = f"{ymd[0]}年{ymd[1]}月{ymd[2]}日"
     if english:
         label = {"date": "Published", "source": "Source", "title": "Title"}[found.kind]
         tail = (
