@@ -125,9 +125,7 @@ class Dictionary:
         sentences of an answer: "main force" is not 力量 "force").
         """
         exact = self._load()
-        # "Jiang Jufeng's": the possessive is no part of the word (nor of its pinyin).
-        # A closing quote ('Beijing experience') or a plural possessive (workers') neither.
-        raw = [w.removesuffix("'s").strip("'") for w in _WORD.findall(query.lower())]
+        raw = _raw_words(query)
         words = [w if w in STOPWORDS else _lemma(w) for w in raw]
         terms: list[str] = []
         content: list[str] = []
@@ -193,8 +191,9 @@ class Dictionary:
                 # A number is evidence when the corpus has it, and no evidence against when not
                 # (questions quote years and counts the articles spell differently).
                 if phrase in vocabulary:
-                    content.extend([phrase] if counted else [])
-                    covered.extend([phrase] if counted else [])
+                    if counted:
+                        content.append(phrase)
+                        covered.append(phrase)
                     terms.append(phrase)
                     forms.append((phrase,))
                 i += n
@@ -289,11 +288,17 @@ def _chained(term: str, vocabulary: Collection[str]) -> bool:
     )
 
 
+def _raw_words(query: str) -> list[str]:
+    """A question's words, lower-cased. "Jiang Jufeng's": the possessive is no part of the word
+    (nor of its pinyin); a closing quote ('Beijing experience') or a plural possessive
+    (workers') neither."""
+    return [w.removesuffix("'s").strip("'") for w in _WORD.findall(query.lower())]
+
+
 def english_content_words(query: str) -> list[str]:
     """An English question's content words as lemmas (function words out): When was the
     article published? -> [publish]."""
-    words = (w.removesuffix("'s").strip("'") for w in _WORD.findall(query.lower()))
-    return [_lemma(w) for w in words if w and w not in STOPWORDS]
+    return [_lemma(w) for w in _raw_words(query) if w and w not in STOPWORDS]
 
 
 def without_stopwords(query: str) -> str:
