@@ -417,3 +417,31 @@ def test_the_acronyms_of_a_chinese_question_are_looked_up():
     fresh = Dictionary()
     assert fresh.acronym_terms("预热 warm-up", {"预热"}) == {}
     assert fresh._exact is None
+
+
+@pytest.mark.parametrize(
+    ("question", "english"),
+    [
+        ("When was it published?", True),
+        ("What is 职业伤害保障?", True),
+        ("Who reported 这篇关于新能源汽车?", True),  # a follow-up resolved with its topic
+        ("一季度GDP同比增长多少？", False),  # an acronym is no English
+        ("这篇报道是谁写的？", False),
+    ],
+)
+def test_the_language_a_question_is_asked_in(question, english):
+    from rag.lexicon import asked_in_english
+
+    assert asked_in_english(question) is english
+
+
+@pytest.mark.slow
+def test_an_english_follow_up_about_the_article_is_answered_in_english(news_engine):
+    from rag.types import Turn
+
+    first = news_engine.ask("这篇关于新能源汽车的报道是谁写的？")
+    history = (Turn("这篇关于新能源汽车的报道是谁写的？", first.text, first.citations),)
+    answer = news_engine.ask("When was it published?", history=history)
+    assert "Published: 2024-01-11." in answer.text
+    assert answer.citations[0].quote == "新华社北京1月11日电（记者王小明、李华）"
+    _check_citations(news_engine, answer)
