@@ -87,6 +87,30 @@ def test_sentences_keep_decimals_and_split_latin_sentences():
     assert [s.text for s in sentences] == ["Growth was 94.9% in 2023.", "It rose again!", "Next"]
 
 
+def test_sentences_do_not_end_at_an_initial_or_a_title_abbreviation():
+    text = (
+        "两旁摆著圣若望．玛达（St. John of Matha）及St. Felix of Valois的雕像。"
+        "该书是霍尔以笔名S.G. Tallentyre写作的。Dr. Sun left. He came back."
+    )
+    assert [s.text for s in split_sentences(text)] == [
+        "两旁摆著圣若望．玛达（St. John of Matha）及St. Felix of Valois的雕像。",
+        "该书是霍尔以笔名S.G. Tallentyre写作的。",
+        "Dr. Sun left.",
+        "He came back.",
+    ]
+
+
+def test_a_gold_text_holds_without_the_punctuation_at_its_ends():
+    from rag.evaluation.answers import holds
+
+    quote = "全裸或者部分裸体都是受到鼓励的，但并不强制所有的参与者都必须如此。"
+    assert holds(quote, ["。全裸或者部分裸体都是受到鼓励的，但并不强制所有的参与者都必须如此。"])
+    assert holds("Gtk#是个.NET的函式库。", ["-Gtk#是个.NET的函式库"])
+    # Inner punctuation still has to match, and a longer gold still has to be quoted whole.
+    assert not holds(quote, ["全裸或者部分裸体都是受到鼓励的。但并不强制"])
+    assert not holds(quote, ["。上衣是可选的。全裸或者部分裸体都是受到鼓励的"])
+
+
 def test_chunk_sentences_are_whole_document_slices(index, documents):
     for chunk in index.chunks:
         doc = documents[chunk.doc_id]

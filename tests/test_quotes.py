@@ -38,6 +38,11 @@ def sentence(text: str):
         ("他山之石", True),
         ("指在分娩过程中，羊水透过胎盘进入母体血液循环。", True),  # a definition's second half
         ("指导意见由人社部印发。", False),
+        ("赛后，占旭刚正式结束运动生涯。", True),  # the match is named before
+        ("次年，他调任省长。", True),
+        ("在此背景下，各家经纪商决定协商制定条例。", True),
+        ("当年，全市GDP增长5%。", True),
+        ("当地居民以种茶为生。", False),
     ],
 )
 def test_leans_back(text, expected):

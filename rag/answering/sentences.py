@@ -20,6 +20,11 @@ from rag.types import Chunk, Document
 # sentence: the clauses they separate rarely stand on their own as a quote.
 _CLOSERS = "”’」』)）》\"'"
 _SENTENCE_END = re.compile(rf"(?:[。!?！？]+|…+|\.(?=\s|$))[{_CLOSERS}]*|\n")
+# A "." after an initial (S.G. Tallentyre, J. K. Rowling) or a title (St. John, Dr. Sun) ends
+# an abbreviation, not a sentence: Latin names inside Chinese text are cut there otherwise.
+_ABBREVIATION = re.compile(
+    r"(?<![A-Za-z])(?:[A-Z]|St|Dr|Mr|Mrs|Ms|Mt|Jr|Sr|Prof|Gen|Col|Capt|Lt|Rev|No|Vol|vs)$"
+)
 _LEADING = set("。!?;…,、:.”’」』)》-—·！？；，：）")
 
 
@@ -51,6 +56,8 @@ def split_sentences(text: str, offset: int = 0) -> list[Sentence]:
         if m.group() != "\n" and text.count("《", pos, m.start()) > text.count(
             "》", pos, m.start()
         ):
+            continue
+        if m.group().startswith(".") and _ABBREVIATION.search(text, pos, m.start()):
             continue
         end = m.start() if m.group() == "\n" else m.end()
         _append(sentences, text, pos, end, offset)

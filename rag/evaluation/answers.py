@@ -13,7 +13,8 @@ question set's ``quotes``) the full ask path runs and the answer's citations are
   passage of two sentences counts two) and of their characters, over the questions answered.
 
 "Holds" compares after NFKC and with all whitespace removed, so a quote typed with ASCII
-punctuation matches text printed with full-width punctuation. A quote-keyed set's quotes may
+punctuation matches text printed with full-width punctuation; punctuation at a gold text's ends
+is not required (a sentence's closing mark, or a stray one an annotator's span starts with). A quote-keyed set's quotes may
 span a sentence boundary, so a cited sentence also counts when it is a part of a gold quote
 at least half as long as the quote (a CMRC gold answer is a short span, which this never hits).
 """
@@ -41,6 +42,19 @@ def fold(text: str) -> str:
     return _WHITESPACE.sub("", unicodedata.normalize("NFKC", text))
 
 
+def _strip_marks(text: str) -> str:
+    """A gold text without the punctuation at its ends. Annotators' spans carry stray marks
+    (CMRC's ``。全裸或者…如此。`` starts with the previous sentence's full stop); CMRC 2018's own
+    scorer drops all punctuation before comparing. Only the ends are dropped here, so the check
+    stays a verbatim containment."""
+    start, end = 0, len(text)
+    while start < end and unicodedata.category(text[start]).startswith("P"):
+        start += 1
+    while end > start and unicodedata.category(text[end - 1]).startswith("P"):
+        end -= 1
+    return text[start:end]
+
+
 @dataclass(frozen=True)
 class AnswerRow:
     """How one answer fared against its gold texts."""
@@ -59,7 +73,7 @@ def holds(quote: str, golds: Sequence[str], partial: bool = False) -> bool:
     """Whether a cited sentence holds one of the gold texts (see the module docstring)."""
     q = fold(quote)
     for gold in golds:
-        g = fold(gold)
+        g = _strip_marks(fold(gold))
         if g and g in q:
             return True
         if partial and q and len(q) * 2 >= len(g) and q in g:
