@@ -457,6 +457,10 @@ def test_the_ask_path_finds_an_author_note_outside_the_hits(index, documents):
         ("Why do couriers skip training?", "reason"),
         # 表现为 + 什么: "shows as what", not "why".
         ("对亚硫酸盐过敏的反应表现为什么？", ""),
+        # How big, how high, what is the area: a quantity, like how many.
+        ("How large is the tea garden area of the village?", "number"),
+        ("How high is the new bridge?", "number"),
+        ("What was the total population of the county?", "number"),
     ],
 )
 def test_why_questions_ask_for_a_reason(question, kind):

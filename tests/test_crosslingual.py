@@ -192,3 +192,11 @@ def test_an_acronym_the_text_writes_as_it_is_is_its_own_translation():
     # A capitalised word is no acronym, and an acronym the corpus lacks is not evidence.
     assert "sam" not in DICTIONARY.translate("What did Sam say?", {"sam"}).covered
     assert DICTIONARY.translate("What does NATO do?", vocabulary).coverage == 0.0
+
+
+def test_a_gloss_qualifier_holding_commas_does_not_hide_the_gloss():
+    # CC-CEDICT: 面积 /area (of a floor, piece of land etc)/surface area/; cut at the comma
+    # inside the qualifier, "area" was lost and "How large is the area" missed 面积.
+    t = DICTIONARY.translate("How large is the planting area?", frozenset({"面积", "种植"}))
+    assert "面积" in t.terms
+    assert "area" in t.covered

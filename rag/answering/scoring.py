@@ -87,7 +87,9 @@ _ASK_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(
             r"多少|多大|多高|多长|多久|多远|多重|(?<!第)几[个次名项家位岁倍种条年天]|比例|比重|"
             r"占比|百分之|how many|how much|how long|how old|what share|"
-            r"what proportion|what percentage|what fraction|how far",
+            r"what proportion|what percentage|what fraction|how far|"
+            r"how (?:large|big|high|tall|deep|wide|heavy|fast)\b|"
+            r"\bwhat (?:is|was|are|were) the (?:total )?(?:number|amount|area|size|population)\b",
             re.I,
         ),
     ),

@@ -347,8 +347,11 @@ def _glossary() -> list[tuple[str, set[str]]]:
 
 def _glosses(definitions: str) -> list[str]:
     out = []
+    # Qualifiers first, as they may hold commas themselves: 面积's "area (of a floor, piece of
+    # land etc)" is the gloss "area", not "area (of a floor" and "piece of land etc)".
+    definitions = re.sub(r"\([^)]*\)|\[[^\]]*\]", " ", definitions)
     for raw in re.split(r"[/;,]", definitions):
-        gloss = re.sub(r"\([^)]*\)|\[[^\]]*\]", " ", raw).strip().lower()
+        gloss = raw.strip().lower()
         if not gloss or gloss.startswith(_SKIP_GLOSS):
             continue
         gloss = re.sub(r"^(?:to|a|an|the) ", "", gloss)
