@@ -77,7 +77,7 @@ _PART = re.compile(r"小标题|部分|段落|章节|\bheadings?\b|\bsubtitle|\bs
 #: Words of a question about the article itself that say what is asked, not what it is about.
 FACT_WORDS_ZH = frozenset(
     "发表 发布 刊发 刊登 刊出 发稿 见报 推出 撰写 标题 题目 篇名 来源 来源于 来自 出处 出自 媒体 网站 报纸 "
-    "通讯社 记者 作者 写作 执笔 原文 消息 评论 社论 述评 通讯 印发 下发 出台 公布 这份 该份 此份 "
+    "通讯社 记者 作者 写作 执笔 原文 文章 篇文章 本文 该文 此文 报道 新闻 稿件 消息 评论 社论 述评 通讯 印发 下发 出台 公布 这份 该份 此份 "
     "文件 意见 通知 公告 决定 办法 方案 规定 通报 数据 新闻稿 公报".split()
 )
 FACT_WORDS_EN = frozenset(
@@ -121,10 +121,19 @@ def asks_about_author(question: str, documents: Mapping[str, Document]) -> bool:
     return asks_about(question, (n for d in documents.values() for n in d.authors))
 
 
+# The author of a work the article reports on (论文第一作者是谁？), not of the article.
+_OTHER_WORK = re.compile(
+    r"第一作者|通讯作者|共同作者|合著者|(?:论文|专著|著作|小说|诗|歌曲|剧本|研究)的?作者|"
+    r"\b(?:first|corresponding|lead|co-?)\s?authors?\b|"
+    r"\bauthors? of the (?:paper|study|book|novel|research)",
+    re.IGNORECASE,
+)
+
+
 def asks_about(question: str, author_names: Iterable[str]) -> bool:
     """:func:`asks_about_author` given the corpus's authors' names (a searcher keeps them)."""
     q = fold(question)
-    if not _ASKS.search(q):
+    if not _ASKS.search(q) or _OTHER_WORK.search(q):
         return False
     if _ABOUT_AUTHOR.search(q):
         return True

@@ -445,3 +445,79 @@ def test_an_english_follow_up_about_the_article_is_answered_in_english(news_engi
     assert "Published: 2024-01-11." in answer.text
     assert answer.citations[0].quote == "新华社北京1月11日电（记者王小明、李华）"
     _check_citations(news_engine, answer)
+
+
+# ---- bylines the page prints outside the article body ------------------------------------------
+def test_a_byline_in_the_page_furniture_is_read_and_a_related_list_is_not():
+    from rag.parsing.webpage import parse_html
+
+    page = NEWS_QA.parent / "news-qa2" / "c_market_ev.html"
+    doc = parse_html(page.read_bytes(), str(page))
+    # <div class="meta">2024年04月25日 14:06 东方财讯网 作者：赵一鸣</div>, which the extractor
+    # drops with the headline's furniture.
+    assert doc.authors == ("赵一鸣",)
+    assert doc.published == "2024-04-25"
+    assert "作者：赵一鸣" not in doc.text
+
+    body = "".join(
+        f"<p>{s}</p>" for s in ["今年一季度，全市新增城镇就业3.2万人，同比增长5%。" * 3] * 4
+    )
+    related = '<ul class="related"><li><div>相关阅读 作者：李四</div></li></ul>'
+    html = (
+        "<html><head><title>就业稳中向好</title></head><body><article><h1>就业稳中向好</h1>"
+        f'<div class="article-body">{body}</div></article>{related}</body></html>'
+    )
+    assert parse_html(html.encode(), "p.html").authors == ()
+
+
+AUTHORLESS_NOTE = Document(
+    doc_id="e",
+    title="一季度电动两轮车销量同比增长18%",
+    text="东方财讯网讯 一季度国内电动两轮车销量达到1260万辆。",
+    authors=("赵一鸣",),
+    published="2024-04-25",
+)
+
+
+def test_an_author_question_takes_the_article_its_topic_names_even_without_a_note():
+    docs = {"n": NEWS_DOC, "e": AUTHORLESS_NOTE}
+    hits = [
+        Hit(Chunk(f"{d.doc_id}-0", d.doc_id, d.title, d.text, 0, len(d.text)), rank, 1.0)
+        for rank, d in enumerate((NEWS_DOC, AUTHORLESS_NOTE), start=1)
+    ]
+    for question in (
+        "电动两轮车销量那篇报道的作者是谁？",
+        "Who wrote the report on electric two-wheeler sales?",
+    ):
+        found = metadata.find_author_note(question, hits, docs)
+        assert found is not None and found.document is AUTHORLESS_NOTE, question
+        assert found.start == found.end  # no text names the author: only the metadata does
+    # Without a topic, the best-ranked article with a byline.
+    found = metadata.find_author_note("这篇报道的记者是谁？", hits, docs)
+    assert found.document is NEWS_DOC and found.quote == "（记者王小明、李华）"
+
+    from rag.answering.extractive import ExtractiveAnswerer
+    from rag.types import SearchResult
+
+    result = SearchResult(query="q", mode="hybrid", hits=tuple(hits), answerable=True)
+    answer = ExtractiveAnswerer().answer("电动两轮车销量那篇报道的作者是谁？", result, docs)
+    assert answer.text == "作者：赵一鸣。（据文档的元数据，正文未载明）"
+    assert answer.citations == () and answer.passages[0].chunk.doc_id == "e"
+    english = ExtractiveAnswerer().answer(
+        "Who wrote the report on electric two-wheeler sales?", result, docs
+    )
+    assert "Author: 赵一鸣. (from the document's metadata" in english.text
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("这篇文章的作者是谁？", True),
+        ("论文第一作者是谁？", False),  # the paper the article reports on
+        ("这项研究的通讯作者是谁？", False),
+        ("Who is the first author of the paper?", False),
+        ("Who wrote this article?", True),
+    ],
+)
+def test_the_author_of_a_work_reported_on_is_not_the_articles(question, expected):
+    assert bylines.asks_about_author(question, DOCS) is expected

@@ -331,10 +331,13 @@ class ExtractiveAnswerer:
         dateline's reporters), its date, source or title (quoting the text that states them;
         from the metadata alone when no text does). Empty for other questions."""
         if about_author and (note := metadata.find_author_note(question, hits, documents)):
-            quoted = _span(note.document, note.start, note.end, hits, chunks_of)
-            if quoted is not None:
-                lead = metadata.author_line(note.document, english)
-                return [lead + note.quote + citer.mark(quoted)]
+            if note.end > note.start:
+                quoted = _span(note.document, note.start, note.end, hits, chunks_of)
+                if quoted is not None:
+                    lead = metadata.author_line(note.document, english)
+                    return [lead + note.quote + citer.mark(quoted)]
+            elif line := metadata.author_line(note.document, english, stated=False):
+                return [_uncited(line.rstrip(), note.document, hits, citer)]
         found = metadata.find_fact(question, hits, documents)
         if found is None:
             return []
@@ -343,11 +346,16 @@ class ExtractiveAnswerer:
             quoted = _span(found.document, found.start, found.end, hits, chunks_of)
             if quoted is not None:
                 return [line + found.quote + citer.mark(quoted)]
-        # No text states it: the article's best passage goes with the answer, uncited.
-        hit = next((h for h in hits if h.chunk.doc_id == found.document.doc_id), None)
-        if hit is not None:
-            citer.hits.setdefault(hit.chunk.chunk_id, hit)
-        return [line]
+        return [_uncited(line, found.document, hits, citer)]
+
+
+def _uncited(line: str, document: Document, hits: Sequence[Hit], citer: _Citer) -> str:
+    """A line from the document's metadata alone: no text states it, so nothing is quoted, and
+    the article's best passage goes with the answer as a passage to read, uncited."""
+    hit = next((h for h in hits if h.chunk.doc_id == document.doc_id), None)
+    if hit is not None:
+        citer.hits.setdefault(hit.chunk.chunk_id, hit)
+    return line
 
 
 def _asks(c: _Candidate, documents: Mapping[str, Document]) -> bool:

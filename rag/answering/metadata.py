@@ -19,10 +19,12 @@ from rag.bylines import (
     FACT_WORDS_ZH,
     asked_document,
     asked_fact,
-    asked_note,
     asks_about_author,
     names_author,
+    note_span,
 )
+from rag.index.crosslingual import DICTIONARY
+from rag.lexicon import asked_in_english, fold
 from rag.types import Document, Hit
 
 __all__ = [
@@ -59,18 +61,34 @@ class MetadataAnswer:
 def find_author_note(
     question: str, hits: Sequence[Hit], documents: Mapping[str, Document]
 ) -> MetadataAnswer | None:
-    """The author note of the article the question is about, if it has one."""
-    found = asked_note(question, documents, (h.chunk.doc_id for h in hits))
-    return MetadataAnswer(*found) if found is not None else None
+    """The article an author question is about and its author note (``start == end`` when
+    only the document's metadata names its authors: a page whose byline sits in the page's
+    furniture, 作者：赵一鸣 under the headline), or None when no article has either.
+
+    The article is the one the question names (by an author or its title), else the retrieved
+    one whose title holds the question's topic (电动两轮车销量那篇报道的作者: the report titled
+    …电动两轮车销量…, not another page whose dateline names reporters), else the best-ranked.
+    """
+    ranked = [*_best_article(question, hits, documents), *(h.chunk.doc_id for h in hits)]
+    doc = asked_document(
+        question, documents, ranked, lambda d: bool(d.authors) or note_span(d) is not None
+    )
+    if doc is None:
+        return None
+    start, end = note_span(doc) or (0, 0)
+    return MetadataAnswer(doc, start, end)
 
 
-def author_line(doc: Document, english: bool) -> str:
-    """The metadata sentence leading the answer ("作者：鲁全。"), or "" without authors."""
+def author_line(doc: Document, english: bool, stated: bool = True) -> str:
+    """The metadata sentence leading the answer ("作者：鲁全。"), or "" without authors; saying so
+    when no text of the article names them (``stated`` false) and the metadata does."""
     if not doc.authors:
         return ""
     if english:
-        return f"Author: {', '.join(doc.authors)}. "
-    return f"作者：{'、'.join(doc.authors)}。"
+        tail = "" if stated else " (from the document's metadata; its text does not state it)"
+        return f"Author: {', '.join(doc.authors)}.{tail} "
+    tail = "" if stated else "（据文档的元数据，正文未载明）"
+    return f"作者：{'、'.join(doc.authors)}。{tail}"
 
 
 @dataclass(frozen=True)
@@ -180,10 +198,24 @@ def _best_article(
 
     ranked = list(dict.fromkeys(h.chunk.doc_id for h in sorted(hits, key=lambda h: h.rank)))
     ranked = [d for d in ranked if d in documents]
-    topic = [w for w in _question_words(question) if w not in FACT_WORDS_ZH]
+    if asked_in_english(question):
+        # The report on electric two-wheeler sales: its words as the titles write them.
+        # One concept a word, whichever of its translations a title holds (sales: 销量, 产销).
+        titles = _title_terms([fold(documents[d].title) for d in ranked])
+        topic = [f for f in DICTIONARY.translate(question, titles).forms if f]
+    else:
+        topic = [(w,) for w in _question_words(question) if w not in FACT_WORDS_ZH]
     if not ranked or not topic:
         return ranked[:1]
-    return [max(ranked, key=lambda d: sum(w in documents[d].title for w in topic))]
+    return [max(ranked, key=lambda d: sum(any(w in documents[d].title for w in f) for f in topic))]
+
+
+def _title_terms(titles: Sequence[str]) -> frozenset[str]:
+    """Every run of two to six characters of the titles: the terms a title holds, as a
+    vocabulary to look an English question's words up in."""
+    return frozenset(
+        t[i : i + n] for t in titles for n in range(2, 7) for i in range(len(t) - n + 1)
+    )
 
 
 def _titles_as_article(question: str, documents: Mapping[str, Document]) -> str:

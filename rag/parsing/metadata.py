@@ -77,21 +77,26 @@ def split_meta_lines(
         s = line.strip()
         if i < edge and title and _squash(s) == _squash(title) or is_meta_line(s):
             drop.append(i)
-    meta_text = "\n".join(lines[i] for i in drop)
+    # A dateline's reporters open the article; a closing （本报记者 陈曦 通讯员 刘畅） ends it.
+    edges = "\n".join(lines[:edge] + lines[-edge:])
+    return drop, read_meta([lines[i] for i in drop], edges)
+
+
+def read_meta(meta_lines: list[str], edges: str = "") -> LineMeta:
+    """What metadata lines say: the author (else the reporters of a byline in ``edges``), the
+    first date a line gives, and the 来源."""
+    meta_text = "\n".join(meta_lines)
     authors: tuple[str, ...] = ()
     if m := _AUTHOR.search(meta_text):
         authors = tuple(re.split(r"[\s、,，]+", m.group(1)))
-    else:
-        # A dateline's reporters open the article; a closing （本报记者 陈曦 通讯员 刘畅） ends it.
-        edges = "\n".join(lines[:edge] + lines[-edge:])
-        if m := _REPORTER.search(edges):
-            authors = tuple(n for n in re.split(r"[\s、]+", m.group(1)) if n not in _ROLES)
+    elif m := _REPORTER.search(edges):
+        authors = tuple(n for n in re.split(r"[\s、]+", m.group(1)) if n not in _ROLES)
     published = ""
-    for i in drop:
-        if published := parse_date(lines[i]):
+    for line in meta_lines:
+        if published := parse_date(line):
             break
     origin = m.group(1) if (m := _ORIGIN.search(meta_text)) else ""
-    return drop, LineMeta(authors=authors, published=published, origin=origin)
+    return LineMeta(authors=authors, published=published, origin=origin)
 
 
 def _squash(text: str) -> str:

@@ -13,7 +13,7 @@ import re
 from rag.errors import SourceError
 from rag.parsing.cleaning import TextBuilder, ends_sentence
 from rag.parsing.dates import parse_date
-from rag.parsing.metadata import split_meta_lines
+from rag.parsing.metadata import LineMeta, is_meta_line, read_meta, split_meta_lines
 from rag.parsing.page import make_doc_id
 from rag.types import Document
 
@@ -77,6 +77,13 @@ def parse_html(data: bytes, source: str) -> Document:
         raise SourceError(f"{source}: no article text found in this page, only its metadata")
     if not title:
         title = body.split("\n", 1)[0][:40]
+    if not (meta.authors and meta.published and meta.origin):
+        printed = _printed_meta(html, body.split("\n", 1)[0])
+        meta = LineMeta(
+            authors=meta.authors or printed.authors,
+            published=meta.published or printed.published,
+            origin=meta.origin or printed.origin,
+        )
     authors = meta.authors or _authors(extracted.author or "")
     # The date the page prints by the article (2024年03月05日05:32 | 来源：…) before trafilatura's:
     # without a date in the page's tags, trafilatura guesses one, and a lone year reads as
@@ -95,6 +102,32 @@ def parse_html(data: bytes, source: str) -> Document:
         published=published,
         kind="web",
     )
+
+
+# Elements a page prints its metadata line in (<div class="meta">2024年04月25日 作者：赵一鸣</div>).
+_BLOCKS = ("div", "p", "span", "li", "td", "h2", "h3", "h4", "h5", "h6", "section", "header")
+
+
+def _printed_meta(html: str, first_line: str) -> LineMeta:
+    """The metadata lines a page prints between its title and its body, which the extractor
+    drops with the page furniture (a ``<div class="meta">`` under the headline): read up to the
+    element holding the body's first line, so that a list of related articles further down, with
+    their own authors, is never read."""
+    from lxml import html as lxml_html
+
+    try:
+        root = lxml_html.fromstring(html)
+    except (ValueError, lxml_html.etree.ParserError):
+        return LineMeta()
+    opening = first_line.strip()[:20]
+    lines: list[str] = []
+    for element in root.iter(*_BLOCKS):
+        text = " ".join(element.text_content().split())
+        if opening and opening in text:
+            break
+        if is_meta_line(text):
+            lines.append(text)
+    return read_meta(lines)
 
 
 def _is_prose(line: str) -> bool:
