@@ -521,3 +521,24 @@ def test_an_author_question_takes_the_article_its_topic_names_even_without_a_not
 )
 def test_the_author_of_a_work_reported_on_is_not_the_articles(question, expected):
     assert bylines.asks_about_author(question, DOCS) is expected
+
+
+@pytest.fixture(scope="module")
+def report_engine(real_encoder, tmp_path_factory):
+    from rag.engine import Engine, EngineConfig
+
+    page = NEWS_QA.parent / "news-qa2" / "a_gov_report.txt"
+    config = EngineConfig(index_dir=tmp_path_factory.mktemp("report") / "default", corpus=(page,))
+    engine = Engine(config, encoder=real_encoder)
+    engine.warm_up()
+    return engine
+
+
+@pytest.mark.slow
+def test_a_heading_behind_the_best_sentence_names_the_list(report_engine):
+    # The best sentence sits inside the second point; the heading 三、2024年重点工作 close behind
+    # it names the list, so its five points 一是…五是 are the answer, in order.
+    answer = report_engine.ask("2024年江川省重点工作有哪几项？", top_k=5)
+    assert [c.quote[:2] for c in answer.citations] == ["一是", "二是", "三是", "四是", "五是"]
+    assert "三、2024年重点工作" not in answer.text
+    _check_citations(report_engine, answer)
