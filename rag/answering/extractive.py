@@ -714,9 +714,12 @@ def _whole_list(candidates: list[_Candidate], scores: list[float]) -> list[_Cand
     # 哪几项？, whose best sentence sits inside an item): the points under it are the answer.
     for c in top3[1:]:
         heading = _number(c)
-        if heading is not None and c.doc_id == lead.doc_id:
-            if below := _under_heading(c, group, heading[0]):
-                return below
+        if (
+            heading is not None
+            and c.doc_id == lead.doc_id
+            and (below := _under_heading(c, group, heading[0]))
+        ):
+            return below
     if marker is None:
         after = [c for c in group if c.sentence.start >= lead.sentence.end]
         if not after or not fold(lead.text).rstrip("”’」』)》").endswith(":"):
