@@ -89,6 +89,8 @@ def cn_number(token: str) -> int:
 _MEASURE = "个|项|点|条|方面|种|类|件|部分|步|招|大|位|家|句|层|重"
 _ZH_COUNT = re.compile(
     rf"(?<![第{CN_DIGITS}\d两])([{CN_DIGITS}]{{1,3}}|\d{{1,2}}|两|俩)(?![{CN_DIGITS}\d])\s*({_MEASURE})"
+    # 5个月, 3个小时, 2个百分点: a span or a figure, not a count of things.
+    r"(?!(?<=个)(?:月|小时|工作日|百分点|多月))"
 )
 # In English the count is the ask's only where it follows the question word (what four
 # qualities, which are the three parties, name the pilot's two...): in "what did four
@@ -125,7 +127,26 @@ def requested_count(question: str) -> int:
         n = int(token) if token.isdigit() else EN_NUMBERS[token]
         if n >= 2:
             return n
+    # A ranking's top N asked for by name (销量前五的品牌有哪些？, the top five brands), not a
+    # figure about them (前五的品牌合计份额是多少？) nor a span of time (前三季度, 前5个月).
+    if asks_for_list(q) and not _ASKS_FIGURE.search(q):
+        for m in (*_TOP_ZH.finditer(q), *_TOP_EN.finditer(q)):
+            token = m.group(1).lower()
+            n = int(token) if token.isdigit() else cn_number(token) or EN_NUMBERS.get(token, 0)
+            if n >= 2:
+                return n
     return 0
+
+
+_TOP_ZH = re.compile(
+    rf"前([{CN_DIGITS}]{{1,3}}|\d{{1,2}})(?![{CN_DIGITS}\d])"
+    r"(?!个?(?:月|年|天|日|周|季度|小时|分钟|届|次|批|轮|期))"
+)
+_TOP_EN = re.compile(
+    r"\btop (two|three|four|five|six|seven|eight|nine|ten|\d{1,2})\b(?! (?:percent|per\b|%))",
+    re.IGNORECASE,
+)
+_ASKS_FIGURE = re.compile(r"多少|几成|比例|占比|份额是|how much|how many|what share", re.IGNORECASE)
 
 
 def count_measure(question: str) -> str:
@@ -207,6 +228,8 @@ _N = rf"[{CN_DIGITS}]{{1,3}}"
 _ITEM_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("其N", re.compile(rf"其({_N})[,、:;]")),
     ("第N", re.compile(rf"第({_N})[,、:;]")),
+    # A ranking, one line a place: 第一名 雅驰电动，销量322万辆；
+    ("第N名", re.compile(rf"第({_N})名(?![单称字额义誉次])")),
     ("N是", re.compile(rf"({_N})是(?![是的{CN_DIGITS}\d])")),
     ("N要", re.compile(rf"({_N})要[,:]")),
     ("N、", re.compile(rf"({_N})、")),

@@ -362,6 +362,14 @@ def test_no_hits_is_not_answerable(documents):
         ("第二个亮点具体指什么？", 0),
         ("How many times since the 18th CPC National Congress did they meet?", 0),
         ("Who won the 2023 NBA championship?", 0),
+        # a ranking's top N asked by name; not a figure about them, nor a span of time
+        ("一季度销量前五的品牌有哪些？", 5),
+        ("排名前三的城市是哪些？", 3),
+        ("What are the top five e-bike brands by sales?", 5),
+        ("前五的品牌合计份额是多少？", 0),
+        ("前三季度有哪些变化？", 0),
+        ("前5个月的主要指标有哪些？", 0),
+        ("三个月内要完成哪些工作？", 0),
     ],
 )
 def test_requested_count_reads_the_ask_not_names_or_dates(question, count):
@@ -386,6 +394,8 @@ def test_requested_count_reads_the_ask_not_names_or_dates(question, count):
         ("其次，平台企业未能享受就业政策红利。", "首先", 2),
         ("另外，新就业形态劳动者参加培训积极性不高。", "首先", 99),
         ("此外: 还需加强", "首先", 99),
+        ("第一名雅驰电动，销量322万辆；", "第N名", 1),
+        ("第五名 新日升，销量76万辆。", "第N名", 5),
     ],
 )
 def test_list_items_in_every_common_style(text, style, number):
@@ -396,7 +406,15 @@ def test_list_items_in_every_common_style(text, style, number):
 
 
 @pytest.mark.parametrize(
-    "text", ["第一批在7个省市开展", "1.5倍的增长", "一是一,二是二", "其实不然", "另外一些平台"]
+    "text",
+    [
+        "第一批在7个省市开展",
+        "1.5倍的增长",
+        "一是一,二是二",
+        "其实不然",
+        "另外一些平台",
+        "第一名单位已公示",
+    ],
 )
 def test_ordinary_sentences_are_not_list_items(text):
     from rag.lexicon import item_marker

@@ -527,8 +527,12 @@ def test_the_author_of_a_work_reported_on_is_not_the_articles(question, expected
 def report_engine(real_encoder, tmp_path_factory):
     from rag.engine import Engine, EngineConfig
 
-    page = NEWS_QA.parent / "news-qa2" / "a_gov_report.txt"
-    config = EngineConfig(index_dir=tmp_path_factory.mktemp("report") / "default", corpus=(page,))
+    pages = (
+        NEWS_QA.parent / "news-qa2" / name for name in ("a_gov_report.txt", "c_market_ev.html")
+    )
+    config = EngineConfig(
+        index_dir=tmp_path_factory.mktemp("report") / "default", corpus=tuple(pages)
+    )
     engine = Engine(config, encoder=real_encoder)
     engine.warm_up()
     return engine
@@ -541,4 +545,22 @@ def test_a_heading_behind_the_best_sentence_names_the_list(report_engine):
     answer = report_engine.ask("2024年江川省重点工作有哪几项？", top_k=5)
     assert [c.quote[:2] for c in answer.citations] == ["一是", "二是", "三是", "四是", "五是"]
     assert "三、2024年重点工作" not in answer.text
+    _check_citations(report_engine, answer)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "question",
+    ["一季度销量前五的品牌有哪些？", "What are the top five e-bike brands by sales in Q1?"],
+)
+def test_a_ranking_is_a_list_and_its_top_n_a_count(report_engine, question):
+    # 第一名雅驰电动，…； one line a place: the top five are its first five lines.
+    answer = report_engine.ask(question, top_k=5)
+    assert [c.quote[:3] for c in answer.citations] == [
+        "第一名",
+        "第二名",
+        "第三名",
+        "第四名",
+        "第五名",
+    ]
     _check_citations(report_engine, answer)
