@@ -62,7 +62,7 @@ _EN_ORDINALS = {
 # "第二个…", "第三点", "第四项"; a bare "第二" only at the end ("第二呢？"), since "第一批"
 # and "第二十大" name things rather than point at an item.
 _ZH_ORDINAL = re.compile(
-    rf"第\s*(?P<n>[{_CN_DIGITS}]{{1,3}}|\d{{1,2}})\s*(?:个|点|项|条|方面|部分|种)"
+    rf"第\s*(?P<n>[{_CN_DIGITS}]{{1,3}}|\d{{1,2}})\s*(?:个|点|项|条|方面|部分|种|名)"
     # A bare "第二" only opens the question ("第二呢？", "那第三呢"): "世界第一" is a rank.
     rf"|^(?:那么|那|还有|再|说说|讲讲)?\s*第\s*(?P<bare>[{_CN_DIGITS}]{{1,3}}|\d{{1,2}})"
     r"(?=\s*(?:呢|吗)?\s*[?？。!！]?\s*$)"

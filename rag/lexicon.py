@@ -138,6 +138,27 @@ def requested_count(question: str) -> int:
     return 0
 
 
+# An item picked out of a list the question names: 重点工作的第一项, 四个亮点中的第二个, the
+# second of the four highlights. 中国第一个经济特区 names a thing, with no list before it.
+_LISTED_ORDINAL_ZH = re.compile(
+    rf"(?:的|中|之中|里|当中)第([{CN_DIGITS}]{{1,2}}|\d{{1,2}})(?:个|点|项|条|方面|部分|名)"
+)
+_LISTED_ORDINAL_EN = re.compile(
+    r"\b(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth) of the\b", re.I
+)
+_EN_ORDINAL_WORDS = ("first second third fourth fifth sixth seventh eighth ninth tenth").split()
+
+
+def listed_ordinal(question: str) -> int:
+    """Which item of a list the question asks for (0 when none): 重点工作的第一项是什么？ -> 1."""
+    q = fold(question)
+    if m := _LISTED_ORDINAL_ZH.search(q):
+        return cn_number(m.group(1))
+    if m := _LISTED_ORDINAL_EN.search(q):
+        return _EN_ORDINAL_WORDS.index(m.group(1).lower()) + 1
+    return 0
+
+
 _TOP_ZH = re.compile(
     rf"前([{CN_DIGITS}]{{1,3}}|\d{{1,2}})(?![{CN_DIGITS}\d])"
     r"(?!个?(?:月|年|天|日|周|季度|小时|分钟|届|次|批|轮|期))"

@@ -564,3 +564,46 @@ def test_a_ranking_is_a_list_and_its_top_n_a_count(report_engine, question):
         "第五名",
     ]
     _check_citations(report_engine, answer)
+
+
+@pytest.mark.parametrize(
+    ("question", "nth"),
+    [
+        ("江川省今年重点工作的第一项是什么？", 1),
+        ("四个亮点中的第二个是什么？", 2),
+        ("What is the third of the key tasks?", 3),
+        ("中国第一个经济特区是哪里？", 0),  # names a thing; no list before the ordinal
+        ("第一批试点企业有哪些？", 0),
+        ("Who was the first person to walk on the moon?", 0),
+    ],
+)
+def test_an_item_asked_for_by_its_place_in_a_named_list(question, nth):
+    from rag.lexicon import listed_ordinal
+
+    assert listed_ordinal(question) == nth
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("question", "opening"),
+    [
+        ("江川省今年重点工作的第一项是什么？", "一是加快建设现代化产业体系。实施制造业"),
+        ("江川省今年重点工作中的第三项是什么？", "三是深化重点领域改革。推进省属国有企业"),
+        ("What is the first of the key tasks for 2024?", "一是加快建设现代化产业体系。"),
+    ],
+)
+def test_the_nth_point_of_a_list_is_quoted_with_what_it_says(report_engine, question, opening):
+    answer = report_engine.ask(question, top_k=5)
+    assert answer.citations[0].quote.startswith(opening)
+    _check_citations(report_engine, answer)
+
+
+@pytest.mark.slow
+def test_a_follow_up_picks_a_place_of_the_ranking(report_engine):
+    from rag.types import Turn
+
+    first = report_engine.ask("一季度销量前五的品牌有哪些？", top_k=5)
+    history = (Turn("一季度销量前五的品牌有哪些？", first.text, first.citations),)
+    second = report_engine.ask("第二名呢？", top_k=5, history=history)
+    assert second.citations[0].quote.startswith("第二名爱途")
+    _check_citations(report_engine, second)

@@ -53,6 +53,7 @@ from rag.lexicon import (
     fold,
     inline_list,
     item_marker,
+    listed_ordinal,
     requested_count,
 )
 from rag.types import Answer, Chunk, Citation, Document, Hit, SearchResult
@@ -213,7 +214,7 @@ class ExtractiveAnswerer:
         # with its words as the corpus writes them): the vector is cached, no second model call.
         scores = self.score(question, candidates, result.embedded or question)
         count = requested_count(question)
-        listing, lead = None, None
+        listing, lead, nth = None, None, 0
         if count >= 2:
             listing, list_score = _find_enumeration(candidates, count, scores, documents)
             inline = _inline_list(question, candidates, scores, count)
@@ -223,6 +224,11 @@ class ExtractiveAnswerer:
                 listing, lead = None, candidates[inline]
         elif asks_for_list(question):
             listing = _whole_list(candidates, scores)
+        elif (n := listed_ordinal(question)) and n <= len(
+            whole := _whole_list(candidates, scores) or []
+        ):
+            # 重点工作的第一项是什么？: the list's nth item leads, the answer is that point.
+            nth, lead = n, whole[n - 1]
         if listing is not None:
             # The items are the answer and lead it; the sentence announcing them in the article
             # (…概括起来主要有四个亮点。) only restates the question, and is not quoted.
@@ -235,7 +241,10 @@ class ExtractiveAnswerer:
                 )
         else:
             chosen = self._select(candidates, scores, max_sentences, lead)
-            chosen = _explained(chosen, candidates, documents, max_sentences)
+            if nth:  # an item asked for by its place: its label (一是…), then what it says
+                chosen = [lead, *_rest_of_item(lead, candidates, documents)][:max_sentences]
+            else:
+                chosen = _explained(chosen, candidates, documents, max_sentences)
             chosen = _in_context(chosen, documents, max_sentences)
             lines.extend(_compose(chosen, citer))
         return _answer(question, lines, citer, notes)
@@ -518,6 +527,26 @@ def _explained(
         return chosen
     rest = [c for c in chosen[1:] if c is not explanation]
     return [explanation, lead, *rest][:limit]
+
+
+def _rest_of_item(
+    item: _Candidate, candidates: list[_Candidate], documents: Mapping[str, Document]
+) -> list[_Candidate]:
+    """The sentences after a list item's opening in its paragraph, up to the next item."""
+    text = documents[item.doc_id].text
+    end = text.find("\n", item.sentence.end)
+    end = len(text) if end < 0 else end
+    rest = sorted(
+        (c for c in candidates
+         if c.doc_id == item.doc_id and item.sentence.end <= c.sentence.start < end),
+        key=lambda c: c.sentence.start,
+    )  # fmt: skip
+    out = []
+    for c in rest:
+        if item_marker(c.text) is not None:
+            break
+        out.append(c)
+    return out
 
 
 def _in_context(
