@@ -200,3 +200,12 @@ def test_a_gloss_qualifier_holding_commas_does_not_hide_the_gloss():
     t = DICTIONARY.translate("How large is the planting area?", frozenset({"面积", "种植"}))
     assert "面积" in t.terms
     assert "area" in t.covered
+
+
+def test_a_gloss_with_a_placeholder_object_is_found_by_its_verb():
+    # CC-CEDICT: 申请 /to apply for sth/: neither "apply for sth" nor a phrase ending in "for"
+    # is ever a question's words, so the verb alone glosses it as well.
+    t = DICTIONARY.translate("Who can apply for the elevator subsidy?", frozenset({"申请", "电梯"}))
+    assert "申请" in t.terms
+    t = DICTIONARY.translate("Who takes care of the elderly?", frozenset({"照顾", "老人"}))
+    assert "照顾" in t.terms

@@ -356,9 +356,24 @@ def _glosses(definitions: str) -> list[str]:
             continue
         gloss = re.sub(r"^(?:to|a|an|the) ", "", gloss)
         words = [_lemma(w) for w in _WORD.findall(gloss)]
+        # "to apply for sth", "to take care of sb": the placeholder is no word a question has.
+        placeholder = False
+        while words and words[-1] in _PLACEHOLDERS:
+            words.pop()
+            placeholder = True
         if 1 <= len(words) <= 3:
             out.append(" ".join(words))
+        # …and a question writes the verb with its object (applying for the subsidy), where a
+        # phrase ending in "for" is never looked up: the verb alone is a gloss too.
+        if placeholder and len(words) >= 2 and words[-1] in _PREPOSITIONS:
+            out.append(" ".join(words[:-1]))
     return out
+
+
+_PREPOSITIONS = frozenset({"for", "to", "of", "on", "with", "about", "in", "at", "from", "into"})
+
+
+_PLACEHOLDERS = frozenset({"sth", "sb", "something", "somebody", "someone", "oneself", "one's"})
 
 
 @lru_cache(maxsize=1 << 17)
