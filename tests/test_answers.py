@@ -479,12 +479,33 @@ def test_the_ask_path_finds_an_author_note_outside_the_hits(index, documents):
         ("How large is the tea garden area of the village?", "number"),
         ("How high is the new bridge?", "number"),
         ("What was the total population of the county?", "number"),
+        # how a name came about; a title people give
+        ("四加亭名字的由来是什么？", "naming"),
+        ("李忠臣的名字是怎么来的？", "naming"),
+        ("How did the town get its name?", "naming"),
+        ("王爱爱有什么美誉？", "epithet"),
+        ("What is the city known as?", "epithet"),
     ],
 )
 def test_why_questions_ask_for_a_reason(question, kind):
     from rag.answering.scoring import asked_type
 
     assert asked_type(question) == kind
+
+
+def test_a_name_origin_and_an_epithet_are_worded_kinds():
+    from rag.answering.scoring import holds_type, type_score
+
+    assert holds_type("唐肃宗召至京师，赐名李忠臣。", "naming")
+    assert holds_type("该镇因盛产茶叶而得名。", "naming")
+    assert not holds_type("李忠臣，原名董秦。", "naming")
+    assert holds_type("被誉为晋剧皇后。", "epithet")
+    assert holds_type("素有“万园之园”之称。", "epithet")
+    assert not holds_type("王爱爱，擅长青衣。", "epithet")
+    # Held by the word itself: no question word has to stand near it (the subject is left out).
+    assert (
+        type_score("被誉为晋剧皇后。", ("epithet",), "王爱爱有什么美誉？", words=("王爱爱",)) == 1.0
+    )
 
 
 def test_a_reason_is_a_causal_sentence():

@@ -114,6 +114,26 @@ _ASK_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
             re.I,
         ),
     ),
+    (
+        # How a name came about: 名字的由来, 因何得名, why is it called…
+        "naming",
+        re.compile(
+            r"(?:名字|名称|名号|称号|地名|店名|校名)的?(?:由来|来历|来源|起源)|得名|"
+            r"名字.{0,3}怎么来|为什么叫|为何叫|为什么被称为|为何被称为|怎么得名|如何得名|"
+            r"\bnamed after\b|\borigin of (?:the|its|his|her) name\b|\bwhy is it called\b|"
+            r"\bhow did .{1,40} get (?:its|his|her|their) name\b",
+            re.I,
+        ),
+    ),
+    (
+        # A title people give: 美誉, 称号, 绰号; what is X known as?
+        "epithet",
+        re.compile(
+            r"美誉|美称|雅号|绰号|外号|昵称|别称|别名|称号|誉为什么|被称为什么|被称作什么|人称什么|"
+            r"\bnickname|\bknown as\b|\bdubbed\b|\bepithet",
+            re.I,
+        ),
+    ),
     ("person", re.compile(r"谁|哪位|哪个人|哪些人|什么人|\bwho\b|\bwhom\b", re.I)),
     (
         "place",
@@ -149,6 +169,14 @@ _NOT_PLACE = re.compile(r"^[我本该全各两外他此某异跨多邻]")
 _REASON = re.compile(
     r"因为|由于|原因|导致|造成|因此|所以|以致|致使|使得|在于|担心|缘于|源于|之所以|受限于|受制于|"
     r"鉴于|出于|归因于|归咎于|制约"
+)
+# A name's origin: 因…而得名, 以…命名, 赐名, 名称源于… .
+_NAMING = re.compile(
+    r"得名|命名|赐名|取名|起名|定名|改名|更名|故名|之名|名称源|名字源|名称的?(?:由来|起源|来历)|名字的?(?:由来|来历)"
+)
+# A title given: 被誉为, 号称, 人称, 有…之称, 美誉.
+_EPITHET = re.compile(
+    r"誉为|称为|号称|人称|称作|被称|美誉|美称|雅号|绰号|外号|昵称|别称|别名|之称|尊称|并称|称号"
 )
 _PENALTY = re.compile(r"有期徒刑|无期徒刑|死刑|死缓|拘役|管制|罚金|罚款|缓刑|剥夺政治权利|没收")
 _POS_TYPES = {"person": ("nr",), "place": ("ns",), "org": ("nt",)}
@@ -222,6 +250,10 @@ def type_tokens(text: str, kind: str) -> frozenset[str]:
         return frozenset(m.group() for m in _REASON.finditer(t))
     if kind == "penalty":
         return frozenset(m.group() for m in _PENALTY.finditer(t))
+    if kind == "naming":
+        return frozenset(m.group() for m in _NAMING.finditer(t))
+    if kind == "epithet":
+        return frozenset(m.group() for m in _EPITHET.finditer(t))
     if kind == "reason_not":
         return frozenset(m.group() for m in (*_REASON.finditer(t), *_INABILITY.finditer(t)))
     if kind in _POS_TYPES:
@@ -279,7 +311,7 @@ def type_score(
             # answers 分布在哪些地区 in itself, where articles leave the subject out (中国大陆的
             # 云南、菲律宾、吕宋以北…), so no question word stands near them.
             held += 1.0
-        elif not kind.startswith("reason") and words and NEAR_WEIGHT < 1:
+        elif kind not in _WORDED_KINDS and words and NEAR_WEIGHT < 1:
             near = _near(t, new, words, before=NEAR_WINDOW, after=NEAR_WINDOW)
             held += 1.0 if near else NEAR_WEIGHT
         else:
@@ -288,6 +320,9 @@ def type_score(
 
 
 NEAR_WEIGHT = 0.5
+# Kinds a sentence holds by a word of its own (由于, 得名, 被誉为), not by a value that should
+# stand near the question's words.
+_WORDED_KINDS = frozenset({"reason", "reason_not", "naming", "epithet"})
 LISTED_AT_LEAST = 3
 _LISTED_KINDS = frozenset({"place", "person", "org"})
 NEAR_WINDOW = 8
