@@ -483,6 +483,10 @@ def test_the_ask_path_finds_an_author_note_outside_the_hits(index, documents):
         ("四加亭名字的由来是什么？", "naming"),
         ("李忠臣的名字是怎么来的？", "naming"),
         ("How did the town get its name?", "naming"),
+        # a date asked with no question word; a duration stays a quantity
+        ("潘仕成逝世的时间是？", "date"),
+        ("公司成立的日期为？", "date"),
+        ("比赛持续时间是多少？", "number"),
         ("王爱爱有什么美誉？", "epithet"),
         ("What is the city known as?", "epithet"),
     ],
