@@ -19,7 +19,11 @@ from rag.types import Chunk, Document
 
 _ABOUT_AUTHOR = re.compile(
     r"作者|谁写|撰写|执笔|记者|author|wrote|writer|written by|reporter|journalist|correspondent|"
-    r"reported",
+    r"reported|"
+    # The speaker of a speech or a work report: 报告是谁作的？ Who delivered the report?
+    r"谁作的|由谁作|谁所作|作(?:的)?(?:报告|讲话)|"
+    r"\b(?:deliver(?:ed|s)?|gave|give|made) (?:the|this|that) (?:\w+ ){0,3}"
+    r"(?:speech|report|address|remarks)\b",
     re.IGNORECASE,
 )
 _ASKS = re.compile(
@@ -148,9 +152,28 @@ def names_author(question: str, documents: Mapping[str, Document]) -> bool:
 
 
 def note_span(document: Document) -> tuple[int, int] | None:
-    """Where the document's author note is in its text, if it prints one."""
-    m = NOTE.search(document.text)
-    return (m.start(), m.end()) if m else None
+    """Where the document's author note is in its text, if it prints one: a note (（作者为…）,
+    （记者…）), else a short line near the top naming an author (a kept 作者：赵一鸣 line, a
+    speech's 江川省省长陈立华)."""
+    text = document.text
+    if m := NOTE.search(text):
+        return m.start(), m.end()
+    for name in document.authors:
+        at = text.find(name, 0, _BYLINE_REACH)
+        if at < 0:
+            continue
+        start = text.rfind("\n", 0, at) + 1
+        end = text.find("\n", at)
+        end = len(text) if end < 0 else end
+        line = text[start:end]
+        if len(line) <= _BYLINE_CHARS and not any(mark in line for mark in "。！？!?"):
+            return start, end
+    return None
+
+
+_BYLINE_REACH = 300  # characters: a byline sits under the title
+_BYLINE_CHARS = 80  # a byline line is short and ends no sentence; a body sentence naming the author
+# is no byline
 
 
 def asked_document(

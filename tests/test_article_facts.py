@@ -607,3 +607,60 @@ def test_a_follow_up_picks_a_place_of_the_ranking(report_engine):
     second = report_engine.ask("第二名呢？", top_k=5, history=history)
     assert second.citations[0].quote.startswith("第二名爱途")
     _check_citations(report_engine, second)
+
+
+def test_a_plain_article_keeps_its_metadata_lines_and_names_its_author():
+    from rag.parsing.loaders import parse_plain
+
+    raw = (
+        "一季度电动两轮车销量同比增长18%\n\n"
+        "2024年04月25日 14:06　来源：东方财讯网　作者：赵一鸣\n\n"
+        "东方财讯网讯 一季度国内电动两轮车销量达到1260万辆。\n"
+    )
+    doc = parse_plain(raw, "ev.txt")
+    assert doc.authors == ("赵一鸣",) and doc.site == "东方财讯网"
+    assert doc.published == "2024-04-25"
+    # The line stays in the text people read, and is the byline an author question quotes.
+    start, end = bylines.note_span(doc)
+    assert "作者：赵一鸣" in doc.text[start:end]
+
+
+def test_a_speech_names_its_speaker_by_office():
+    from rag.parsing.loaders import parse_plain
+
+    raw = (
+        "2024年江川省人民政府工作报告\n"
+        "——2024年1月22日在江川省第十四届人民代表大会第二次会议上\n"
+        "江川省省长 陈立华\n\n"
+        "各位代表：\n\n过去一年，全省经济社会发展取得新成效。\n"
+    )
+    doc = parse_plain(raw, "report.txt")
+    assert doc.authors == ("陈立华",)
+    start, end = bylines.note_span(doc)
+    assert doc.text[start:end].endswith("江川省省长陈立华")
+    for question in ("这份政府工作报告是谁作的？", "Who delivered the government work report?"):
+        assert bylines.asks_about_author(question, {"r": doc}), question
+    # Who delivered the parcels asks about the article's people, not its author.
+    assert not bylines.asks_about_author("Who delivered the parcels?", {"r": doc})
+    # A sentence of the body naming an author is no byline.
+    long_doc = Document(
+        "l", "t", "正文第一句。" * 10 + "赵一鸣说，销量会增长。", authors=("赵一鸣",)
+    )
+    assert bylines.note_span(long_doc) is None
+
+
+def test_the_evaluation_cache_is_keyed_on_the_documents_metadata_too(tmp_path, monkeypatch):
+    from rag.embedding.fake import HashEncoder
+    from rag.engine import EngineConfig
+    from rag.evaluation import runner
+    from rag.evaluation.runner import cached_index
+
+    monkeypatch.setattr(runner, "make_encoder", lambda config, progress=False: HashEncoder())
+    config = EngineConfig(index_dir=tmp_path / "unused")
+    plain = Document("d", "标题", "正文一句话。")
+    cached_index("t", [plain], config, tmp_path)
+    index = cached_index(
+        "t", [Document("d", "标题", "正文一句话。", authors=("张三",))], config, tmp_path
+    )
+    assert index.documents["d"].authors == ("张三",)
+    assert len(list(tmp_path.iterdir())) == 2

@@ -147,7 +147,15 @@ def find_fact(
     elif (line := _dateline(doc)) is not None and (kind == "source" or _dated(line[0], value)):
         # The dateline states the day (1月11日电) and the agency (新华社).
         start, end = line[1], line[2]
+    elif kind == "source" and (at := doc.text.find(value, 0, _DATELINE_REACH)) >= 0:
+        # An opening that credits the source in other words (参考消息网5月13日报道据法新社…): the
+        # clause that names it.
+        m = _CLAUSE_END.search(doc.text, at)
+        start, end = at, m.start() if m else len(doc.text)
     return FactAnswer(doc, kind, value, start, end)
+
+
+_CLAUSE_END = re.compile(r"[，,。；;！!？?\n]")
 
 
 def _ymd(published: str) -> tuple[int, int, int] | None:

@@ -8,6 +8,7 @@ of its best chunk, so rankings stay keyed by the dataset's own ids.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -59,7 +60,10 @@ def cached_index(
     encoder = make_encoder(config, progress=True)
     h = hashlib.sha256()
     for doc in docs:
-        h.update(f"{doc.doc_id}\x00{doc.title}\x00{doc.text}\x01".encode())
+        # The whole document, metadata too: a parser that now reads a page's author must not
+        # be answered from a cached index of the documents without it.
+        h.update(json.dumps(dataclasses.asdict(doc), ensure_ascii=False, default=str).encode())
+        h.update(b"\x01")
     h.update(json.dumps([encoder.name, config.chunker.as_dict(), config.ann]).encode())
     folder = cache / f"{name}-{h.hexdigest()[:12]}"
     if read_manifest(folder) is not None:

@@ -22,6 +22,7 @@ from rag.errors import SourceError
 from rag.parsing.cleaning import TextBuilder
 from rag.parsing.dates import find_published
 from rag.parsing.layout import Kind, classify, read_lines
+from rag.parsing.metadata import LineMeta, is_meta_line, read_meta
 from rag.parsing.page import make_doc_id, parse_page
 from rag.types import Document, Section
 
@@ -218,17 +219,29 @@ def parse_plain(raw: str, source: str, markdown: bool = False) -> Document:
         builder = TextBuilder()
         builder.add_line(title, title_line)
         text, line_map = builder.build()
+    # The metadata lines a saved article keeps under its title (来源：… 作者：…) or a speech its
+    # speaker's (江川省省长 陈立华): they stay in the text people read, and name its authors.
+    meta = _plain_meta(lines[title_line:])
     return Document(
         doc_id=make_doc_id(source, ""),
         title=TextBuilder.clean(title),
         text=text,
+        authors=tuple(TextBuilder.clean(a) for a in meta.authors),
         sections=tuple(sections),
         source=source,
         line_map=line_map,
-        published=find_published(text),
+        published=meta.published or find_published(text),
         kind="text",
+        site=meta.origin,
         title_lines=(title_line,),
     )
+
+
+def _plain_meta(lines: list[str], edge: int = 4) -> LineMeta:
+    """What the first and last few non-blank lines of a plain article say as metadata."""
+    filled = [line.strip() for line in lines if line.strip()]
+    edges = filled[:edge] + filled[-edge:]
+    return read_meta([line for line in edges if is_meta_line(line)], "\n".join(edges))
 
 
 def parse_beir_corpus(raw: str, source: str) -> list[Document]:

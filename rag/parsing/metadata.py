@@ -32,6 +32,13 @@ _REPORTER = re.compile(
 )
 # Roles a byline names beside the reporters' names: （记者 赵静 通讯员 孙立波）.
 _ROLES = frozenset("通讯员 实习生 见习记者 特约记者 记者 摄影 摄".split())
+# A speech or a work report names its speaker under the title, by office: 江川省省长 陈立华.
+SPEAKER_LINE = re.compile(
+    rf"^[ \t\u3000]*([{_HAN}]{{2,24}}?(?:省长|市长|县长|区长|主席|书记|部长|局长|厅长|主任|总理|"
+    rf"委员长|院长|校长|董事长|总经理|总裁|行长|会长|理事长|秘书长|检察长))[ \t\u3000]+"
+    rf"([{_HAN}·]{{2,4}})[ \t\u3000]*$",
+    re.MULTILINE,
+)
 _ORIGIN = re.compile(r"(?:来源|稿源)\s*[:：]\s*([^\s|｜]+)")
 
 
@@ -91,6 +98,8 @@ def read_meta(meta_lines: list[str], edges: str = "") -> LineMeta:
         authors = tuple(re.split(r"[\s、,，]+", m.group(1)))
     elif m := _REPORTER.search(edges):
         authors = tuple(n for n in re.split(r"[\s、]+", m.group(1)) if n not in _ROLES)
+    elif m := SPEAKER_LINE.search(edges):
+        authors = (m.group(2),)
     published = ""
     for line in meta_lines:
         if published := parse_date(line):
