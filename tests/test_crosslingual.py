@@ -209,3 +209,14 @@ def test_a_gloss_with_a_placeholder_object_is_found_by_its_verb():
     assert "申请" in t.terms
     t = DICTIONARY.translate("Who takes care of the elderly?", frozenset({"照顾", "老人"}))
     assert "照顾" in t.terms
+
+
+def test_the_glossary_reads_a_policy_documents_own_terms():
+    vocabulary = frozenset({"办法", "适用范围", "有效期", "待遇", "重点工作"})
+    t = DICTIONARY.translate(
+        "Which article of the measures defines the scope of application?", vocabulary
+    )
+    assert {"办法", "适用范围"} <= set(t.terms)
+    t = DICTIONARY.translate("What is the validity period and which benefits are paid?", vocabulary)
+    assert {"有效期", "待遇"} <= set(t.terms)
+    assert "重点工作" in DICTIONARY.translate("What are the key tasks?", vocabulary).terms
