@@ -462,12 +462,19 @@ def test_a_byline_in_the_page_furniture_is_read_and_a_related_list_is_not():
     body = "".join(
         f"<p>{s}</p>" for s in ["今年一季度，全市新增城镇就业3.2万人，同比增长5%。" * 3] * 4
     )
-    related = '<ul class="related"><li><div>相关阅读 作者：李四</div></li></ul>'
+    related = '<ul class="related"><li><div>相关阅读</div><div>作者：李四</div></li></ul>'
     html = (
         "<html><head><title>就业稳中向好</title></head><body><article><h1>就业稳中向好</h1>"
         f'<div class="article-body">{body}</div></article>{related}</body></html>'
     )
     assert parse_html(html.encode(), "p.html").authors == ()
+    # A sidebar printed before the headline names another article's author.
+    sidebar = "<aside><div>作者：王五</div></aside>"
+    html = html.replace("<article>", f"{sidebar}<article>").replace(
+        "<h1>就业稳中向好</h1>",
+        '<h1>就业稳中向好</h1><div class="meta">2024年04月25日 作者：赵一鸣</div>',
+    )
+    assert parse_html(html.encode(), "p.html").authors == ("赵一鸣",)
 
 
 AUTHORLESS_NOTE = Document(

@@ -19,7 +19,8 @@ Every sentence of the retrieved chunks is a candidate. Four signals, each betwee
   多少/how many, not a year or a number the question states; a date for 何时/when; an ordinal
   for 第几; a person for 谁/who, a place for 哪里/哪些地区/where, an organisation for
   哪个单位/哪些企业; a causal word such as 由于/因为/导致 for 为什么/why, or an inability such
-  as 无法/难以 for why-not: 为什么不能/why can't). A date, number, name
+  as 无法/难以 for why-not: 为什么不能/why can't; 得名/赐名 for where a name comes from; 被誉为/
+  号称 for a title people give: 美誉, known as). A date, number, name
   or place counts fully only near one of the question's words, and a how-many question's
   number only before the word it counts (668万人 for 多少人); otherwise half.
 

@@ -78,7 +78,7 @@ def parse_html(data: bytes, source: str) -> Document:
     if not title:
         title = body.split("\n", 1)[0][:40]
     if not (meta.authors and meta.published and meta.origin):
-        printed = _printed_meta(html, body.split("\n", 1)[0])
+        printed = _printed_meta(html, body.split("\n", 1)[0], title)
         meta = LineMeta(
             authors=meta.authors or printed.authors,
             published=meta.published or printed.published,
@@ -108,11 +108,12 @@ def parse_html(data: bytes, source: str) -> Document:
 _BLOCKS = ("div", "p", "span", "li", "td", "h2", "h3", "h4", "h5", "h6", "section", "header")
 
 
-def _printed_meta(html: str, first_line: str) -> LineMeta:
+def _printed_meta(html: str, first_line: str, title: str = "") -> LineMeta:
     """The metadata lines a page prints between its title and its body, which the extractor
-    drops with the page furniture (a ``<div class="meta">`` under the headline): read up to the
-    element holding the body's first line, so that a list of related articles further down, with
-    their own authors, is never read."""
+    drops with the page furniture (a ``<div class="meta">`` under the headline): read from the
+    headline (``title``) up to the element holding the body's first line, so that a sidebar
+    before it or a list of related articles after the body, with their own authors, is never
+    read."""
     from lxml import html as lxml_html
 
     try:
@@ -120,12 +121,15 @@ def _printed_meta(html: str, first_line: str) -> LineMeta:
     except (ValueError, lxml_html.etree.ParserError):
         return LineMeta()
     opening = first_line.strip()[:20]
+    headline = "".join(title.split())
     lines: list[str] = []
-    for element in root.iter(*_BLOCKS):
+    for element in root.iter("h1", *_BLOCKS):
         text = " ".join(element.text_content().split())
         if opening and opening in text:
             break
-        if is_meta_line(text):
+        if headline and "".join(text.split()) == headline:
+            lines = []  # the headline: what a sidebar printed before it is another article's
+        elif element.tag != "h1" and is_meta_line(text):
             lines.append(text)
     return read_meta(lines)
 
