@@ -96,33 +96,58 @@ TEST_SPLIT = load_questions(QUESTIONS, "test")
 
 
 @pytest.fixture(scope="module")
-def test_split_answers(real_engine):
-    from rag.evaluation.answers import score_answer, summarise_answers
+def test_split_answers(tmp_path_factory):
+    """The test split answered as the service answers it: the engine builds its own default
+    encoder (ONNX Runtime, int8, on a CPU), which is what a user runs and what docs/answers.md
+    reports. (The ``real_encoder`` fixture is the same model in fp32 through torch; its English
+    top-1 here is one question lower, 0.762.)"""
+    from dataclasses import replace
 
+    from api.settings import Settings
+    from rag.engine import Engine
+    from rag.evaluation.answers import score_answer, summarise_answers
+    from tests.conftest import BUNDLED_PAGE
+
+    config = replace(
+        Settings.from_env().engine_config(),
+        index_dir=tmp_path_factory.mktemp("service-index") / "default",
+        corpus=(BUNDLED_PAGE,),
+    )
+    engine = Engine(config)
+    engine.warm_up()
     rows = [
-        score_answer(q.id, q.lang, q.quotes, real_engine.ask(q.question), partial=True)
+        score_answer(q.id, q.lang, q.quotes, engine.ask(q.question), partial=True)
         for q in TEST_SPLIT
     ]
     return summarise_answers(rows)
 
 
 def test_the_floors_met_so_far_hold_on_the_test_split(test_split_answers):
-    """The issue 9 floors met so far: Chinese top-1, English recall, and short answers in both
-    languages."""
+    """The issue 9 floors met so far: Chinese top-1, English recall and top-1, and short
+    answers in both languages."""
     s = test_split_answers
     assert s["answered_questions/zh"] >= 20 and s["answered_questions/en"] >= 20
     assert s["answer_top1/zh"] >= 0.80, s
     assert s["answer_recall/en"] >= 0.95, s
+    assert s["answer_top1/en"] >= 0.80, s
     for lang in ("zh", "en"):
         assert s[f"median_sentences/{lang}"] <= 3, s
 
 
-@pytest.mark.xfail(
-    reason="issue 9 floors not all reached yet (Chinese recall 0.95, English top-1 0.80); "
-    "measured figures in docs/answers.md",
-    strict=False,
+@pytest.mark.parametrize(
+    "lang",
+    [
+        pytest.param(
+            "zh",
+            marks=pytest.mark.xfail(
+                reason="issue 9 floor not reached yet (Chinese recall 0.95); measured figures "
+                "in docs/answers.md",
+                strict=False,
+            ),
+        ),
+        "en",
+    ],
 )
-@pytest.mark.parametrize("lang", ["zh", "en"])
 def test_answers_quote_and_lead_with_the_gold_sentence_on_the_test_split(test_split_answers, lang):
     s = test_split_answers
     assert s[f"answered_questions/{lang}"] >= 20
