@@ -220,3 +220,27 @@ def test_a_copula_glued_to_an_unknown_word_is_cut_off():
     # A dictionary word ending in 是 stays whole.
     assert "二十大" in {f for forms, _ in question_concepts("党的二十大是什么时候召开的？", [])
                          for f in forms}  # fmt: skip
+
+
+def test_sentence_vectors_are_kept_apart_by_runtime():
+    # One model on two runtimes (fp32 through torch, int8 through ONNX) gives slightly different
+    # vectors; a process holding both must not score one's sentences against the other's query.
+    import numpy as np
+
+    from rag.answering.scoring import SentenceVectors
+    from rag.embedding.fake import HashEncoder
+
+    class Int8(HashEncoder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.runtime = "onnx-int8"
+
+        def encode_documents(self, texts, progress=False):
+            return -super().encode_documents(texts)
+
+    cache = SentenceVectors()
+    fp32, int8 = HashEncoder(), Int8()
+    assert fp32.name == int8.name and fp32.runtime != int8.runtime
+    a = cache.get(fp32, ["同一句话。"])
+    b = cache.get(int8, ["同一句话。"])
+    assert np.allclose(a, -b) and not np.allclose(a, b)

@@ -542,7 +542,9 @@ class SentenceVectors:
 
     Encoding every candidate of every question costs one batched model call per question;
     sentences of popular passages come back again and again, so their vectors are kept, keyed
-    by the model's name and the text. Measured in docs/answers.md.
+    by the model's name, its runtime and the text. Measured in docs/answers.md. (The runtime is
+    part of the key: fp32 and int8 vectors of one model differ a little, and a process holding
+    both, as the test suite does, scored one model's sentences against the other's question.)
     """
 
     def __init__(self, capacity: int = 50_000) -> None:
@@ -551,7 +553,9 @@ class SentenceVectors:
         self._lock = threading.Lock()
 
     def get(self, encoder: Encoder, texts: Sequence[str]) -> np.ndarray:
-        name = getattr(encoder, "name", type(encoder).__name__)
+        name = (
+            f"{getattr(encoder, 'name', type(encoder).__name__)}|{getattr(encoder, 'runtime', '')}"
+        )
         with self._lock:
             missing = [t for t in dict.fromkeys(texts) if (name, t) not in self._vectors]
         if missing:
