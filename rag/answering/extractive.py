@@ -240,10 +240,10 @@ class ExtractiveAnswerer:
                     f"Only {len(items)} of the {count} items were found in the retrieved passages."
                 )
         else:
-            chosen = self._select(candidates, scores, max_sentences, lead)
             if nth:  # an item asked for by its place: its label (一是…), then what it says
                 chosen = [lead, *_rest_of_item(lead, candidates, documents)][:max_sentences]
             else:
+                chosen = self._select(candidates, scores, max_sentences, lead)
                 chosen = _explained(chosen, candidates, documents, max_sentences)
             chosen = _in_context(chosen, documents, max_sentences)
             lines.extend(_compose(chosen, citer))
