@@ -245,18 +245,8 @@ def type_tokens(text: str, kind: str) -> frozenset[str]:
                 continue  # an ordinal: 第十八次 counts nothing
             found.add(m.group(1))
         return frozenset(found)
-    if kind == "ordinal":
-        return frozenset(m.group() for m in _ORDINAL.finditer(t))
-    if kind == "date":
-        return frozenset(m.group() for m in _DATE.finditer(t))
-    if kind == "reason":
-        return frozenset(m.group() for m in _REASON.finditer(t))
-    if kind == "penalty":
-        return frozenset(m.group() for m in _PENALTY.finditer(t))
-    if kind == "naming":
-        return frozenset(m.group() for m in _NAMING.finditer(t))
-    if kind == "epithet":
-        return frozenset(m.group() for m in _EPITHET.finditer(t))
+    if (pattern := _PATTERN_KINDS.get(kind)) is not None:
+        return frozenset(m.group() for m in pattern.finditer(t))
     if kind == "reason_not":
         return frozenset(m.group() for m in (*_REASON.finditer(t), *_INABILITY.finditer(t)))
     if kind in _POS_TYPES:
@@ -270,6 +260,17 @@ def type_tokens(text: str, kind: str) -> frozenset[str]:
             found = (w for w in found if not (len(w) <= 3 and _NOT_PLACE.match(w)))
         return frozenset(found)
     return frozenset()
+
+
+# Kinds a sentence holds by what a pattern finds in it.
+_PATTERN_KINDS = {
+    "ordinal": _ORDINAL,
+    "date": _DATE,
+    "reason": _REASON,
+    "penalty": _PENALTY,
+    "naming": _NAMING,
+    "epithet": _EPITHET,
+}
 
 
 @lru_cache(maxsize=_TEXT_CACHE)
