@@ -22,7 +22,7 @@ from rag.errors import SourceError
 from rag.parsing.cleaning import TextBuilder
 from rag.parsing.dates import find_published
 from rag.parsing.layout import Kind, classify, read_lines
-from rag.parsing.metadata import LineMeta, is_meta_line, read_meta
+from rag.parsing.metadata import LineMeta, split_meta_lines
 from rag.parsing.page import make_doc_id, parse_page
 from rag.types import Document, Section
 
@@ -237,11 +237,10 @@ def parse_plain(raw: str, source: str, markdown: bool = False) -> Document:
     )
 
 
-def _plain_meta(lines: list[str], edge: int = 4) -> LineMeta:
-    """What the first and last few non-blank lines of a plain article say as metadata."""
-    filled = [line.strip() for line in lines if line.strip()]
-    edges = filled[:edge] + filled[-edge:]
-    return read_meta([line for line in edges if is_meta_line(line)], "\n".join(edges))
+def _plain_meta(lines: list[str]) -> LineMeta:
+    """What the first and last few non-blank lines of a plain article say as metadata (the
+    lines are kept in its text, so which of them are metadata is not needed)."""
+    return split_meta_lines([line.strip() for line in lines if line.strip()])[1]
 
 
 def parse_beir_corpus(raw: str, source: str) -> list[Document]:
