@@ -34,6 +34,7 @@ from rag.answering.markers import make_citation
 from rag.answering.sentences import split_sentences
 from rag.errors import InputError
 from rag.index.tokenize import has_han
+from rag.lexicon import EN_ORDINALS
 from rag.parsing.cleaning import find_folded
 from rag.search.enumeration import item_number as _list_item
 from rag.search.searcher import MAX_QUERY_CHARS
@@ -55,9 +56,8 @@ _MAX_FOLLOWUP_WORDS_EN = 12
 
 _CN_DIGITS = "一二三四五六七八九十"
 _EN_ORDINALS = {
-    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
-    "eighth": 8, "ninth": 9, "tenth": 10, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5,
-    "6th": 6, "7th": 7, "8th": 8, "9th": 9, "10th": 10, "last": -1, "final": -1,
+    **EN_ORDINALS, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5, "6th": 6, "7th": 7,
+    "8th": 8, "9th": 9, "10th": 10, "last": -1, "final": -1,
 }  # fmt: skip
 # "第二个…", "第三点", "第四项"; a bare "第二" only at the end ("第二呢？"), since "第一批"
 # and "第二十大" name things rather than point at an item.

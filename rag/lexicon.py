@@ -143,10 +143,12 @@ def requested_count(question: str) -> int:
 _LISTED_ORDINAL_ZH = re.compile(
     rf"(?:的|中|之中|里|当中)第([{CN_DIGITS}]{{1,2}}|\d{{1,2}})(?:个|点|项|条|方面|部分|名)"
 )
-_LISTED_ORDINAL_EN = re.compile(
-    r"\b(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth) of the\b", re.I
-)
-_EN_ORDINAL_WORDS = ("first second third fourth fifth sixth seventh eighth ninth tenth").split()
+EN_ORDINALS = {
+    w: i for i, w in enumerate(
+        "first second third fourth fifth sixth seventh eighth ninth tenth".split(), start=1
+    )
+}  # fmt: skip
+_LISTED_ORDINAL_EN = re.compile(rf"\b({'|'.join(EN_ORDINALS)}) of the\b", re.I)
 
 
 def listed_ordinal(question: str) -> int:
@@ -155,7 +157,7 @@ def listed_ordinal(question: str) -> int:
     if m := _LISTED_ORDINAL_ZH.search(q):
         return cn_number(m.group(1))
     if m := _LISTED_ORDINAL_EN.search(q):
-        return _EN_ORDINAL_WORDS.index(m.group(1).lower()) + 1
+        return EN_ORDINALS[m.group(1).lower()]
     return 0
 
 
