@@ -82,6 +82,25 @@ def test_a_quote_keeps_the_speaker_tag_after_it():
     assert len(split_sentences("“好。”他说，明年还要扩大种植面积。")) == 2
 
 
+def test_a_quotation_of_a_few_sentences_stays_one_sentence():
+    text = (
+        "钱谦益作《序》称：“文章者，天地英淑之气也。与山水近，与市朝远。”后人称他有两多。"
+        "桓玄怒道：「何预何氏女子事耶！」次月，桓玄称帝。他说“好。还行。\n下一段。"
+    )
+    assert [s.text for s in split_sentences(text)] == [
+        "钱谦益作《序》称：“文章者，天地英淑之气也。与山水近，与市朝远。”",
+        "后人称他有两多。",
+        "桓玄怒道：「何预何氏女子事耶！」",
+        "次月，桓玄称帝。",
+        "他说“好。",  # no closing mark in the paragraph: a stray mark joins nothing
+        "还行。",
+        "下一段。",
+    ]
+    # A long speech is still cut into its sentences.
+    speech = "他说：“" + "我们要把这件事情做好，做实，做到群众满意。" * 10 + "”"
+    assert len(split_sentences(speech)) > 5
+
+
 def test_sentences_keep_decimals_and_split_latin_sentences():
     sentences = split_sentences("Growth was 94.9% in 2023. It rose again! Next")
     assert [s.text for s in sentences] == ["Growth was 94.9% in 2023.", "It rose again!", "Next"]

@@ -7,6 +7,8 @@ import pytest
 from rag.answering.scoring import (
     asked_type,
     asked_types,
+    defined_term,
+    defines,
     overlaps,
     question_concepts,
     type_score,
@@ -68,11 +70,27 @@ def test_an_english_word_with_many_translations_weighs_as_one():
         ("为什么这么多骑手不愿参加培训？", ("reason_not",)),
         ("为什么这么多骑手选择兼职？", ("reason",)),
         ("世界一流企业有哪些特征？", ()),
+        ("什么是“乡里制”？", ("definition",)),
+        ("牛车水是什么？", ("definition",)),
+        ("乡里制的特点是什么？", ()),
     ],
 )
 def test_what_a_question_asks_for(question, kinds):
     assert asked_types(question) == kinds
     assert asked_type(question) == (kinds[0] if kinds else "")
+
+
+def test_a_what_is_question_prefers_the_sentence_defining_the_term():
+    question = "什么是牛车水？"
+    assert defined_term(question) == "牛车水"
+    assert defined_term("“一轴”指的是什么？") == "一轴"
+    kinds = asked_types(question)
+    defining = "牛车水（；）是新加坡的唐人街，是重要的华人聚集地。"
+    mentioning = "此后牛车水变得过度拥挤，华人移民开始向其他地区定居。"
+    assert type_score(defining, kinds, question) == 1.0
+    assert type_score(mentioning, kinds, question) == 0.0
+    assert defines("所谓“标准杆”，是指一个球洞的标准击球次数。", "标准杆")
+    assert not defines("标准杆数的计算方法很简单。", "标准杆")
 
 
 def test_a_quantity_is_not_a_date_nor_an_article():

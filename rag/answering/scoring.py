@@ -65,6 +65,12 @@ class Weights:
 
 
 # ---- answer types -----------------------------------------------------------------------------
+# 什么是X？ / 何谓X？ / X是什么？ / X指的是什么？ with X a bare term: X的特点是什么 asks for an
+# attribute, not a definition, and is left out by the 的.
+_DEFINITION_ASK = re.compile(
+    r"^(?:什么是|何谓|何为)(?P<a>[^的，,？?]{1,24})[？?]?\s*$|"
+    r"^(?P<b>[^的，,？?]{1,16}?)(?:是什么|是指什么|指的?是什么)[？?]?\s*$"
+)
 _ASK_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "reason",
@@ -137,6 +143,10 @@ _ASK_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
             re.I,
         ),
     ),
+    # What a term is (什么是乡里制？, 牛车水是什么？, “一轴”指的是什么？): the sentence that
+    # defines it (乡里制，是…; 牛车水（…）是新加坡的唐人街) answers, however few of its other
+    # words the question repeats. See :func:`defined_term`.
+    ("definition", _DEFINITION_ASK),
     ("person", re.compile(r"谁|哪位|哪个人|哪些人|什么人|\bwho\b|\bwhom\b", re.I)),
     (
         "place",
@@ -203,6 +213,33 @@ def asked_types(question: str) -> tuple[str, ...]:
         # 基础之上，无法适应平台用工… states the reason with no causal word.
         return ("reason_not",) if _NEGATIVE_WHY.search(q) else kinds[:1]
     return kinds
+
+
+_QUOTE_MARKS = "“”\"'‘’「」『』《》"
+
+
+@lru_cache(maxsize=1024)
+def defined_term(question: str) -> str:
+    """The term a what-is question asks to define, without quote marks ("" for none)."""
+    m = _DEFINITION_ASK.match(fold(question).strip())
+    if m is None:
+        return ""
+    return (m.group("a") or m.group("b") or "").strip().strip(_QUOTE_MARKS).lower()
+
+
+def defines(text: str, term: str) -> bool:
+    """Whether a sentence opens by defining ``term``: the term (quoted or not, after 所谓),
+    an optional gloss in brackets, then within a short stretch a copula (乡里制，是…; 牛车水（；）
+    是新加坡的唐人街; 所谓标准杆，是指…; 放线菌酮又称…，为…)."""
+    t = folded(text).lstrip(_QUOTE_MARKS)
+    if t.startswith("所谓"):
+        t = t[2:].lstrip(_QUOTE_MARKS)
+    if not term or not t.startswith(term):
+        return False
+    rest = t[len(term) :].lstrip(_QUOTE_MARKS)
+    return (
+        re.match(r"(?:[(（][^)）]*[)）])?[^。!?；;]{0,20}?(?:是|为|指|即|系|乃)", rest) is not None
+    )
 
 
 def asked_type(question: str) -> str:
@@ -304,6 +341,9 @@ def type_score(
     t = folded(text)
     held = 0.0
     for kind in kinds:
+        if kind == "definition":
+            held += 1.0 if defines(text, defined_term(question)) else 0.0
+            continue
         new = [tok for tok in type_tokens(text, kind) if not _states(q, tok)]
         if not new:
             continue
