@@ -29,7 +29,12 @@ _ABOUT_AUTHOR = re.compile(
 _ASKS = re.compile(
     r"是谁|谁写|哪位|是什么人|叫什么名字|职务|职位|任职|担任什么|担任哪|头衔|身份|哪个单位|什么单位|"
     r"哪个机构|哪家单位|在哪.{0,3}工作|来自哪|\bwho\b|position|\bposts?\b|\brole|\bjob\b|"
-    r"affiliat|organi[sz]ation|work(?:s|ed)? (?:for|at)|institution|\bunit\b",
+    r"affiliat|organi[sz]ation|work(?:s|ed)? (?:for|at)|institution|\bunit\b|"
+    # An academic author's unit asked by where they teach: 在哪所大学任教, which university.
+    r"任教|执教|来自哪所|\bteach(?:es|ing)? at\b|"
+    r"\bwhich (?:university|college|school|institute)\b[^?]{0,60}?\b(?:teach\w*|work\w*|from|"
+    r"belong\w*)\b|"
+    r"\bwhere (?:does|did|do) [^?]{1,60}?\b(?:work|teach)\b",
     re.IGNORECASE,
 )
 #: An author note (（作者为…）, （本文作者系…）) or a dateline's reporters (…电（记者王小明、李华）).

@@ -29,6 +29,11 @@ DOCS = {"a": NOTE_DOC, "b": PLAIN_DOC}
         ("What positions does Lu Quan hold?", True),  # the author's name in pinyin
         ("What does Lu Quan propose?", False),
         ("职业伤害保障试点有哪四个亮点？", False),
+        # An academic author's unit asked by where they teach or come from.
+        ("Which university does the author of the article teach at?", True),
+        ("作者在哪所大学任教？", True),
+        ("记者去了哪所学校？", False),  # where the reporter went, not who they are
+        ("Which school did the reporter visit?", False),
     ],
 )
 def test_asks_about(question, expected):
