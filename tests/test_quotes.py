@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag.answering.extractive import ExtractiveAnswerer
-from rag.answering.quotes import adjacent, leans_back, passage, sentence_count
+from rag.answering.quotes import adjacent, leans_back, passage, refers_back, sentence_count
 from rag.answering.sentences import split_sentences
 from rag.types import Chunk, Document, Hit, SearchResult
 from tests.invariants import check_answer
@@ -67,6 +67,19 @@ def test_passage_takes_the_sentence_before_a_lead_that_leans_on_it():
     assert span.text.endswith("它的界面与其他开发环境相似。")
     assert TEXT[span.start : span.end] == span.text
     assert sentence_count(span.text) == 3
+
+
+def test_a_lead_pointing_back_at_what_it_talks_about_takes_the_sentence_before():
+    text = (
+        "汗国最终失去了瓦拉奇、多布罗加及基辅西部的诸属国。"
+        "1362年，汗国在蓝河战役中被击败，割让出这些领土给立陶宛。汗国的势力从此衰落。\n"
+    )
+    doc = Document(doc_id="h", title="汗国", text=text)
+    lead = next(s for s in split_sentences(text) if s.text.startswith("1362年"))
+    assert refers_back(lead.text) and not refers_back("汗国的势力从此衰落。")
+    span = passage(doc, lead)
+    assert span.text.startswith("汗国最终失去了") and span.text.endswith("给立陶宛。")
+    assert text[span.start : span.end] == span.text
 
 
 def test_passage_never_crosses_a_paragraph_or_joins_list_items():

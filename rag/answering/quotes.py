@@ -7,7 +7,8 @@ one before (赛后…, 次年…, 当时…), or with no subject at all (被誉�
 跟Mac OS X平台上执行。"), which names the subject, only restates the question. So the lead of an
 answer is quoted as a passage:
 
-* with the sentence before it when the lead itself leans on it;
+* with the sentence before it when the lead itself leans on it, or points back at what it
+  talks about (割让出这些领土, 上述措施: the lands and the measures are named before);
 * with the sentence after it when that one leans on the lead (it continues the lead's point).
 
 Only neighbours in the same paragraph are joined, one on each side at most, and list items
@@ -52,6 +53,16 @@ def leans_back(text: str) -> bool:
     return _LEANS_BACK.match(fold(text).lstrip()) is not None
 
 
+# Words that point at what the sentence before lists or tells: 割让出这些领土 names no land,
+# 上述措施 no measure; the sentence before does.
+_REFERS_BACK = re.compile(r"这些|上述|前述|以上[几各这的]")
+
+
+def refers_back(text: str) -> bool:
+    """Whether a sentence points back at the one before it for what it talks about."""
+    return _REFERS_BACK.search(fold(text)) is not None
+
+
 def passage(document: Document, sentence: Sentence) -> Sentence:
     """``sentence`` joined with the neighbours it needs (see the module docstring).
 
@@ -64,7 +75,7 @@ def passage(document: Document, sentence: Sentence) -> Sentence:
     if i is None:  # not a sentence of this document's splitting (a caller's own span)
         return sentence
     start, end = sentence.start, sentence.end
-    if i > 0 and leans_back(sentence.text):
+    if i > 0 and (leans_back(sentence.text) or refers_back(sentence.text)):
         start = paragraph[i - 1].start
     if i + 1 < len(paragraph) and leans_back(paragraph[i + 1].text):
         end = paragraph[i + 1].end
