@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 
 from rag.answering.scoring import (
+    asked_attribute,
     asked_type,
     asked_types,
     defined_term,
     defines,
+    describes,
     overlaps,
     question_concepts,
     type_score,
@@ -91,6 +93,20 @@ def test_a_what_is_question_prefers_the_sentence_defining_the_term():
     assert type_score(mentioning, kinds, question) == 0.0
     assert defines("所谓“标准杆”，是指一个球洞的标准击球次数。", "标准杆")
     assert not defines("标准杆数的计算方法很简单。", "标准杆")
+
+
+def test_a_what_is_it_like_question_prefers_a_clause_describing_the_attribute():
+    question = "软枝黄蝉的花有什么特点？"
+    assert asked_types(question) == ("attribute",)
+    assert asked_attribute(question) == "花"
+    kinds = asked_types(question)
+    assert type_score("花为聚繖花序顶生，金黄色。", kinds, question) == 1.0
+    assert type_score("花期为3-8月，盛花期为夏季。", kinds, question) == 0.0  # 花期 is not 花
+    # A later clause may describe it, and 叶子 is written 叶.
+    assert describes(
+        "根茎为匍匐状，茎直立；叶为披针形，有羽状深裂。", asked_attribute("蓍的叶子有什么特点？")
+    )
+    assert not describes("叶子互生。", "花")
 
 
 def test_a_quantity_is_not_a_date_nor_an_article():

@@ -71,6 +71,11 @@ _DEFINITION_ASK = re.compile(
     r"^(?:什么是|何谓|何为)(?P<a>[^的，,？?]{1,24})[？?]?\s*$|"
     r"^(?P<b>[^的，,？?]{1,16}?)(?:是什么|是指什么|指的?是什么)[？?]?\s*$"
 )
+# X的Y有什么特点？ X的Y是怎样的？: what Y of X is like (软枝黄蝉的花, 政策的适用范围). See
+# :func:`describes`.
+_ATTRIBUTE_ASK = re.compile(
+    r"的(?P<y>[^的，,？?\s]{1,6}?)(?:有(?:什么|哪些|何)|是(?:什么样|怎样|怎么样|如何)|呈什么|什么样)"
+)
 _ASK_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "reason",
@@ -147,6 +152,7 @@ _ASK_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     # defines it (乡里制，是…; 牛车水（…）是新加坡的唐人街) answers, however few of its other
     # words the question repeats. See :func:`defined_term`.
     ("definition", _DEFINITION_ASK),
+    ("attribute", _ATTRIBUTE_ASK),
     ("person", re.compile(r"谁|哪位|哪个人|哪些人|什么人|\bwho\b|\bwhom\b", re.I)),
     (
         "place",
@@ -225,6 +231,36 @@ def defined_term(question: str) -> str:
     if m is None:
         return ""
     return (m.group("a") or m.group("b") or "").strip().strip(_QUOTE_MARKS).lower()
+
+
+@lru_cache(maxsize=1024)
+def asked_attribute(question: str) -> str:
+    """What of a thing the question asks to describe (软枝黄蝉的花有什么特点？ → 花), or ""."""
+    m = _ATTRIBUTE_ASK.search(fold(question))
+    return m.group("y").lower() if m else ""
+
+
+# A clause that opens with the attribute and goes on to say what it is or has (花为聚繖花序顶生,
+# 叶为披针形, 种子长约2厘米), not a word that merely starts with it (花期为3-8月).
+_CLAUSE_START = re.compile(r"(?:^|[；;。])\s*")
+_DESCRIBES = "为呈是有长具较多生分约:：0123456789一二三四五六七八九十两"
+
+
+def describes(text: str, attribute: str) -> bool:
+    """Whether a clause of the sentence opens with ``attribute`` (叶子 read as 叶 too) and
+    goes on to describe it."""
+    if not attribute:
+        return False
+    forms = {attribute}
+    if len(attribute) > 1 and attribute[-1] in "子儿":
+        forms.add(attribute[:-1])
+    t = folded(text)
+    for m in _CLAUSE_START.finditer(t):
+        for form in forms:
+            after = t[m.end() + len(form) : m.end() + len(form) + 1]
+            if t.startswith(form, m.end()) and after and after in _DESCRIBES:
+                return True
+    return False
 
 
 def defines(text: str, term: str) -> bool:
@@ -343,6 +379,9 @@ def type_score(
     for kind in kinds:
         if kind == "definition":
             held += 1.0 if defines(text, defined_term(question)) else 0.0
+            continue
+        if kind == "attribute":
+            held += 1.0 if describes(text, asked_attribute(question)) else 0.0
             continue
         new = [tok for tok in type_tokens(text, kind) if not _states(q, tok)]
         if not new:
