@@ -138,6 +138,31 @@ def requested_count(question: str) -> int:
     return 0
 
 
+# A sentence announcing the list after it: 概括起来主要有四个亮点。 具体存在以下三方面问题： 其特点
+#主要有以下三点： The count is near the sentence's end, after a verb of having or dividing.
+_ANNOUNCING = re.compile(r"有|包括|包含|分为|分成|归纳为|概括为|如下|以下|下列|下述")
+_ANNOUNCE_TAIL = 8
+
+
+def announced_count(sentence: str) -> int:
+    """How many items a sentence announces will follow (0 when it announces none)."""
+    t = fold(sentence)
+    head, colon, rest = t.partition(":")  # NFKC folds ：
+    if colon and item_marker(rest) is not None:  # 有以下三点：第一，… runs into its first item
+        t = head
+    t = re.sub(r"[。.:!\s]+$", "", t)
+    for m in reversed(list(_ZH_COUNT.finditer(t))):
+        if len(t) - m.end() > _ANNOUNCE_TAIL:
+            return 0
+        if m.group(2) == "大" and len(m.group(1)) > 1:
+            continue
+        if not _ANNOUNCING.search(t, max(0, m.start() - 10), m.start()):
+            return 0
+        n = cn_number(m.group(1))
+        return n if n >= 2 else 0
+    return 0
+
+
 # An item picked out of a list the question names: 重点工作的第一项, 四个亮点中的第二个, the
 # second of the four highlights. 中国第一个经济特区 names a thing, with no list before it.
 _LISTED_ORDINAL_ZH = re.compile(

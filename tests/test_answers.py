@@ -10,9 +10,9 @@ from rag.answering.extractive import ENGLISH_NOTE, NOT_FOUND_EN, NOT_FOUND_ZH, E
 from rag.answering.sentences import chunk_sentences, split_sentences
 from rag.errors import InputError
 from rag.index.store import Index
-from rag.lexicon import fold
+from rag.lexicon import announced_count, fold
 from rag.search import Searcher
-from rag.types import Chunk, Hit, SearchResult
+from rag.types import Chunk, Document, Hit, SearchResult
 from tests.invariants import check_answer
 
 HIGHLIGHTS_ZH = "职业伤害保障试点有哪四个亮点？"
@@ -182,6 +182,46 @@ def test_incomplete_list_says_how_many_items_were_found(index, documents):
     check_answer(answer, documents)
     assert [line[:5] for line in answer.text.splitlines()] == ["1. 其一", "2. 其二", "3. 其三"]
     assert "3 of the 4" in answer.note
+
+
+def test_a_sentence_announcing_a_list_is_answered_by_its_items(index, documents):
+    # 试点的亮点是什么？ names no count, and only the announcing sentence was retrieved: the
+    # four items are read from the article's other chunks.
+    intro = chunk_containing(index, "概括起来主要有四个亮点。")
+    question = "职业伤害保障试点的亮点是什么？"
+    answer = ExtractiveAnswerer().answer(
+        question, make_result([intro], query=question), documents, chunks_of=index.chunks_of
+    )
+    check_answer(answer, documents)
+    lines = answer.text.splitlines()
+    assert [line[:5] for line in lines] == ["1. 其一", "2. 其二", "3. 其三", "4. 其四"]
+    assert not any("概括起来主要有四个亮点" in line for line in lines)
+
+
+def test_the_next_point_of_a_list_is_not_joined_to_the_lead():
+    from rag.answering.extractive import _gather, _in_context
+
+    text = "推动企业开展培养计划，采取现代学徒制等方式提升技能。三是全员化提升职工素质。\n"
+    doc = Document(doc_id="t", title="工会", text=text)
+    chunk = Chunk("t:0", "t", "工会", text.strip(), 0, len(text) - 1)
+    lead, label = _gather([Hit(chunk, 1, 1.0)], {"t": doc})
+    chosen = _in_context([lead, label], {"t": doc}, 3)
+    assert [c.text for c in chosen] == [lead.text, label.text]  # two quotes, not one passage
+
+
+@pytest.mark.parametrize(
+    ("sentence", "count"),
+    [
+        ("新就业形态就业人员职业伤害保障试点瞄准这一问题，概括起来主要有四个亮点。", 4),
+        ("其特点主要有以下三点：第一，职官与长者并用。", 3),  # runs into its first item
+        ("具体存在以下三方面问题：", 3),
+        ("全市共有5个试点城市参与其中，涉及人口超过千万。", 0),  # the count is no ending
+        ("中国工会十八大于10月召开。", 0),
+        ("试点为期两年。", 0),  # no verb of having or dividing before it
+    ],
+)
+def test_a_sentence_announcing_a_list(sentence, count):
+    assert announced_count(sentence) == count
 
 
 @pytest.mark.slow

@@ -47,6 +47,7 @@ from rag.index.crosslingual import ACRONYM
 from rag.index.tokenize import has_han
 from rag.lexicon import (
     LAST,
+    announced_count,
     asked_in_english,
     asks_for_list,
     count_measure,
@@ -229,6 +230,19 @@ class ExtractiveAnswerer:
         ):
             # 重点工作的第一项是什么？: the list's nth item leads, the answer is that point.
             nth, lead = n, whole[n - 1]
+        if listing is None and not nth and lead is None and count < 2 and chunks_of is not None:
+            # 试点的亮点是什么？ The best sentence announces a list (…主要有四个亮点。): its items
+            # are the answer, though the question named no count. A which-ones question may
+            # find the announcement among its best three.
+            order = sorted(range(len(candidates)), key=lambda i: -scores[i])
+            for i in order[: 3 if asks_for_list(question) else 1]:
+                if (announced := announced_count(candidates[i].text)) >= 2 and (
+                    listing := _announced_list(
+                        candidates[i], announced, candidates, documents, chunks_of
+                    )
+                ):
+                    count = announced
+                    break
         if listing is not None:
             # The items are the answer and lead it; the sentence announcing them in the article
             # (…概括起来主要有四个亮点。) only restates the question, and is not quoted.
@@ -566,6 +580,7 @@ def _in_context(
             c.doc_id == lead.doc_id
             and quotes.adjacent(doc, span, c.sentence)
             and (c.sentence.start >= span.end)
+            and item_marker(c.text) is None  # the next point of a list is no continuation
         ):
             span = Sentence(doc.text[span.start : c.sentence.end], span.start, c.sentence.end)
             break
@@ -703,6 +718,52 @@ def _items(
             break
         n += 1
     return items
+
+
+def _announced_list(
+    lead: _Candidate,
+    count: int,
+    candidates: list[_Candidate],
+    documents: Mapping[str, Document],
+    chunks_of: Callable[[str], list[Chunk]],
+) -> list[_Candidate] | None:
+    """The items a sentence announces (…主要有四个亮点。 then 其一…其四; 有以下三点：第一，…), read
+    from its article's chunks whether or not they were retrieved. None unless at least two
+    items follow it in one style, the first right after it (or inside it, after its colon)."""
+    doc = documents[lead.doc_id]
+    known = {(c.doc_id, c.sentence.start): c for c in candidates}
+    extra = [
+        Hit(chunk, lead.hit.rank, lead.hit.score)
+        for chunk in chunks_of(lead.doc_id)
+        if chunk.end > lead.sentence.end
+    ]
+    following = sorted(
+        (known.get((c.doc_id, c.sentence.start), c)
+         for c in _gather(extra, documents) if c.sentence.start >= lead.sentence.end),
+        key=lambda c: c.sentence.start,
+    )  # fmt: skip
+    _, colon, rest = fold(lead.text).partition(":")
+    inline = item_marker(rest) if colon else None
+    if inline is not None and inline.number == 1:
+        items, style = [lead], inline.style
+    elif (
+        following
+        and not doc.text[lead.sentence.end : following[0].sentence.start].strip()
+        and (first := _number(following[0])) is not None
+        and first[1] == 1
+    ):
+        items, style = [], first[0]
+    else:
+        return None
+    for c in following:
+        marker = _number(c)
+        if marker is None or marker[0] != style:
+            continue
+        if marker[1] == len(items) + 1 or (marker[1] == LAST and items):
+            items.append(c)
+        if len(items) == count or marker[1] == LAST:
+            break
+    return items if len(items) >= 2 else None
 
 
 def _under_heading(lead: _Candidate, group: list[_Candidate], style: str) -> list[_Candidate]:
