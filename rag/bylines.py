@@ -47,6 +47,8 @@ _SELF = (
     r"(?:这份|该份|此份|本份|这个|该)(?:文件|意见|通知|公告|决定|办法|方案|规定|报告|通报|数据|新闻稿|公报)|"
     r"本文|该文|此文|原文|文章|报道|新闻|稿件|消息|评论|社论|文件"
 )
+# The kinds of official document a body issues and signs (关于养老服务的意见, 加装电梯的通知).
+_OFFICIAL = r"意见|通知|公告|通告|办法|方案|规定|决定|条例|细则"
 _PUBLISHED = r"发表|发布|刊发|刊登|刊出|发稿|见报|推出|写成|撰写|印发|下发|出台|公布"
 _WHEN = r"什么时候|何时|哪天|哪一天|哪年|几号|几月几日|什么日期|哪个日期"
 _EN_ARTICLE = (
@@ -74,6 +76,18 @@ _FACTS = {
         rf"(?:published|from|printed|run)\b|\bwho published {_EN_ARTICLE}",
         re.IGNORECASE,
     ),
+    # Who issued a notice, a circular, an opinion: 这个通知是哪个部门发布的？ 这份文件的发文
+    # 机关是？ Who issued this notice? Read from the document's signature (落款).
+    "issuer": re.compile(
+        rf"(?:{_SELF}|{_OFFICIAL}).{{0,8}}?(?:哪个|哪家|哪一个|什么)(?:部门|单位|机关|机构|政府|部委|组织)"
+        rf".{{0,8}}?(?:{_PUBLISHED}|签发|制定|发的)|"
+        rf"(?:{_SELF}).{{0,4}}?(?:由谁|是谁)(?:{_PUBLISHED}|签发|制定)|"
+        rf"(?:{_SELF})的?(?:发布|印发|发文|制发|签发)(?:单位|机关|部门|机构)|"
+        rf"\bwho (?:issued|released|signed) {_EN_ARTICLE}|"
+        rf"\bwhich (?:department|agency|authority|body|office|ministry|bureau|government)\b"
+        rf"[^?]{{0,40}}\b(?:issue|release|publish|sign)",
+        re.IGNORECASE,
+    ),
     "title": re.compile(
         rf"(?:{_SELF})的?(?:标题|题目|篇名)|(?:{_SELF})(?:叫|题为|名为)什么|"
         rf"\b(?:title|headline) of {_EN_ARTICLE}|\bwhat is {_EN_ARTICLE} (?:called|titled)\b|"
@@ -99,7 +113,8 @@ FACT_WORDS_EN = frozenset(
 
 def asked_fact(question: str) -> str | None:
     """What a question asks about the article itself: ``"date"`` (when it was published),
-    ``"source"`` (the publication it comes from), ``"title"``, or None.
+    ``"source"`` (the publication it comes from), ``"issuer"`` (the body that signed an official
+    document), ``"title"``, or None.
 
     The question must point at the article (这篇报道, 本文, the article…): 中汽协何时发布了数据？
     asks about an event the article reports, not about the article.

@@ -56,6 +56,14 @@ NEWS_CORPUS = (NEWS, NEWS_QA / "a_stats.html", NEWS_QA / "b_mfa.txt")
         ("本版开设的新专栏叫什么名字？", None),
         ("这份文件是什么时候印发的？", "date"),
         ("When was the document issued?", "date"),
+        # The body that signed an official document.
+        ("这个通知是哪个部门发布的？", "issuer"),
+        ("这个通知是哪个部门什么时候发布的？", "issuer"),
+        ("这份文件的发文机关是？", "issuer"),
+        ("Who issued this notice?", "issuer"),
+        ("Which department issued the opinion on elderly care?", "issuer"),
+        ("文章提到哪些部门参与了试点？", None),  # the departments the text talks about
+        ("这篇报道提到了什么组织？", None),
     ],
 )
 def test_asked_fact(question, kind):
@@ -235,6 +243,13 @@ def _check_citations(engine, answer):
             "来源：人民日报。",
             "《人民日报》（2024年03月05日05版）",
         ),
+        # An official document's issuer, from its signature (落款), with the date under it.
+        (
+            "这份关于养老服务的意见是哪个部门什么时候发布的？",
+            "发布单位：国务院办公厅。",
+            "2024年1月15日",
+        ),
+        ("Who issued the opinion on elderly care?", "Issued by: 国务院办公厅.", "国务院办公厅"),
         # Words naming the kind of answer (担任, 职务) no longer make the flag say "not found".
         ("陈士华担任什么职务？", "", "中国汽车工业协会副秘书长陈士华表示"),
     ],
@@ -274,6 +289,9 @@ def test_a_heading_that_names_the_list_is_answered_by_its_items(news_engine, que
         # A document without a published date: its signature line says when.
         ("这份关于养老服务的文件是什么时候印发的？", "2024年1月15日"),
         ("When was the document on elderly care issued?", "2024年1月15日"),
+        # Its signature names the body that issued it.
+        ("这份关于养老服务的意见是哪个部门发布的？", "国务院办公厅"),
+        ("Which department issued the opinion on elderly care?", "国务院办公厅"),
     ],
 )
 def test_policy_document_questions_are_answered(news_engine, question, quoted):
@@ -332,6 +350,27 @@ def test_a_signature_date_dates_an_official_document(text, published):
     from rag.parsing.dates import find_published
 
     assert find_published(text) == published
+
+
+@pytest.mark.parametrize(
+    ("text", "issuer", "quote"),
+    [
+        ("正文。\n\n南京市鼓楼区住房保障和房产局\n2024年5月20日\n", "南京市鼓楼区住房保障和房产局",
+         "南京市鼓楼区住房保障和房产局\n2024年5月20日"),
+        ("正文。\n  国务院办公厅 2024年1月15日  \n", "国务院办公厅", "国务院办公厅 2024年1月15日"),
+        ("正文。\n记者王小明报道。\n2024年1月15日", None, None),  # a sentence, no issuer
+        ("正文。\n大会于2024年1月15日闭幕。", None, None),
+        ("正文。\n李明\n2024年1月15日", None, None),  # a person signs no official document
+    ],
+)  # fmt: skip
+def test_the_signature_names_the_issuing_body(text, issuer, quote):
+    from rag.parsing.metadata import read_signature
+
+    signed = read_signature(text)
+    if issuer is None:
+        assert signed is None
+        return
+    assert signed.issuer == issuer and text[signed.start : signed.end] == quote
 
 
 @pytest.mark.slow

@@ -25,6 +25,7 @@ from rag.bylines import (
 )
 from rag.index.crosslingual import DICTIONARY
 from rag.lexicon import asked_in_english, fold
+from rag.parsing.metadata import read_signature
 from rag.types import Document, Hit
 
 __all__ = [
@@ -108,6 +109,9 @@ class FactAnswer:
 
 
 def _value(doc: Document, kind: str) -> str:
+    if kind == "issuer":
+        signed = read_signature(doc.text)
+        return signed.issuer if signed else ""
     if kind == "date":
         return doc.published
     if kind == "source":
@@ -137,7 +141,11 @@ def find_fact(
     if doc is None:
         return None
     value, start, end = _value(doc, kind), 0, 0
-    if kind == "title":
+    if kind == "issuer" and (signed := read_signature(doc.text)) is not None:
+        # The signature: the issuer's line and the date under it (南京市鼓楼区住房保障和房产局 /
+        # 2024年5月20日), which also answers 哪个部门什么时候发布的.
+        start, end = signed.start, signed.end
+    elif kind == "title":
         at = doc.text.find(doc.title)
         if at >= 0:
             start, end = at, at + len(doc.title)
@@ -213,9 +221,28 @@ def _best_article(
         topic = [f for f in DICTIONARY.translate(question, titles).forms if f]
     else:
         topic = [(w,) for w in _question_words(question) if w not in FACT_WORDS_ZH]
+        # 这个通知, 这份公告: the kind of document named tells which of the retrieved ones it is
+        # (the one titled …的通知), where "this article" would not.
+        topic += [(w,) for w in _DOCUMENT_KINDS if w in question]
     if not ranked or not topic:
         return ranked[:1]
     return [max(ranked, key=lambda d: sum(any(w in documents[d].title for w in f) for f in topic))]
+
+
+_DOCUMENT_KINDS = (
+    "通知",
+    "公告",
+    "通告",
+    "意见",
+    "办法",
+    "方案",
+    "规定",
+    "通报",
+    "公报",
+    "决定",
+    "条例",
+    "细则",
+)
 
 
 def _title_terms(titles: Sequence[str]) -> frozenset[str]:
@@ -249,13 +276,17 @@ def fact_line(found: FactAnswer, english: bool) -> str:
     if found.kind == "date" and not english and (ymd := _ymd(value)) is not None:
         value = f"{ymd[0]}年{ymd[1]}月{ymd[2]}日"
     if english:
-        label = {"date": "Published", "source": "Source", "title": "Title"}[found.kind]
+        label = {"date": "Published", "source": "Source", "title": "Title", "issuer": "Issued by"}[
+            found.kind
+        ]
         tail = (
             " "
             if found.end > found.start
             else " (from the document's metadata; its text does not state it)"
         )
         return f"{label}: {value}.{tail}"
-    label = {"date": "发布日期", "source": "来源", "title": "标题"}[found.kind]
+    label = {"date": "发布日期", "source": "来源", "title": "标题", "issuer": "发布单位"}[
+        found.kind
+    ]
     tail = "" if found.end > found.start else "（据文档的元数据，正文未载明）"
     return f"{label}：{value}。{tail}"

@@ -23,7 +23,7 @@ DATELINE_MAX_CHARS = 60
 # An official document closes with its issuer and the date (国务院办公厅 / 2024年1月15日; a
 # paragraph's lines may have been joined into one): a short line, no sentence, ending in it.
 SIGNATURE_LINES = 3
-_SIGNED = re.compile(
+SIGNED_LINE = re.compile(
     r"^[^。！？，；,;!?]{0,30}?(?:19|20)\d{2}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日\s*$"
 )
 
@@ -52,6 +52,6 @@ def find_published(text: str) -> str:
         if len(line.strip()) <= DATELINE_MAX_CHARS and (date := parse_date(line)):
             return date
     for line in reversed([x for x in lines if x.strip()][-SIGNATURE_LINES:]):
-        if _SIGNED.match(unicodedata.normalize("NFKC", line)):
+        if SIGNED_LINE.match(unicodedata.normalize("NFKC", line)):
             return parse_date(line)
     return ""

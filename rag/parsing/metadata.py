@@ -10,9 +10,10 @@ machine-readable tags: ``2023年10月26日08:15 | 来源：人民网－人民日
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
-from rag.parsing.dates import parse_date
+from rag.parsing.dates import SIGNATURE_LINES, SIGNED_LINE, parse_date
 
 _HAN = r"\u4e00-\u9fff"
 # A metadata line is short and starts with (or holds, after a date) a label and a colon, or
@@ -110,3 +111,61 @@ def read_meta(meta_lines: list[str], edges: str = "") -> LineMeta:
 
 def _squash(text: str) -> str:
     return re.sub(r"\s+", "", text)
+
+
+# ---- an official document's signature (落款) ---------------------------------------------------
+# The body that signs a notice, a circular or an opinion names itself on a short line of its own
+# above the date: 南京市鼓楼区住房保障和房产局 / 2024年5月20日 (or on the date's line, when a
+# paragraph's lines were joined: 国务院办公厅 2024年1月15日).
+_ISSUER = re.compile(
+    r"(?:[局委部厅办院会署处室所司]|政府|委员会|办公室|办公厅|中心|公司|集团|银行|小组|指挥部)"
+    r"(?:[（(]\S{1,12}[）)])?$"
+)
+_ISSUER_MAX_CHARS = 40
+
+
+@dataclass(frozen=True)
+class Signature:
+    """Who signed a document and when, and the span of ``text`` that says so."""
+
+    issuer: str
+    published: str  # YYYY-MM-DD
+    start: int
+    end: int
+
+
+def read_signature(text: str) -> Signature | None:
+    """The issuer and date an official document closes with, or None when its last lines are
+    no such signature (a news article ends with a sentence, or an editor's note)."""
+    lines: list[tuple[int, int]] = []  # the last non-empty lines, as (start, end), last first
+    end = len(text)
+    while end > 0 and len(lines) < SIGNATURE_LINES:
+        start = text.rfind("\n", 0, end) + 1
+        if text[start:end].strip():
+            lines.append((start, end))
+        end = start - 1
+    # Each line's span without the spaces around it: a citation quotes the signature itself.
+    lines = [(start + len(raw) - len(raw.lstrip()), start + len(raw.rstrip()))
+             for start, end in lines for raw in (text[start:end],)]  # fmt: skip
+    for i, (start, end) in enumerate(lines):
+        line = unicodedata.normalize("NFKC", text[start:end])
+        if not SIGNED_LINE.match(line):
+            continue
+        published = parse_date(line)
+        before_date = re.split(r"(?:19|20)\d{2}\s*年", line, maxsplit=1)[0].strip()
+        if before_date:  # 国务院办公厅 2024年1月15日 on one line
+            return _signed(before_date, published, start, end)
+        if i + 1 < len(lines):
+            above = lines[i + 1]
+            issuer = unicodedata.normalize("NFKC", text[above[0] : above[1]])
+            return _signed(issuer, published, above[0], end)
+        return None
+    return None
+
+
+def _signed(issuer: str, published: str, start: int, end: int) -> Signature | None:
+    if len(issuer) > _ISSUER_MAX_CHARS or re.search(r"[。！？!?，,；;:：]", issuer):
+        return None
+    if not _ISSUER.search(issuer) or not published:
+        return None
+    return Signature(issuer, published, start, end)
