@@ -220,3 +220,18 @@ def test_the_glossary_reads_a_policy_documents_own_terms():
     t = DICTIONARY.translate("What is the validity period and which benefits are paid?", vocabulary)
     assert {"有效期", "待遇"} <= set(t.terms)
     assert "重点工作" in DICTIONARY.translate("What are the key tasks?", vocabulary).terms
+
+
+def test_the_glossary_reads_a_notices_deadlines_and_payments_and_a_villages_tea_gardens():
+    from rag.answering.scoring import asked_types
+
+    vocabulary = frozenset({"茶园", "面积", "逾期", "拨付", "补贴"})
+    # "tea garden" is one concept (茶园), not "tea" and a "garden area" (园地) the text lacks.
+    t = DICTIONARY.translate(
+        "How large is the tea garden area of the village?", vocabulary, phrases_give_way=False
+    )
+    assert ("茶园",) in t.forms and "面积" in t.terms
+    t = DICTIONARY.translate("When is the subsidy paid out?", vocabulary, phrases_give_way=False)
+    assert {"拨付", "补贴"} <= set(t.terms)
+    assert "逾期" in DICTIONARY.translate("What is the deadline?", vocabulary).terms
+    assert asked_types("What is the deadline for applying for the subsidy?") == ("date",)

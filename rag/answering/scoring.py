@@ -92,7 +92,8 @@ _ASK_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"何时|什么时候|什么时间|哪一?年|哪一?天|哪个月|几月|几号|几日|哪个朝代|"
             # 逝世的时间是？ 成立日期为？ a date asked with no question word.
             r"(?:时间|日期|年份)(?:是|为)[?？]?$|的(?:时间|日期|年份)[?？]?$|"
-            r"\bwhen\b|what year|what date|which year|what time",
+            r"\bwhen\b|what year|what date|which year|what time|\bdeadline\b|\bdue date\b|"
+            r"\bclosing date\b",
             re.I,
         ),
     ),
