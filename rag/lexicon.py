@@ -139,7 +139,7 @@ def requested_count(question: str) -> int:
 
 
 # A sentence announcing the list after it: 概括起来主要有四个亮点。 具体存在以下三方面问题： 其特点
-#主要有以下三点： The count is near the sentence's end, after a verb of having or dividing.
+# 主要有以下三点： The count is near the sentence's end, after a verb of having or dividing.
 _ANNOUNCING = re.compile(r"有|包括|包含|分为|分成|归纳为|概括为|如下|以下|下列|下述")
 _ANNOUNCE_TAIL = 8
 

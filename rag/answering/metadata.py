@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from rag.bylines import (
     FACT_WORDS_ZH,
+    OFFICIAL_KINDS,
     asked_document,
     asked_fact,
     asks_about_author,
@@ -223,26 +224,10 @@ def _best_article(
         topic = [(w,) for w in _question_words(question) if w not in FACT_WORDS_ZH]
         # 这个通知, 这份公告: the kind of document named tells which of the retrieved ones it is
         # (the one titled …的通知), where "this article" would not.
-        topic += [(w,) for w in _DOCUMENT_KINDS if w in question]
+        topic += [(w,) for w in OFFICIAL_KINDS if w in question]
     if not ranked or not topic:
         return ranked[:1]
     return [max(ranked, key=lambda d: sum(any(w in documents[d].title for w in f) for f in topic))]
-
-
-_DOCUMENT_KINDS = (
-    "通知",
-    "公告",
-    "通告",
-    "意见",
-    "办法",
-    "方案",
-    "规定",
-    "通报",
-    "公报",
-    "决定",
-    "条例",
-    "细则",
-)
 
 
 def _title_terms(titles: Sequence[str]) -> frozenset[str]:

@@ -211,7 +211,8 @@ _INABILITY = re.compile(r"无法|不能|难以|未能|不足以|不适应|不适
 
 def asked_types(question: str) -> tuple[str, ...]:
     """Everything the question asks for, in this order: reason, date, number, ordinal, penalty,
-    org, person, place (在哪里、什么时间召开 asks for a date and a place)."""
+    org, naming, epithet, definition, attribute, person, place (在哪里、什么时间召开 asks for a
+    date and a place)."""
     q = fold(question)
     kinds = tuple(name for name, pattern in _ASK_TYPES if pattern.search(q))
     # A why-question's other question words serve the reason (为什么这么多人…).
@@ -264,6 +265,10 @@ def describes(text: str, attribute: str) -> bool:
     return False
 
 
+# After the term: a gloss in brackets at most, then a copula within a short stretch.
+_COPULA_AFTER = re.compile(r"(?:[(（][^)）]*[)）])?[^。!?；;]{0,20}?(?:是|为|指|即|系|乃)")
+
+
 def defines(text: str, term: str) -> bool:
     """Whether a sentence opens by defining ``term``: the term (quoted or not, after 所谓),
     an optional gloss in brackets, then within a short stretch a copula (乡里制，是…; 牛车水（；）
@@ -273,10 +278,7 @@ def defines(text: str, term: str) -> bool:
         t = t[2:].lstrip(_QUOTE_MARKS)
     if not term or not t.startswith(term):
         return False
-    rest = t[len(term) :].lstrip(_QUOTE_MARKS)
-    return (
-        re.match(r"(?:[(（][^)）]*[)）])?[^。!?；;]{0,20}?(?:是|为|指|即|系|乃)", rest) is not None
-    )
+    return _COPULA_AFTER.match(t[len(term) :].lstrip(_QUOTE_MARKS)) is not None
 
 
 def asked_type(question: str) -> str:
