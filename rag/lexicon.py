@@ -176,6 +176,22 @@ EN_ORDINALS = {
 _LISTED_ORDINAL_EN = re.compile(rf"\b({'|'.join(EN_ORDINALS)}) of the\b", re.I)
 
 
+# An ordinal anywhere in the question (第二个亮点具体指什么？, the second highlight): which item it
+# asks for once the answer is known to be a list.
+_ORDINAL_ZH = re.compile(rf"第([{CN_DIGITS}]{{1,2}}|\d{{1,2}})(?:个|点|项|条|方面|部分|名)")
+_ORDINAL_EN = re.compile(rf"\bthe ({'|'.join(EN_ORDINALS)})\b", re.I)
+
+
+def asked_ordinal(question: str) -> int:
+    """The place of the item a question asks for, wherever the ordinal stands (0 when none)."""
+    q = fold(question)
+    if m := _ORDINAL_ZH.search(q):
+        return cn_number(m.group(1))
+    if m := _ORDINAL_EN.search(q):
+        return EN_ORDINALS[m.group(1).lower()]
+    return 0
+
+
 def listed_ordinal(question: str) -> int:
     """Which item of a list the question asks for (0 when none): 重点工作的第一项是什么？ -> 1."""
     q = fold(question)

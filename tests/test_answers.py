@@ -10,7 +10,7 @@ from rag.answering.extractive import ENGLISH_NOTE, NOT_FOUND_EN, NOT_FOUND_ZH, E
 from rag.answering.sentences import chunk_sentences, split_sentences
 from rag.errors import InputError
 from rag.index.store import Index
-from rag.lexicon import announced_count, fold
+from rag.lexicon import announced_count, asked_ordinal, fold
 from rag.search import Searcher
 from rag.types import Chunk, Document, Hit, SearchResult
 from tests.invariants import check_answer
@@ -196,6 +196,21 @@ def test_a_sentence_announcing_a_list_is_answered_by_its_items(index, documents)
     lines = answer.text.splitlines()
     assert [line[:5] for line in lines] == ["1. 其一", "2. 其二", "3. 其三", "4. 其四"]
     assert not any("概括起来主要有四个亮点" in line for line in lines)
+
+
+@pytest.mark.parametrize("question", ["第二个亮点具体指什么？", "What is the second highlight?"])
+def test_an_ordinal_picks_that_item_of_the_announced_list(index, documents, question):
+    # Asked alone, with only the announcing sentence retrieved: the second item and what its
+    # paragraph says, not the whole list.
+    intro = chunk_containing(index, "概括起来主要有四个亮点。")
+    answer = ExtractiveAnswerer().answer(
+        question, make_result([intro], query=question), documents, chunks_of=index.chunks_of
+    )
+    check_answer(answer, documents)
+    assert answer.citations[0].quote.startswith("其二，在缴费方式上")
+    assert len(answer.citations[0].quote) > len("其二，在缴费方式上实现了一定的突破和创新。")
+    assert not any(line.startswith(("1.", "2.")) for line in answer.text.splitlines())
+    assert asked_ordinal(question) == 2 and asked_ordinal("中国经济发展的亮点有哪些？") == 0
 
 
 def test_the_next_point_of_a_list_is_not_joined_to_the_lead():

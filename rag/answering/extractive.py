@@ -49,6 +49,7 @@ from rag.lexicon import (
     LAST,
     announced_count,
     asked_in_english,
+    asked_ordinal,
     asks_for_list,
     count_measure,
     fold,
@@ -242,6 +243,15 @@ class ExtractiveAnswerer:
                     )
                 ):
                     count = announced
+                    if 0 < (n := asked_ordinal(question)) <= len(listing):
+                        # 第二个亮点具体指什么？ asked alone: that item is the answer, with
+                        # what its paragraph says (read from its chunk, retrieved or not).
+                        nth, lead, listing = n, listing[n - 1], None
+                        known = {(c.doc_id, c.sentence.start) for c in candidates}
+                        candidates = candidates + [
+                            c for c in _gather([lead.hit], documents)
+                            if (c.doc_id, c.sentence.start) not in known
+                        ]  # fmt: skip
                     break
         if listing is not None:
             # The items are the answer and lead it; the sentence announcing them in the article
