@@ -163,43 +163,44 @@ def announced_count(sentence: str) -> int:
     return 0
 
 
-# An item picked out of a list the question names: 重点工作的第一项, 四个亮点中的第二个, the
-# second of the four highlights. 中国第一个经济特区 names a thing, with no list before it.
-_LISTED_ORDINAL_ZH = re.compile(
-    rf"(?:的|中|之中|里|当中)第([{CN_DIGITS}]{{1,2}}|\d{{1,2}})(?:个|点|项|条|方面|部分|名)"
-)
 EN_ORDINALS = {
     w: i for i, w in enumerate(
         "first second third fourth fifth sixth seventh eighth ninth tenth".split(), start=1
     )
 }  # fmt: skip
-_LISTED_ORDINAL_EN = re.compile(rf"\b({'|'.join(EN_ORDINALS)}) of the\b", re.I)
-
-
+# 第二个, 第3项, 第一名: the place of an item in a list.
+_ZH_ORDINAL = rf"第([{CN_DIGITS}]{{1,2}}|\d{{1,2}})(?:个|点|项|条|方面|部分|名)"
+_EN_ORDINAL = rf"({'|'.join(EN_ORDINALS)})"
+# An item picked out of a list the question names: 重点工作的第一项, 四个亮点中的第二个, the
+# second of the four highlights. 中国第一个经济特区 names a thing, with no list before it.
+_LISTED_ORDINAL = (
+    re.compile(rf"(?:的|中|之中|里|当中){_ZH_ORDINAL}"),
+    re.compile(rf"\b{_EN_ORDINAL} of the\b", re.I),
+)
 # An ordinal anywhere in the question (第二个亮点具体指什么？, the second highlight): which item it
 # asks for once the answer is known to be a list.
-_ORDINAL_ZH = re.compile(rf"第([{CN_DIGITS}]{{1,2}}|\d{{1,2}})(?:个|点|项|条|方面|部分|名)")
-_ORDINAL_EN = re.compile(rf"\bthe ({'|'.join(EN_ORDINALS)})\b", re.I)
+_ANY_ORDINAL = (re.compile(_ZH_ORDINAL), re.compile(rf"\bthe {_EN_ORDINAL}\b", re.I))
+
+
+def _ordinal(question: str, patterns: tuple[re.Pattern[str], re.Pattern[str]]) -> int:
+    """The place a Chinese or an English ordinal of ``patterns`` names (0 when none)."""
+    q = fold(question)
+    zh, en = patterns
+    if m := zh.search(q):
+        return cn_number(m.group(1))
+    if m := en.search(q):
+        return EN_ORDINALS[m.group(1).lower()]
+    return 0
 
 
 def asked_ordinal(question: str) -> int:
     """The place of the item a question asks for, wherever the ordinal stands (0 when none)."""
-    q = fold(question)
-    if m := _ORDINAL_ZH.search(q):
-        return cn_number(m.group(1))
-    if m := _ORDINAL_EN.search(q):
-        return EN_ORDINALS[m.group(1).lower()]
-    return 0
+    return _ordinal(question, _ANY_ORDINAL)
 
 
 def listed_ordinal(question: str) -> int:
     """Which item of a list the question asks for (0 when none): 重点工作的第一项是什么？ -> 1."""
-    q = fold(question)
-    if m := _LISTED_ORDINAL_ZH.search(q):
-        return cn_number(m.group(1))
-    if m := _LISTED_ORDINAL_EN.search(q):
-        return EN_ORDINALS[m.group(1).lower()]
-    return 0
+    return _ordinal(question, _LISTED_ORDINAL)
 
 
 _TOP_ZH = re.compile(
