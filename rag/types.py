@@ -22,13 +22,14 @@ class Section:
 class Document:
     """One article (or file) after cleaning.
 
-    ``source`` is the file name or URL it came from, ``kind`` what it was read from (one of
-    :data:`DOCUMENT_KINDS`), ``published`` the date the source states (``YYYY-MM-DD``; ``""``
-    when it states none), ``site`` the site or publication a web page names.
+        ``source`` is the file name or URL it came from, ``kind`` what it was read from (one of
+        :data:`DOCUMENT_KINDS`), ``published`` the date the source states (``YYYY-MM-DD``; ``""``
+        when it states none), ``site`` the site or publication a web page names, ``editors`` the
+    editors its metadata lines name (``（责任编辑：李四）``).
 
-    ``line_map`` is a sorted tuple of ``(offset, raw_line)`` pairs: the cleaned text from
-    ``offset`` up to the next pair's offset comes from 1-based line ``raw_line`` of the
-    source file. It is how a citation points back at the original.
+        ``line_map`` is a sorted tuple of ``(offset, raw_line)`` pairs: the cleaned text from
+        ``offset`` up to the next pair's offset comes from 1-based line ``raw_line`` of the
+        source file. It is how a citation points back at the original.
     """
 
     doc_id: str
@@ -45,6 +46,7 @@ class Document:
     kind: str = "text"
     site: str = ""
     title_lines: tuple[int, ...] = field(default=(), compare=False)
+    editors: tuple[str, ...] = ()
 
     def line_at(self, offset: int) -> int:
         """Raw line number holding cleaned character ``offset`` (0 when unknown)."""

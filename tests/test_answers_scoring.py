@@ -5,12 +5,15 @@ from __future__ import annotations
 import pytest
 
 from rag.answering.scoring import (
+    LOCATED_WEIGHT,
     asked_attribute,
     asked_type,
     asked_types,
     defined_term,
     defines,
     describes,
+    located_term,
+    locates,
     overlaps,
     question_concepts,
     type_score,
@@ -109,6 +112,43 @@ def test_a_what_is_it_like_question_prefers_a_clause_describing_the_attribute():
     assert not describes("叶子互生。", "花")
 
 
+@pytest.mark.parametrize(
+    ("question", "term"),
+    [
+        ("青山村位于哪里？", "青山村"),
+        ("乌石渔港在哪里？", "乌石渔港"),
+        ("牛车水是位于哪个国家？", "牛车水"),
+        ("美庐别墅在哪儿呢？", "美庐别墅"),
+        # Where something happens or shows, or a thing named by a pronoun: no thing to locate.
+        ("会议在哪里召开？", ""),
+        ("大果西番莲分布在什么地区？", ""),
+        ("211系全新设计体现在哪里？", ""),
+        ("该校位于哪个城市？", ""),
+        ("他在哪里工作？", ""),
+    ],
+)
+def test_the_thing_a_where_question_asks_the_place_of(question, term):
+    assert located_term(question) == term
+
+
+def test_a_where_question_prefers_the_sentence_locating_the_thing():
+    question = "青山村位于哪里？"
+    kinds = asked_types(question)
+    assert kinds == ("place",)
+    dateline = (
+        "新华社杭州4月18日电（记者李晓燕）清明刚过，浙江省丽水市松阳县青山村的茶园里一片忙碌。"
+    )
+    stated = "乌石渔港是位于台湾宜兰县头城镇的观光渔港。"
+    elsewhere = "青山村的茶叶远销杭州、上海等地。"  # places, but not where the village is
+    assert locates(dateline, "青山村") and locates(stated, "乌石渔港")
+    assert not locates(elsewhere, "青山村")
+    assert not locates("位于宝塔街上的牛车水地铁站是前身。", "牛车水")
+    located = type_score(dateline, kinds, question)
+    assert located > 1.0  # a precise relation outweighs holding a place (LOCATED_WEIGHT)
+    assert type_score(elsewhere, kinds, question) <= 0.5 < located
+    assert type_score("青山村共有农户326户。", kinds, question) == 0.0
+
+
 def test_a_quantity_is_not_a_date_nor_an_article():
     assert type_tokens("树高可达55米，树干直径达1米。", "number") >= {"55", "1"}
     assert "20" in type_tokens("2022年、2023年分别有20个城市申请的示范项目获批。", "number")
@@ -130,9 +170,9 @@ def test_what_the_question_already_states_answers_nothing():
     assert type_score("2022年4月，2022年和2023年的项目遴选启动。", kinds, question) == 0.0
     assert type_score("2022年、2023年分别有20个城市申请的示范项目获批。", kinds, question) == 1.0
     both = asked_types("中国工会十八大是在哪里、什么时间召开的？")
-    assert (
-        type_score("10月9日至12日，中国工会十八大在北京胜利召开。", both, "十八大在哪里？") == 1.0
-    )
+    # Both held; the place is where the congress met (十八大在北京), which counts double.
+    held = type_score("10月9日至12日，中国工会十八大在北京胜利召开。", both, "十八大在哪里？")
+    assert held == (1.0 + LOCATED_WEIGHT) / 2
     assert type_score("10月9日至12日召开。", both, "十八大在哪里？") == 0.5
 
 

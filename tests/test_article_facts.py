@@ -62,6 +62,14 @@ NEWS_CORPUS = (NEWS, NEWS_QA / "a_stats.html", NEWS_QA / "b_mfa.txt")
         ("这份文件的发文机关是？", "issuer"),
         ("Who issued this notice?", "issuer"),
         ("Which department issued the opinion on elderly care?", "issuer"),
+        # The article's editor (（责任编辑：李四）), not an editor the article talks about.
+        ("这篇报道的责任编辑是谁？", "editor"),
+        ("青山村那篇报道的责编是哪位？", "editor"),
+        ("这篇文章的编辑是谁？", "editor"),
+        ("Who edited this story?", "editor"),
+        ("Who is the editor of the article on tea farming?", "editor"),
+        ("这本书的编辑是谁？", None),
+        ("Who is the editor of the magazine?", None),
         ("文章提到哪些部门参与了试点？", None),  # the departments the text talks about
         ("这篇报道提到了什么组织？", None),
     ],
@@ -118,7 +126,13 @@ COMMENTARY = Document(
     site="人民日报",
 )
 UNDATED = Document(doc_id="u", title="没有日期的文章", text="正文。")
-DOCS = {"n": NEWS_DOC, "c": COMMENTARY, "u": UNDATED}
+EDITED = Document(
+    doc_id="e",
+    title="青山村的茶路变富路",
+    text="青山村共有农户326户。\n（责任编辑：周敏 吴迪）",
+    editors=("周敏", "吴迪"),
+)
+DOCS = {"n": NEWS_DOC, "c": COMMENTARY, "u": UNDATED, "e": EDITED}
 
 
 def _hits(*doc_ids: str) -> list[Hit]:
@@ -163,6 +177,14 @@ def _hits(*doc_ids: str) -> list[Hit]:
             "2024-03-05",
             "《人民日报》（2024年03月05日05版）",
         ),
+        # The editors' line closing the article; the topic (青山村) names the article.
+        (
+            "青山村这篇报道的责任编辑是谁？",
+            ("n", "e"),
+            "e",
+            "周敏、吴迪",
+            "（责任编辑：周敏 吴迪）",
+        ),
         # The title is the metadata's; this text does not print it.
         (
             "What is the title of Zhao Mingyuan's article?",
@@ -191,6 +213,10 @@ def test_fact_lines_say_where_the_value_comes_from():
     # Not another article's date when the best-ranked one, which the question means, has none.
     assert metadata.find_fact("When was the article published?", _hits("u", "n"), DOCS) is None
     assert metadata.find_fact("职业伤害保障试点有哪四个亮点？", _hits("n"), DOCS) is None
+    edited = metadata.find_fact("Who edited this story?", _hits("e"), DOCS)
+    assert metadata.fact_line(edited, english=True) == "Editor: 周敏、吴迪. "
+    # An article whose page names no editor is no answer, nor is another article's editor.
+    assert metadata.find_fact("这篇报道的责任编辑是谁？", _hits("n", "e"), DOCS) is None
 
 
 def test_reporters_in_a_dateline_are_an_author_note():
@@ -299,6 +325,25 @@ def test_policy_document_questions_are_answered(news_engine, question, quoted):
     assert answer.answerable, answer.text
     assert quoted in answer.citations[0].quote
     _check_citations(news_engine, answer)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("question", "lead"),
+    [
+        ("这篇关于乡村产业的评论的责任编辑是谁？", "责任编辑：孙悦。"),
+        ("Who edited the story on new energy vehicle sales?", "Editor: 张伟."),
+        ("国家统计局那篇数据发布的责任编辑是谁？", "责任编辑：王晓东。"),
+    ],
+)
+def test_the_editor_of_the_article_a_question_names(news_engine, question, lead):
+    # The pages print the editor in a line the extractor drops (（责任编辑：孙悦）), so the answer
+    # comes from the document's metadata and says so; it quotes nothing it cannot cite.
+    answer = news_engine.ask(question, top_k=5)
+    assert answer.answerable, answer.text
+    assert lead in answer.text
+    assert "元数据" in answer.text or "metadata" in answer.text
+    assert answer.citations == ()
 
 
 @pytest.mark.slow
@@ -514,6 +559,51 @@ def test_a_byline_in_the_page_furniture_is_read_and_a_related_list_is_not():
         '<h1>就业稳中向好</h1><div class="meta">2024年04月25日 作者：赵一鸣</div>',
     )
     assert parse_html(html.encode(), "p.html").authors == ("赵一鸣",)
+
+
+@pytest.mark.parametrize(
+    ("line", "names"),
+    [
+        ("（责任编辑：周敏 吴迪）", ("周敏", "吴迪")),
+        ("【编辑：赵六 校对：孙七】", ("赵六",)),  # the proofreader is not an editor
+        ("责编：王五", ("王五",)),
+        ("2024-04-18 09:32:15 来源：新华网 责任编辑：周敏", ("周敏",)),
+        ("总编辑：张三", ()),  # the paper's editor-in-chief, not the article's
+        ("来源：新华网", ()),
+    ],
+)
+def test_the_editors_a_metadata_line_names(line, names):
+    from rag.parsing.metadata import editors
+
+    assert editors(line) == names
+
+
+def test_an_editor_line_under_the_title_or_after_the_body_is_read_and_a_related_list_is_not():
+    from rag.parsing.webpage import parse_html
+
+    # <span class="editor">责任编辑：周敏</span> in the line under the headline.
+    page = NEWS_QA.parent / "news-qa2" / "b_xinhua_village.html"
+    assert parse_html(page.read_bytes(), str(page)).editors == ("周敏",)
+    # <div class="editor">责任编辑：王晓东</div> after the body, which the extractor drops.
+    page = NEWS_QA / "a_stats.html"
+    doc = parse_html(page.read_bytes(), str(page))
+    assert doc.editors == ("王晓东",)
+    assert "王晓东" not in doc.text
+
+    body = "".join(
+        f"<p>{s}</p>" for s in ["今年一季度，全市新增城镇就业3.2万人，同比增长5%。" * 3] * 4
+    )
+    # A list of other articles after the body, with their own editors, is not this one's.
+    related = "".join(f"<li><div>相关阅读{i}</div></li>" for i in range(6))
+    related = f'<ul class="related">{related}<li><div>责任编辑：李四</div></li></ul>'
+    html = (
+        "<html><head><title>就业稳中向好</title></head><body><article><h1>就业稳中向好</h1>"
+        f'<div class="article-body">{body}</div></article>{related}</body></html>'
+    )
+    assert parse_html(html.encode(), "p.html").editors == ()
+    closing = '<div class="editor">（责任编辑：王五）</div></article>'
+    html = html.replace("</article>", closing, 1)
+    assert parse_html(html.encode(), "p.html").editors == ("王五",)
 
 
 AUTHORLESS_NOTE = Document(

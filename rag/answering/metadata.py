@@ -1,5 +1,5 @@
 """Questions about the article itself: who wrote it, the author's position or unit, when it
-was published, where it comes from, its title.
+was published, where it comes from, who edited it, its title.
 
 The answer comes from the document's metadata (``authors``, ``published``, ``site``,
 ``title``), and the citation is the text that states it, as a verbatim slice: the
@@ -115,6 +115,8 @@ def _value(doc: Document, kind: str) -> str:
         return signed.issuer if signed else ""
     if kind == "date":
         return doc.published
+    if kind == "editor":
+        return "、".join(doc.editors)
     if kind == "source":
         return doc.site or (_dateline(doc) or ("", 0, 0))[0]
     return doc.title if kind == "title" else ""
@@ -150,8 +152,8 @@ def find_fact(
         at = doc.text.find(doc.title)
         if at >= 0:
             start, end = at, at + len(doc.title)
-    elif (printed := _printed(doc, _date_pattern(value) if kind == "date" else value)) is not None:
-        # The page prints it with the article: 《人民日报》（2024年03月05日 05 版）.
+    elif (printed := _printed(doc, _printed_form(doc, kind, value))) is not None:
+        # The page prints it with the article: 《人民日报》（2024年03月05日 05 版）, （责任编辑：李四）.
         start, end = printed
     elif (line := _dateline(doc)) is not None and (kind == "source" or _dated(line[0], value)):
         # The dateline states the day (1月11日电) and the agency (新华社).
@@ -165,6 +167,16 @@ def find_fact(
 
 
 _CLAUSE_END = re.compile(r"[，,。；;！!？?\n]")
+
+
+def _printed_form(doc: Document, kind: str, value: str) -> str | re.Pattern[str] | None:
+    """What to look for where the text prints a fact: the date as pages write dates, the first
+    editor's name (several are printed with spaces or 、), else the value itself."""
+    if kind == "date":
+        return _date_pattern(value)
+    if kind == "editor":
+        return doc.editors[0] if doc.editors else None
+    return value
 
 
 def _ymd(published: str) -> tuple[int, int, int] | None:
@@ -261,17 +273,25 @@ def fact_line(found: FactAnswer, english: bool) -> str:
     if found.kind == "date" and not english and (ymd := _ymd(value)) is not None:
         value = f"{ymd[0]}年{ymd[1]}月{ymd[2]}日"
     if english:
-        label = {"date": "Published", "source": "Source", "title": "Title", "issuer": "Issued by"}[
-            found.kind
-        ]
+        label = {
+            "date": "Published",
+            "source": "Source",
+            "title": "Title",
+            "issuer": "Issued by",
+            "editor": "Editor",
+        }[found.kind]
         tail = (
             " "
             if found.end > found.start
             else " (from the document's metadata; its text does not state it)"
         )
         return f"{label}: {value}.{tail}"
-    label = {"date": "发布日期", "source": "来源", "title": "标题", "issuer": "发布单位"}[
-        found.kind
-    ]
+    label = {
+        "date": "发布日期",
+        "source": "来源",
+        "title": "标题",
+        "issuer": "发布单位",
+        "editor": "责任编辑",
+    }[found.kind]
     tail = "" if found.end > found.start else "（据文档的元数据，正文未载明）"
     return f"{label}：{value}。{tail}"

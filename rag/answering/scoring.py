@@ -34,7 +34,7 @@ import math
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -281,6 +281,56 @@ def defines(text: str, term: str) -> bool:
     return _COPULA_AFTER.match(t[len(term) :].lstrip(_QUOTE_MARKS)) is not None
 
 
+# X位于哪里？ X在什么地方？ X是位于哪个国家？: where a named thing is. See :func:`locates`.
+_LOCATION_ASK = re.compile(
+    r"^(?P<x>[^的，,？?\s]{2,16}?)(?:是|目前)?(?:位于|坐落于|坐落在|地处|位在|在)"
+    r"(?:哪里|哪儿|何处|何地|什么地方|(?:哪个|哪一个|哪座|哪|什么)(?:国家|城市|省份?|地区|地方|区域|"
+    r"位置|州|县|市|镇|乡|村|岛))呢?[？?]?\s*$"
+)
+# What says where a thing is once it is named: 乌石渔港是位于台湾宜兰县…, 牛车水…位于新加坡.
+_LOCATED = re.compile(r"位于|地处|坐落|位在|地址")
+# A place name right before the thing: 浙江省丽水市松阳县青山村.
+_PLACE_BEFORE = "省市县区镇乡州国"
+
+
+@lru_cache(maxsize=1024)
+def located_term(question: str) -> str:
+    """The thing a where-question asks the place of (乌石渔港在哪里？ → 乌石渔港), or ""."""
+    m = _LOCATION_ASK.match(fold(question).strip())
+    term = m.group("x").strip(_QUOTE_MARKS).lower() if m else ""
+    # 该校位于哪个城市？ names the thing by a pronoun, which no sentence opens with; 分布在哪些
+    # 地区, 生活在什么地方, 体现在哪里 ask where something happens or shows, not where a thing is.
+    if term[:1] in _PRONOUN_START or _NOT_LOCATION.search(term):
+        return ""
+    return term
+
+
+_PRONOUN_START = frozenset("该此这那其本它他她")
+_NOT_LOCATION = re.compile(
+    r"(?:分布|栖息|生活|体现|表现|生长|出生|居住|发生|举行|举办|召开|工作|学习|出现|存在|活动|"
+    r"住|死|葬|用|见)$"
+)
+
+
+def locates(text: str, term: str, places: Iterable[str] = ()) -> bool:
+    """Whether a sentence says where ``term`` is: it opens with the term and goes on to say
+    where it lies (位于, 地处, 坐落), a place name comes right before it (松阳县青山村), or one
+    of the sentence's ``places`` right after it and 在 or 于 (十八大在北京胜利召开)."""
+    if not term:
+        return False
+    t = folded(text).lstrip(_QUOTE_MARKS)
+    if t.startswith(term) and _LOCATED.search(t, len(term)):
+        return True
+    at = t.find(term)
+    if at > 0 and t[at - 1] in _PLACE_BEFORE:
+        return True
+    after = _IN_PLACE.match(t, at + len(term)) if at >= 0 else None
+    return after is not None and any(t.startswith(p.lower(), after.end()) for p in places)
+
+
+_IN_PLACE = re.compile(r"(?:[(（][^)）]*[)）])?(?:是|则|也|将|已|目前)?(?:位于|在|于)")
+
+
 def asked_type(question: str) -> str:
     """What the question asks for first: reason, date, number, ordinal, org, person, place
     or ""."""
@@ -373,7 +423,9 @@ def type_score(
     names what it counts (多少城市, how many people: ``counted``), a number counts fully only
     with that word right after it (20个城市, 668万人), half otherwise. Given the question's
     content ``words``, a date, number, name or place counts fully only near one of them
-    (试点于去年7月启动 for when did the pilot start), :data:`NEAR_WEIGHT` otherwise."""
+    (试点于去年7月启动 for when did the pilot start), :data:`NEAR_WEIGHT` otherwise. A
+    sentence saying where the thing a where-question names is (:func:`locates`) counts
+    :data:`LOCATED_WEIGHT`, so the share may exceed 1."""
     if not kinds:
         return 0.0
     q = fold(question)
@@ -386,9 +438,19 @@ def type_score(
         if kind == "attribute":
             held += 1.0 if describes(text, asked_attribute(question)) else 0.0
             continue
+        if kind == "place" and (term := located_term(question)):
+            # Where a named thing is: the sentence locating it answers; another place near the
+            # thing's name (its history, its neighbours) at most half.
+            if locates(text, term, type_tokens(text, kind)):
+                held += LOCATED_WEIGHT
+                continue
+            cap = NEAR_WEIGHT
+        else:
+            cap = 1.0
         new = [tok for tok in type_tokens(text, kind) if not _states(q, tok)]
         if not new:
             continue
+        before = held
         if kind == "number" and counted and COUNTED_WEIGHT < 1:
             near = _near(t, new, counted, before=0, after=_COUNTED_WINDOW)
             held += 1.0 if near else COUNTED_WEIGHT
@@ -402,10 +464,15 @@ def type_score(
             held += 1.0 if near else NEAR_WEIGHT
         else:
             held += 1.0
+        held = before + min(held - before, cap)
     return held / len(kinds)
 
 
 NEAR_WEIGHT = 0.5
+# The sentence saying where the asked thing is states one precise relation, which outweighs a
+# sentence that merely holds a place: it counts double (tuned on the CMRC tuning half and the
+# news tuning sets, docs/answers.md).
+LOCATED_WEIGHT = 2.0
 # Kinds a sentence holds by a word of its own (由于, 得名, 被誉为), not by a value that should
 # stand near the question's words.
 _WORDED_KINDS = frozenset({"reason", "reason_not", "naming", "epithet"})

@@ -24,6 +24,7 @@ def doc_from_json(row: dict) -> Document:
     row["sections"] = tuple(Section(t, s) for t, s in row.get("sections", ()))
     row["line_map"] = tuple((o, n) for o, n in row.get("line_map", ()))
     row["title_lines"] = tuple(row.get("title_lines", ()))
+    row["editors"] = tuple(row.get("editors", ()))  # absent from indexes built before it
     return Document(**row)
 
 

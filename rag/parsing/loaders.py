@@ -234,6 +234,7 @@ def parse_plain(raw: str, source: str, markdown: bool = False) -> Document:
         kind="text",
         site=meta.origin,
         title_lines=(title_line,),
+        editors=meta.editors,
     )
 
 

@@ -41,6 +41,11 @@ SPEAKER_LINE = re.compile(
     re.MULTILINE,
 )
 _ORIGIN = re.compile(r"(?:来源|稿源)\s*[:：]\s*([^\s|｜]+)")
+# The editor a Chinese news page names under or over the body: （责任编辑：李四）, 责编：王五,
+# 【编辑：赵六 校对：孙七】 (only the names after the label, up to the next label or bracket).
+_EDITOR = re.compile(
+    rf"(?:责任编辑|责编|(?<![总主副])编辑)\s*[:：]\s*([{_HAN}·]{{2,4}}(?:[ \t、,，]+[{_HAN}·]{{2,4}})*)"
+)
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,7 @@ class LineMeta:
     authors: tuple[str, ...] = ()
     published: str = ""
     origin: str = ""  # 来源: the publication the article comes from
+    editors: tuple[str, ...] = ()  # 责任编辑: the editors the page names
 
 
 def is_meta_line(line: str) -> bool:
@@ -106,7 +112,20 @@ def read_meta(meta_lines: list[str], edges: str = "") -> LineMeta:
         if published := parse_date(line):
             break
     origin = m.group(1) if (m := _ORIGIN.search(meta_text)) else ""
-    return LineMeta(authors=authors, published=published, origin=origin)
+    return LineMeta(authors=authors, published=published, origin=origin, editors=editors(meta_text))
+
+
+def editors(text: str) -> tuple[str, ...]:
+    """The names a metadata line gives as the article's editors (（责任编辑：李四 王五） →
+    李四, 王五); a role word after them (校对, 审核) is no name."""
+    m = _EDITOR.search(text)
+    if m is None:
+        return ()
+    names = [n for n in re.split(r"[ \t、,，]+", m.group(1)) if n]
+    return tuple(n for n in names if not _LABEL_WORD.match(n))
+
+
+_LABEL_WORD = re.compile(rf"(?:{_LABELS})")
 
 
 def _squash(text: str) -> str:

@@ -13,7 +13,7 @@ import re
 from rag.errors import SourceError
 from rag.parsing.cleaning import TextBuilder, ends_sentence
 from rag.parsing.dates import parse_date
-from rag.parsing.metadata import LineMeta, is_meta_line, read_meta, split_meta_lines
+from rag.parsing.metadata import LineMeta, editors, is_meta_line, read_meta, split_meta_lines
 from rag.parsing.page import make_doc_id
 from rag.types import Document
 
@@ -77,12 +77,13 @@ def parse_html(data: bytes, source: str) -> Document:
         raise SourceError(f"{source}: no article text found in this page, only its metadata")
     if not title:
         title = body.split("\n", 1)[0][:40]
-    if not (meta.authors and meta.published and meta.origin):
+    if not (meta.authors and meta.published and meta.origin and meta.editors):
         printed = _printed_meta(html, body.split("\n", 1)[0], title)
         meta = LineMeta(
             authors=meta.authors or printed.authors,
             published=meta.published or printed.published,
             origin=meta.origin or printed.origin,
+            editors=meta.editors or printed.editors or _closing_editors(html, body),
         )
     authors = meta.authors or _authors(extracted.author or "")
     # The date the page prints by the article (2024年03月05日05:32 | 来源：…) before trafilatura's:
@@ -101,6 +102,7 @@ def parse_html(data: bytes, source: str) -> Document:
         line_map=line_map,
         published=published,
         kind="web",
+        editors=meta.editors,
     )
 
 
@@ -132,6 +134,32 @@ def _printed_meta(html: str, first_line: str, title: str = "") -> LineMeta:
         elif element.tag != "h1" and is_meta_line(text):
             lines.append(text)
     return read_meta(lines)
+
+
+_CLOSING_REACH = 4  # elements after the body's last line where a closing 责任编辑 line sits
+
+
+def _closing_editors(html: str, body: str) -> tuple[str, ...]:
+    """The editors a page names right after the body (``<div class="editor">责任编辑：王晓东</div>``,
+    which the extractor drops): read only from the few elements after the one holding the
+    body's last line, and only a metadata line, so a list of related articles is never read."""
+    from lxml import html as lxml_html
+
+    closing = body.rstrip().rsplit("\n", 1)[-1].strip()[-20:]
+    if not closing:
+        return ()
+    try:
+        root = lxml_html.fromstring(html)
+    except (ValueError, lxml_html.etree.ParserError):
+        return ()
+    blocks = [" ".join(e.text_content().split()) for e in root.iter(*_BLOCKS)]
+    # Blocks come in document order, a container before what it holds: the last block holding
+    # the body's last line is the innermost, and the blocks after it follow the body.
+    last = max((i for i, text in enumerate(blocks) if closing in "".join(text.split())), default=-1)
+    for text in blocks[last + 1 : last + 1 + _CLOSING_REACH] if last >= 0 else ():
+        if is_meta_line(text) and (names := editors(text)):
+            return names
+    return ()
 
 
 def _is_prose(line: str) -> bool:

@@ -84,4 +84,5 @@ def parse_docx(data: bytes, source: str) -> Document:
         kind="docx",
         site=meta.origin,
         title_lines=(title_no,),
+        editors=meta.editors,
     )
