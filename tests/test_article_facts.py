@@ -464,6 +464,50 @@ def test_questions_in_the_text_are_not_answers():
     assert not _asks(candidate("毛宁：我们注意到有关报道。"), documents)
 
 
+POLICY_QA = Document(
+    doc_id="q",
+    title="《南湖市新就业形态劳动者职业伤害保障办法》政策问答",
+    text=(
+        "问：《办法》适用于哪些人员？\n"
+        "答：根据《办法》第三条，本市依托平台企业、以平台派单方式从事劳动的新就业形态劳动者，"
+        "不论是否签订劳动合同，均纳入保障。\n"
+        "问：哪些情形可以认定为职业伤害？\n"
+        "答：《办法》第九条规定了三种情形，一是在执行平台订单任务期间受到事故伤害的。\n"
+        "问：发生职业伤害后如何申请认定？\n"
+        "答：按照《办法》第十二条，劳动者应当自事故发生之日起30日内提出确认申请。"
+    ),
+)
+
+
+def test_a_reply_in_a_policy_qa_is_worth_what_its_question_is():
+    from rag.answering.extractive import _asks, _gather, _replies_scored
+
+    documents = {"q": POLICY_QA}
+    candidates = _gather([_hits_for(POLICY_QA)], documents)
+    asking = [_asks(c, documents) for c in candidates]
+    assert sum(asking) == 3
+    # The first question scores best: its reply, the paragraph after it, takes its score; the
+    # other replies keep theirs.
+    scores = [0.9 if c.text.startswith("问：《办法》适用") else 0.1 for c in candidates]
+    raised = _replies_scored(candidates, scores, asking, documents)
+    by_text = {c.text[:8]: v for c, v in zip(candidates, raised, strict=True)}
+    assert by_text["答：根据《办法》"] == 0.9
+    assert by_text["答：《办法》第九"] == 0.1 and by_text["答：按照《办法》"] == 0.1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("question", ["《办法》适用于哪些人员？", "哪些人员适用这个办法？"])
+def test_a_policy_qa_question_is_answered_by_its_reply(real_encoder, question):
+    from rag.answering.extractive import ExtractiveAnswerer
+    from rag.types import SearchResult
+
+    documents = {"q": POLICY_QA}
+    result = SearchResult(question, "hybrid", (_hits_for(POLICY_QA),), answerable=True)
+    answer = ExtractiveAnswerer(real_encoder).answer(question, result, documents)
+    assert answer.citations[0].quote.startswith("答：根据《办法》第三条"), answer.text
+    assert not any(c.quote.startswith("问：") for c in answer.citations)
+
+
 def _hits_for(doc: Document) -> Hit:
     return Hit(Chunk(f"{doc.doc_id}-0", doc.doc_id, doc.title, doc.text, 0, len(doc.text)), 1, 1.0)
 
@@ -538,10 +582,14 @@ def test_a_byline_in_the_page_furniture_is_read_and_a_related_list_is_not():
     page = NEWS_QA.parent / "news-qa2" / "c_market_ev.html"
     doc = parse_html(page.read_bytes(), str(page))
     # <div class="meta">2024年04月25日 14:06 东方财讯网 作者：赵一鸣</div>, which the extractor
-    # drops with the headline's furniture.
+    # drops with the headline's furniture: read, and kept as the text's first line (a credit
+    # line people read, and the one a question about the author quotes).
     assert doc.authors == ("赵一鸣",)
     assert doc.published == "2024-04-25"
-    assert "作者：赵一鸣" not in doc.text
+    assert doc.text.splitlines()[0] == "2024年04月25日14:06东方财讯网作者：赵一鸣"
+    assert doc.text.splitlines()[1].startswith("东方财讯网讯")
+    # A line of the text: its line number is where it stands in the text people read.
+    assert doc.line_at(0) == 1 and doc.line_at(len(doc.text.splitlines()[0]) + 1) == 2
 
     body = "".join(
         f"<p>{s}</p>" for s in ["今年一季度，全市新增城镇就业3.2万人，同比增长5%。" * 3] * 4
@@ -584,11 +632,19 @@ def test_an_editor_line_under_the_title_or_after_the_body_is_read_and_a_related_
     # <span class="editor">责任编辑：周敏</span> in the line under the headline.
     page = NEWS_QA.parent / "news-qa2" / "b_xinhua_village.html"
     assert parse_html(page.read_bytes(), str(page)).editors == ("周敏",)
-    # <div class="editor">责任编辑：王晓东</div> after the body, which the extractor drops.
+    # <div class="editor">责任编辑：王晓东</div> after the body, which the extractor drops: read,
+    # and kept as the text's last line; the date line inside the article's container (<div
+    # class="article"> holds the headline, the date line and the body) as its first.
     page = NEWS_QA / "a_stats.html"
     doc = parse_html(page.read_bytes(), str(page))
     assert doc.editors == ("王晓东",)
-    assert "王晓东" not in doc.text
+    lines = doc.text.splitlines()
+    assert (lines[0], lines[-1]) == ("2024年04月16日10:00 |来源：国家统计局", "责任编辑：王晓东")
+    # An element and the spans inside it print the same credit once.
+    page = NEWS_QA.parent / "news-qa2" / "e_intl_report.html"
+    lines = parse_html(page.read_bytes(), str(page)).text.splitlines()
+    assert lines[0] == "2024-05-13 10:21来源：参考消息网"
+    assert lines[1].startswith("参考消息网5月13日报道")
 
     body = "".join(
         f"<p>{s}</p>" for s in ["今年一季度，全市新增城镇就业3.2万人，同比增长5%。" * 3] * 4

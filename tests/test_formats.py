@@ -76,9 +76,15 @@ def test_news_page_in_gbk_gives_article_text_and_metadata(tmp_path):
     assert doc.source == "http://society.people.com.cn/n1/2023/1026/c1008-40102345.html"
     assert doc.site == "人民网"
     assert doc.authors == ("张三",)  # the reporter named in the dateline
-    assert doc.text.startswith("本报北京10月25日电（记者张三）本市社区食堂试点")
-    assert doc.text.endswith("是试点的首要目标。")
-    for noise in ("首页", "分享到", "相关新闻", "长者食堂", "责编", "网友", "版权所有", "来源"):
+    assert doc.editors == ("李四", "王五")
+    # The credit lines stay in the text people read (the date line without the share links
+    # beside it, the editor line under the body); the page's furniture does not.
+    lines = doc.text.splitlines()
+    assert lines[0] == "2023年10月26日08:15 |来源：人民网－人民日报"
+    assert lines[1].startswith("本报北京10月25日电（记者张三）本市社区食堂试点")
+    assert lines[-2].endswith("是试点的首要目标。")
+    assert lines[-1] == "(责编：李四、王五)"
+    for noise in ("首页", "分享到", "微信", "相关新闻", "长者食堂", "网友", "版权所有"):
         assert noise not in doc.text, noise
     assert "，" in doc.text and "," not in doc.text  # punctuation as printed
 
@@ -90,9 +96,11 @@ def test_government_page_metadata_lines_give_date_author_and_origin(tmp_path):
     assert doc.title == "关于进一步做好新就业形态劳动者职业伤害保障工作的通知"
     assert doc.published == "2024-03-15" and doc.authors == ("赵六",)
     assert doc.source == path.as_posix() and doc.kind == "web"
-    assert doc.text.startswith("各省、自治区、直辖市人力资源社会保障厅（局）：")
+    lines = doc.text.splitlines()
+    assert lines[0] == "发布时间：2024-03-15 10:30来源：人力资源社会保障部作者：赵六"
+    assert lines[1] == "各省、自治区、直辖市人力资源社会保障厅（局）："
     assert "二、优化经办服务" in doc.text
-    for noise in ("发布时间", "打印", "分享到", "政策"):
+    for noise in ("打印", "分享到", "政策"):
         assert noise not in doc.text, noise
 
 
@@ -256,7 +264,11 @@ def test_docx_headings_become_sections(tmp_path):
     assert doc.published == "2024-01-05" and doc.site == "市民政局"
     assert [s.title for s in doc.sections] == ["一、选址要求", "二、价格要求"]
     assert doc.section_at(doc.text.index("每餐价格")) == "二、价格要求"
-    assert doc.text.startswith("为规范社区食堂建设，制定本指引。")
+    # The credit line under the title stays, as a page's does; the body follows it.
+    assert doc.text.splitlines()[:2] == [
+        "发布日期：2024年1月5日来源：市民政局",
+        "为规范社区食堂建设，制定本指引。",
+    ]
     for s in doc.sections:
         assert doc.text[s.start :].startswith(s.title)
 

@@ -58,6 +58,7 @@ from rag.lexicon import (
     listed_ordinal,
     requested_count,
 )
+from rag.parsing.metadata import credit_line
 from rag.types import Answer, Chunk, Citation, Document, Hit, SearchResult
 
 logger = logging.getLogger(__name__)
@@ -206,15 +207,26 @@ class ExtractiveAnswerer:
         if article:
             lines.extend(article)
             return _answer(question, lines, citer, notes)
-        candidates = [c for c in candidates if not _AUTHOR_NOTE.match(fold(c.text))]
-        # A question in the text (a reporter's at a press conference, an interviewer's) shares
-        # the asker's words and answers nothing; the reply after it does.
-        candidates = [c for c in candidates if not _asks(c, documents)] or candidates
+        # An author note or a credit line (2024年04月25日 东方财讯网 作者：赵一鸣, （责任编辑：
+        # 孙倩）) says who made the article, never what it reports.
+        candidates = [
+            c
+            for c in candidates
+            if not _AUTHOR_NOTE.match(fold(c.text)) and not credit_line(c.text)
+        ]
         if not candidates:
             return not_found(question, result.hits)
         # The model compares sentences with what the searcher embedded (an English question
         # with its words as the corpus writes them): the vector is cached, no second model call.
         scores = self.score(question, candidates, result.embedded or question)
+        # A question in the text (a reporter's at a press conference, 问：… in a policy Q&A)
+        # shares the asker's words and answers nothing; the reply after it does, and is worth
+        # what its question is.
+        asking = [_asks(c, documents) for c in candidates]
+        if any(asking) and not all(asking):
+            scores = _replies_scored(candidates, scores, asking, documents)
+            kept = [i for i, a in enumerate(asking) if not a]
+            candidates, scores = [candidates[i] for i in kept], [scores[i] for i in kept]
         count = requested_count(question)
         listing, lead, nth = None, None, 0
         if count >= 2:
@@ -399,6 +411,32 @@ def _asks(c: _Candidate, documents: Mapping[str, Document]) -> bool:
     text = documents[c.doc_id].text
     paragraph = text.rfind("\n", 0, c.sentence.start) + 1
     return _QUESTIONER.match(fold(text[paragraph : paragraph + 24])) is not None
+
+
+def _replies_scored(
+    candidates: list[_Candidate],
+    scores: list[float],
+    asking: list[bool],
+    documents: Mapping[str, Document],
+) -> list[float]:
+    """``scores`` with the reply to each question in the text (the sentence opening the next
+    paragraph: 问：《办法》适用于哪些人员？ / 答：根据《办法》第三条，…) raised to its question's."""
+    at = {(c.doc_id, c.sentence.start): i for i, c in enumerate(candidates)}
+    out = list(scores)
+    for i, c in enumerate(candidates):
+        if not asking[i]:
+            continue
+        text = documents[c.doc_id].text
+        newline = text.find("\n", c.sentence.end)
+        if newline < 0:
+            continue
+        start = newline + 1
+        while start < len(text) and text[start].isspace():
+            start += 1
+        reply = at.get((c.doc_id, start))
+        if reply is not None and not asking[reply]:
+            out[reply] = max(out[reply], scores[i])
+    return out
 
 
 def _span(

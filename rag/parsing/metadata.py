@@ -23,6 +23,7 @@ _LABELS = (
     "发文机关|成文日期|时间|日期|稿源|出处|浏览次数|阅读量|点击数|字号"
 )
 _TOOLS = "分享到|扫一扫|打印本页|关闭窗口|【打印】|【关闭】|【字体"
+_TOOL = re.compile(_TOOLS)
 _META_LINE = re.compile(rf"^[\s(（【\[]*(?:(?:{_LABELS})\s*[:：]|{_TOOLS})")
 _LABEL_ANYWHERE = re.compile(rf"(?:{_LABELS})\s*[:：]")
 _DATE_START = re.compile(r"^\s*(?:19|20)\d{2}\s*[-/.年]")
@@ -71,6 +72,19 @@ def is_meta_line(line: str) -> bool:
     if not _DATE_START.match(s) or not parse_date(s):
         return False
     return len(s) <= 25 or _LABEL_ANYWHERE.search(s) is not None
+
+
+def credit_line(line: str) -> bool:
+    """A metadata line that credits the article (its author, date, source or editor: 2024年04月
+    25日 14:06 东方财讯网 作者：赵一鸣, （责任编辑：李四）), as opposed to page tools (分享到,
+    【打印】) or counters (浏览次数)."""
+    if not is_meta_line(line) or any(mark in line for mark in "。！？!?"):
+        return False  # 2023年10月26日，市政府召开会议。 is a sentence of the body
+    if _TOOL.search(line):
+        return False  # the date line with the share links beside it: its part without them is
+    # the credit line (a page's element holding both holds the two as elements of their own)
+    said = read_meta([line])
+    return bool(said.authors or said.published or said.origin or said.editors)
 
 
 def split_meta_lines(

@@ -13,7 +13,13 @@ import re
 from rag.errors import SourceError
 from rag.parsing.cleaning import TextBuilder, ends_sentence
 from rag.parsing.dates import parse_date
-from rag.parsing.metadata import LineMeta, editors, is_meta_line, read_meta, split_meta_lines
+from rag.parsing.metadata import (
+    LineMeta,
+    credit_line,
+    is_meta_line,
+    read_meta,
+    split_meta_lines,
+)
 from rag.parsing.page import make_doc_id
 from rag.types import Document
 
@@ -66,25 +72,36 @@ def parse_html(data: bytes, source: str) -> Document:
     title = _site_suffix_removed(extracted.title or "")
     lines = text.splitlines()
     drop, meta = split_meta_lines(lines, title)
-    body_lines = [(i + 1, line) for i, line in enumerate(lines) if i not in set(drop)]
+    dropped = set(drop)
+    body_lines = [line for i, line in enumerate(lines) if i not in dropped and line.strip()]
+    if not body_lines:
+        raise SourceError(f"{source}: no article text found in this page, only its metadata")
+    printed, closing = [], []
+    if not (meta.authors and meta.published and meta.origin and meta.editors):
+        printed, found = _printed_meta(html, body_lines[0], title)
+        closing = _closing_lines(html, body_lines[-1])
+        late = read_meta(closing)
+        meta = LineMeta(
+            authors=meta.authors or found.authors,
+            published=meta.published or found.published,
+            origin=meta.origin or found.origin,
+            editors=meta.editors or found.editors or late.editors,
+        )
+    # The credit lines (the byline and dateline under the headline, the editor under the body)
+    # stay in the text people read, as a plain article keeps them, so that a question about
+    # the author, the date or the editor is answered with the line that states it. Tool links
+    # (分享到, 【打印】) and the repeated headline are dropped.
+    kept = [line for i, line in enumerate(lines) if i not in dropped or credit_line(line)]
+    opening = _new_credit_lines(printed, kept)
+    ending = _new_credit_lines(closing, kept + opening)
     builder = TextBuilder()
-    for lineno, line in body_lines:
+    for lineno, line in enumerate([*opening, *kept, *ending], start=1):
         if line.strip():
             builder.add_line(line, lineno)
             builder.add_newline(lineno)
     body, line_map = builder.build()
-    if not body:
-        raise SourceError(f"{source}: no article text found in this page, only its metadata")
     if not title:
-        title = body.split("\n", 1)[0][:40]
-    if not (meta.authors and meta.published and meta.origin and meta.editors):
-        printed = _printed_meta(html, body.split("\n", 1)[0], title)
-        meta = LineMeta(
-            authors=meta.authors or printed.authors,
-            published=meta.published or printed.published,
-            origin=meta.origin or printed.origin,
-            editors=meta.editors or printed.editors or _closing_editors(html, body),
-        )
+        title = body_lines[0].strip()[:40]
     authors = meta.authors or _authors(extracted.author or "")
     # The date the page prints by the article (2024年03月05日05:32 | 来源：…) before trafilatura's:
     # without a date in the page's tags, trafilatura guesses one, and a lone year reads as
@@ -110,7 +127,7 @@ def parse_html(data: bytes, source: str) -> Document:
 _BLOCKS = ("div", "p", "span", "li", "td", "h2", "h3", "h4", "h5", "h6", "section", "header")
 
 
-def _printed_meta(html: str, first_line: str, title: str = "") -> LineMeta:
+def _printed_meta(html: str, first_line: str, title: str = "") -> tuple[list[str], LineMeta]:
     """The metadata lines a page prints between its title and its body, which the extractor
     drops with the page furniture (a ``<div class="meta">`` under the headline): read from the
     headline (``title``) up to the element holding the body's first line, so that a sidebar
@@ -121,45 +138,63 @@ def _printed_meta(html: str, first_line: str, title: str = "") -> LineMeta:
     try:
         root = lxml_html.fromstring(html)
     except (ValueError, lxml_html.etree.ParserError):
-        return LineMeta()
+        return [], LineMeta()
     opening = first_line.strip()[:20]
     headline = "".join(title.split())
     lines: list[str] = []
     for element in root.iter("h1", *_BLOCKS):
         text = " ".join(element.text_content().split())
         if opening and opening in text:
+            if headline and headline in "".join(text.split()):
+                continue  # a container of the whole article, headline and all
             break
         if headline and "".join(text.split()) == headline:
             lines = []  # the headline: what a sidebar printed before it is another article's
         elif element.tag != "h1" and is_meta_line(text):
             lines.append(text)
-    return read_meta(lines)
+    return lines, read_meta(lines)
 
 
 _CLOSING_REACH = 4  # elements after the body's last line where a closing 责任编辑 line sits
 
 
-def _closing_editors(html: str, body: str) -> tuple[str, ...]:
-    """The editors a page names right after the body (``<div class="editor">责任编辑：王晓东</div>``,
-    which the extractor drops): read only from the few elements after the one holding the
-    body's last line, and only a metadata line, so a list of related articles is never read."""
+def _closing_lines(html: str, last_line: str) -> list[str]:
+    """The metadata lines a page prints right after the body (``<div class="editor">责任编辑：
+    王晓东</div>``, which the extractor drops): read only from the few elements after the one
+    holding the body's last line, so a list of related articles further on is never read."""
     from lxml import html as lxml_html
 
-    closing = body.rstrip().rsplit("\n", 1)[-1].strip()[-20:]
+    closing = _squash(last_line)[-20:]
     if not closing:
-        return ()
+        return []
     try:
         root = lxml_html.fromstring(html)
     except (ValueError, lxml_html.etree.ParserError):
-        return ()
+        return []
     blocks = [" ".join(e.text_content().split()) for e in root.iter(*_BLOCKS)]
     # Blocks come in document order, a container before what it holds: the last block holding
     # the body's last line is the innermost, and the blocks after it follow the body.
-    last = max((i for i, text in enumerate(blocks) if closing in "".join(text.split())), default=-1)
-    for text in blocks[last + 1 : last + 1 + _CLOSING_REACH] if last >= 0 else ():
-        if is_meta_line(text) and (names := editors(text)):
-            return names
-    return ()
+    last = max((i for i, text in enumerate(blocks) if closing in _squash(text)), default=-1)
+    after = blocks[last + 1 : last + 1 + _CLOSING_REACH] if last >= 0 else []
+    return [text for text in after if is_meta_line(text)]
+
+
+def _new_credit_lines(lines: list[str], text_lines: list[str]) -> list[str]:
+    """The credit lines of ``lines`` that the text does not hold yet. An element and the spans
+    inside it (<div class="info"><span>2024-05-13</span><span>来源：…</span></div>) print the
+    same words: a line within one taken before is left out."""
+    out: list[str] = []
+    held = "\n".join(_squash(line) for line in text_lines)
+    for line in lines:
+        squashed = _squash(line)
+        if credit_line(line) and squashed not in held:
+            out.append(line)
+            held += "\n" + squashed
+    return out
+
+
+def _squash(text: str) -> str:
+    return "".join(text.split())
 
 
 def _is_prose(line: str) -> bool:

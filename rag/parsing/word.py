@@ -12,7 +12,7 @@ import zipfile
 from rag.errors import SourceError
 from rag.parsing.cleaning import TextBuilder
 from rag.parsing.dates import find_published
-from rag.parsing.metadata import split_meta_lines
+from rag.parsing.metadata import credit_line, split_meta_lines
 from rag.parsing.page import make_doc_id
 from rag.types import Document, Section
 
@@ -57,7 +57,8 @@ def parse_docx(data: bytes, source: str) -> Document:
         title, title_no = paras[0][1], 1
     texts = [text for _, text in paras]
     drop, meta = split_meta_lines(texts, title)
-    dropped = set(drop) | {title_no - 1}
+    # The credit lines (date, source, author, editor) stay in the text, as a page's do.
+    dropped = {i for i in drop if not credit_line(texts[i])} | {title_no - 1}
     builder = TextBuilder()
     sections: list[Section] = []
     for n, (style, text) in enumerate(paras, start=1):
