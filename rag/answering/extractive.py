@@ -218,17 +218,20 @@ class ExtractiveAnswerer:
             return not_found(question, result.hits)
         # The model compares sentences with what the searcher embedded (an English question
         # with its words as the corpus writes them): the vector is cached, no second model call.
-        scores = self.score(question, candidates, result.embedded or question)
+        features = self.features(question, candidates, result.embedded or question)
+        scores = self.combine(features)
         # A question in the text (a reporter's at a press conference, 问：… in a policy Q&A)
-        # shares the asker's words and answers nothing; the reply after it does, and is worth
-        # what its question is.
+        # shares the asker's words and answers nothing; the reply after it does. When the
+        # text's question is the user's own (the closest in meaning and in words), its reply
+        # is the answer: it leads, quoted with the rest of its turn.
         asking = [_asks(c, documents) for c in candidates]
+        reply = None
         if any(asking) and not all(asking):
-            scores = _replies_scored(candidates, scores, asking, documents)
+            reply = _reply_to_same_question(candidates, features, asking, documents)
             kept = [i for i, a in enumerate(asking) if not a]
             candidates, scores = [candidates[i] for i in kept], [scores[i] for i in kept]
         count = requested_count(question)
-        listing, lead, nth = None, None, 0
+        listing, lead, nth = None, reply, 0
         if count >= 2:
             listing, list_score = _find_enumeration(candidates, count, scores, documents)
             inline = _inline_list(question, candidates, scores, count)
@@ -278,6 +281,10 @@ class ExtractiveAnswerer:
         else:
             if nth:  # an item asked for by its place: its label (一是…), then what it says
                 chosen = [lead, *_rest_of_item(lead, candidates, documents)][:max_sentences]
+            elif lead is not None and lead is reply:
+                # The reply to the text's own question: its turn, as one passage.
+                turn = [lead, *_rest_of_item(lead, candidates, documents)][:max_sentences]
+                chosen = [_joined(turn, documents)]
             else:
                 chosen = self._select(candidates, scores, max_sentences, lead)
                 chosen = _explained(chosen, candidates, documents, max_sentences)
@@ -413,18 +420,25 @@ def _asks(c: _Candidate, documents: Mapping[str, Document]) -> bool:
     return _QUESTIONER.match(fold(text[paragraph : paragraph + 24])) is not None
 
 
-def _replies_scored(
+#: A question in the text is the user's own when it is this close to the best match on both
+#: the meaning and the words signals (each scaled so that the best sentence has 1).
+SAME_QUESTION = 0.95
+
+
+def _reply_to_same_question(
     candidates: list[_Candidate],
-    scores: list[float],
+    features: Sequence[tuple[float, float, float, float, float]],
     asking: list[bool],
     documents: Mapping[str, Document],
-) -> list[float]:
-    """``scores`` with the reply to each question in the text (the sentence opening the next
-    paragraph: 问：《办法》适用于哪些人员？ / 答：根据《办法》第三条，…) raised to its question's."""
+) -> _Candidate | None:
+    """The reply to a question in the text that restates the user's (问：《办法》适用于哪些人员？
+    for 《办法》适用于哪些人员？): the sentence opening the paragraph after it, when retrieved
+    and no question itself; None when no question in the text is that close."""
     at = {(c.doc_id, c.sentence.start): i for i, c in enumerate(candidates)}
-    out = list(scores)
+    best = None
     for i, c in enumerate(candidates):
-        if not asking[i]:
+        dense, words = features[i][0], features[i][1]
+        if not asking[i] or dense < SAME_QUESTION or words < SAME_QUESTION:
             continue
         text = documents[c.doc_id].text
         newline = text.find("\n", c.sentence.end)
@@ -433,10 +447,10 @@ def _replies_scored(
         start = newline + 1
         while start < len(text) and text[start].isspace():
             start += 1
-        reply = at.get((c.doc_id, start))
-        if reply is not None and not asking[reply]:
-            out[reply] = max(out[reply], scores[i])
-    return out
+        j = at.get((c.doc_id, start))
+        if j is not None and not asking[j] and (best is None or dense + words > best[0]):
+            best = (dense + words, candidates[j])
+    return best[1] if best else None
 
 
 def _span(
@@ -609,6 +623,17 @@ def _rest_of_item(
             break
         out.append(c)
     return out
+
+
+def _joined(run: list[_Candidate], documents: Mapping[str, Document]) -> _Candidate:
+    """The first of ``run`` (sentences following each other in one paragraph) as one passage up
+    to the last."""
+    first, last = run[0], run[-1]
+    text = documents[first.doc_id].text
+    span = Sentence(
+        text[first.sentence.start : last.sentence.end], first.sentence.start, last.sentence.end
+    )
+    return replace(first, sentence=span)
 
 
 def _in_context(

@@ -78,7 +78,7 @@ def passage(document: Document, sentence: Sentence) -> Sentence:
     if i > 0 and (leans_back(sentence.text) or refers_back(sentence.text)):
         start = paragraph[i - 1].start
     if i + 1 < len(paragraph) and leans_back(paragraph[i + 1].text):
-        end = paragraph[i + 1].end
+        end = max(end, paragraph[i + 1].end)  # a span of several sentences keeps its end
     if (start, end) == (sentence.start, sentence.end):
         return sentence
     return Sentence(document.text[start:end], start, end)
