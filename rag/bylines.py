@@ -41,12 +41,6 @@ _ASKS = re.compile(
 NOTE = re.compile(r"[(（]\s*(?:本文|本报|本刊)?(?:特约)?(?:作者|记者)[^()（）\n]{1,120}[)）]")
 
 # ---- what a question asks about the article itself ---------------------------------------------
-#: Words by which a question points at the article itself.
-_SELF = (
-    r"(?:这篇|本篇|该篇|此篇|这则|这条)(?:文章|报道|新闻|评论|社论|述评|通讯|稿件|消息)?|"
-    r"(?:这份|该份|此份|本份|这个|该)(?:文件|意见|通知|公告|决定|办法|方案|规定|报告|通报|数据|新闻稿|公报)|"
-    r"本文|该文|此文|原文|文章|报道|新闻|稿件|消息|评论|社论|文件"
-)
 #: The kinds of official document a body issues and signs (关于养老服务的意见, 加装电梯的通知).
 OFFICIAL_KINDS = (
     "通知",
@@ -63,6 +57,14 @@ OFFICIAL_KINDS = (
     "细则",
 )
 _OFFICIAL = "|".join(OFFICIAL_KINDS)
+#: Words by which a question points at the article itself.
+_SELF = (
+    r"(?:这篇|本篇|该篇|此篇|这则|这条)(?:文章|报道|新闻|评论|社论|述评|通讯|稿件|消息)?|"
+    r"(?:这份|该份|此份|本份|这个|该)(?:文件|意见|通知|公告|决定|办法|方案|规定|报告|通报|数据|新闻稿|公报)|"
+    r"本文|该文|此文|原文|文章|报道|新闻|稿件|消息|评论|社论|文件|"
+    # 关于电梯补贴的通知是什么时候发布的？ the kind of document names it too.
+    rf"{_OFFICIAL}"
+)
 _PUBLISHED = r"发表|发布|刊发|刊登|刊出|发稿|见报|推出|写成|撰写|印发|下发|出台|公布"
 _WHEN = r"什么时候|何时|哪天|哪一天|哪年|几号|几月几日|什么日期|哪个日期"
 _EN_ARTICLE = (

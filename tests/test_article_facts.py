@@ -20,6 +20,7 @@ import pytest
 
 from rag import bylines
 from rag.answering import metadata
+from rag.answering.extractive import ANY_ARTICLE_EN, ANY_ARTICLE_ZH
 from rag.index.crosslingual import english_content_words
 from rag.index.tokenize import has_han
 from rag.search.answerability import content_words
@@ -55,6 +56,7 @@ NEWS_CORPUS = (NEWS, NEWS_QA / "a_stats.html", NEWS_QA / "b_mfa.txt")
         ("Under what heading does the article describe the policy framework?", None),
         ("本版开设的新专栏叫什么名字？", None),
         ("这份文件是什么时候印发的？", "date"),
+        ("这篇关于电梯补贴的通知是什么时候发布的？", "date"),  # the kind of document names it
         ("When was the document issued?", "date"),
         # The body that signed an official document.
         ("这个通知是哪个部门发布的？", "issuer"),
@@ -203,6 +205,16 @@ def test_find_fact_quotes_the_text_that_states_it(question, ranked, doc, value, 
     assert found.document.text[found.start : found.end] == quote
 
 
+def test_an_article_question_naming_no_article():
+    assert metadata.names_no_article("这篇报道的记者是谁？", DOCS)
+    assert metadata.names_no_article("When was the article published?", DOCS)
+    # A topic, an author or a title says which article is meant.
+    assert not metadata.names_no_article("这篇关于新能源汽车的报道是谁写的？", DOCS)
+    assert not metadata.names_no_article("赵明远的文章是什么时候发表的？", DOCS)
+    assert not metadata.names_no_article("《让乡村产业更有活力》是什么时候发表的？", DOCS)
+    assert not metadata.names_no_article("新能源汽车出口了多少辆？", DOCS)  # not about an article
+
+
 def test_fact_lines_say_where_the_value_comes_from():
     dated = metadata.find_fact("这篇报道是什么时候发布的？", _hits("n"), DOCS)
     assert metadata.fact_line(dated, english=False) == "发布日期：2024年1月11日。"
@@ -348,6 +360,32 @@ def test_the_editor_of_the_article_a_question_names(news_engine, question, lead,
     assert answer.answerable, answer.text
     assert lead in answer.text
     assert [c.quote for c in answer.citations] == [quoted]
+    _check_citations(news_engine, answer)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("question", "note", "lead"),
+    [
+        ("这篇报道是什么时候发布的？", ANY_ARTICLE_ZH, "发布日期："),
+        ("Who wrote the article?", ANY_ARTICLE_EN, "Author: "),
+    ],
+)
+def test_an_article_question_naming_no_article_is_answered_by_each(
+    news_engine, question, note, lead
+):
+    # Several articles could be "this report": each that states what is asked answers, on a
+    # line of its own under its title, with its own citation.
+    answer = news_engine.ask(question, top_k=5)
+    lines = answer.text.splitlines()
+    assert note in lines
+    answers = [line for line in lines if line.startswith("《")]
+    assert len(answers) == len(answer.citations) >= 2
+    titles = {d.title for d in news_engine.documents()}
+    for line in answers:
+        title, rest = line[1:].split("》", 1)
+        assert title in titles and rest.startswith(lead)
+    assert len({c.doc_id for c in answer.citations}) == len(answer.citations)
     _check_citations(news_engine, answer)
 
 

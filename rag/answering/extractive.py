@@ -72,6 +72,12 @@ ENGLISH_NOTE = (
     "articles (not translated)."
 )
 MAX_SUPPORT = 2
+#: An article question naming no article is answered by at most this many retrieved articles.
+MAX_ARTICLES = 3
+ANY_ARTICLE_ZH = "问题没有指明是哪篇文章，以下是检索到的各篇文章的答案："
+ANY_ARTICLE_EN = (
+    "The question does not say which article; here is the answer for each retrieved one:"
+)
 _AUTHOR_NOTE = re.compile(r"^[(（]\s*作者")
 _QUESTION_END = re.compile(r"\?[\s”’」』\"')）]*$")
 # A turn of a transcript or interview opened by the one asking: 记者：, 法新社记者：, 问：.
@@ -204,6 +210,11 @@ class ExtractiveAnswerer:
         article = self._article_answer(
             question, about_author, hits, documents, chunks_of, citer, english
         )
+        if article and len(article) > 1:
+            # 这篇报道的记者是谁？ asked of several retrieved articles, none named: each answers.
+            note = ANY_ARTICLE_EN if english else ANY_ARTICLE_ZH
+            lines.append(note)
+            notes.append(note)
         if article:
             lines.extend(article)
             return _answer(question, lines, citer, notes)
@@ -381,7 +392,54 @@ class ExtractiveAnswerer:
     ) -> list[str]:
         """A question about the article itself: its author (quoting the author note or the
         dateline's reporters), its date, source or title (quoting the text that states them;
-        from the metadata alone when no text does). Empty for other questions."""
+        from the metadata alone when no text does). Empty for other questions.
+
+        A question that names no article (这篇报道的记者是谁？ Who reported this story?) asked of
+        an index of several is ambiguous: each article with what is asked answers, one line an
+        article (at most :data:`MAX_ARTICLES`, the retrieved ones first), labelled with its
+        title."""
+        if len(documents) > 1 and metadata.names_no_article(question, documents):
+            # The retrieved articles first, then the others: retrieval has nothing to go on
+            # where the question names no topic.
+            retrieved = list(
+                dict.fromkeys(h.chunk.doc_id for h in hits if h.chunk.doc_id in documents)
+            )
+            lines = []
+            for doc_id in dict.fromkeys([*retrieved, *documents]):
+                own = [h for h in hits if h.chunk.doc_id == doc_id]
+                if not own and chunks_of is not None and (chunks := chunks_of(doc_id)):
+                    own = [Hit(chunks[0], len(hits) + 1, 0.0)]  # not retrieved: its opening
+                line = self._one_article(
+                    question,
+                    about_author,
+                    own,
+                    {doc_id: documents[doc_id]},
+                    chunks_of,
+                    citer,
+                    english,
+                )
+                if line:
+                    lines.append(f"《{documents[doc_id].title}》{line[0]}")
+                if len(lines) == MAX_ARTICLES:
+                    break
+            if len(lines) > 1:
+                return lines
+            if lines:  # one article has what is asked: it is the one meant
+                return [lines[0].split("》", 1)[1]]
+            return []
+        return self._one_article(question, about_author, hits, documents, chunks_of, citer, english)
+
+    def _one_article(
+        self,
+        question: str,
+        about_author: bool,
+        hits: list[Hit],
+        documents: Mapping[str, Document],
+        chunks_of: Callable[[str], list[Chunk]] | None,
+        citer: _Citer,
+        english: bool,
+    ) -> list[str]:
+        """:meth:`_article_answer` for the article the question means among ``documents``."""
         if about_author and (note := metadata.find_author_note(question, hits, documents)):
             if note.end > note.start:
                 quoted = _span(note.document, note.start, note.end, hits, chunks_of)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from rag.bylines import (
     FACT_WORDS_ZH,
     OFFICIAL_KINDS,
+    about_article_only,
     asked_document,
     asked_fact,
     asks_about_author,
@@ -25,6 +26,8 @@ from rag.bylines import (
     note_span,
 )
 from rag.index.crosslingual import DICTIONARY
+from rag.index.pinyin import mentions
+from rag.index.tokenize import has_han
 from rag.lexicon import asked_in_english, fold
 from rag.parsing.metadata import read_signature
 from rag.types import Document, Hit
@@ -79,6 +82,22 @@ def find_author_note(
         return None
     start, end = note_span(doc) or (0, 0)
     return MetadataAnswer(doc, start, end)
+
+
+def names_no_article(question: str, documents: Mapping[str, Document]) -> bool:
+    """A question about the article itself that says nothing of which one: no topic of its own
+    (这篇报道的记者是谁？, When was the article published?), no author named, no title quoted."""
+    from rag.index.crosslingual import english_content_words
+    from rag.search.answerability import content_words
+
+    words = content_words(question) if has_han(question) else english_content_words(question)
+    if not about_article_only(question, words):
+        return False
+    q = fold(question)
+    return not any(
+        any(mentions(q, n) for n in d.authors) or (d.title and fold(d.title) in q)
+        for d in documents.values()
+    )
 
 
 def author_line(doc: Document, english: bool, stated: bool = True) -> str:
