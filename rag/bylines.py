@@ -115,6 +115,12 @@ _FACTS = {
         rf"\bwho (?:was|is) the editor\b(?! of)",
         re.IGNORECASE,
     ),
+    # An official document's number (发文字号: 国办发〔2024〕3号), printed under its title.
+    "docno": re.compile(
+        r"文号|发文字号|发文号|文件编号|文件号|\bdocument (?:number|no\b)|\breference number\b|"
+        r"\bfile number\b",
+        re.IGNORECASE,
+    ),
     "title": re.compile(
         rf"(?:{_SELF})的?(?:标题|题目|篇名)|(?:{_SELF})(?:叫|题为|名为)什么|"
         rf"\b(?:title|headline) of {_EN_ARTICLE}|\bwhat is {_EN_ARTICLE} (?:called|titled)\b|"
@@ -127,7 +133,7 @@ _PART = re.compile(r"小标题|部分|段落|章节|\bheadings?\b|\bsubtitle|\bs
 #: Words of a question about the article itself that say what is asked, not what it is about.
 FACT_WORDS_ZH = frozenset(
     "发表 发布 刊发 刊登 刊出 发稿 见报 推出 撰写 标题 题目 篇名 来源 来源于 来自 出处 出自 媒体 网站 报纸 "
-    "通讯社 记者 作者 写作 执笔 编辑 责任编辑 责编 原文 文章 篇文章 本文 该文 此文 报道 新闻 稿件 消息 评论 社论 述评 通讯 印发 下发 出台 公布 这份 该份 此份 "
+    "通讯社 记者 作者 写作 执笔 编辑 责任编辑 责编 文号 发文字号 发文号 文件编号 文件号 原文 文章 篇文章 本文 该文 此文 报道 新闻 稿件 消息 评论 社论 述评 通讯 印发 下发 出台 公布 这份 该份 此份 "
     "文件 意见 通知 公告 决定 办法 方案 规定 通报 数据 新闻稿 公报".split()
 )
 FACT_WORDS_EN = frozenset(
@@ -135,14 +141,15 @@ FACT_WORDS_EN = frozenset(
     release released post posted date dated write written wrote writer author reporter
     journalist correspondent source title titled headline newspaper paper outlet media website
     site agency run document notice circular opinion guideline issue issued editor edited
-    responsible duty""".split()
+    responsible duty number reference file""".split()
 )
 
 
 def asked_fact(question: str) -> str | None:
     """What a question asks about the article itself: ``"date"`` (when it was published),
     ``"source"`` (the publication it comes from), ``"issuer"`` (the body that signed an official
-    document), ``"editor"`` (责任编辑), ``"title"``, or None.
+    document), ``"editor"`` (责任编辑), ``"docno"`` (an official document's number, 文号),
+    ``"title"``, or None.
 
     The question must point at the article (这篇报道, 本文, the article…): 中汽协何时发布了数据？
     asks about an event the article reports, not about the article.

@@ -71,6 +71,9 @@ NEWS_CORPUS = (NEWS, NEWS_QA / "a_stats.html", NEWS_QA / "b_mfa.txt")
         ("Who edited this story?", "editor"),
         ("Who is the editor of the article on tea farming?", "editor"),
         ("这本书的编辑是谁？", None),
+        # An official document's number (文号).
+        ("这份通知的文号是什么？", "docno"),
+        ("What is the document number of the notice?", "docno"),
         ("Who is the editor of the magazine?", None),
         ("文章提到哪些部门参与了试点？", None),  # the departments the text talks about
         ("这篇报道提到了什么组织？", None),
@@ -205,6 +208,27 @@ def test_find_fact_quotes_the_text_that_states_it(question, ranked, doc, value, 
     assert found.document.text[found.start : found.end] == quote
 
 
+def test_an_official_documents_own_number_not_one_it_cites():
+    notice = Document(
+        doc_id="d",
+        title="关于做好招生入学工作的通知",
+        text="南教基〔2025〕12号\n各设区市教育局：\n根据《关于义务教育的意见》（国办发〔2024〕3号），现通知如下。",
+    )
+    found = metadata.find_fact("这份通知的文号是什么？", [_hits_for(notice)], {"d": notice})
+    assert (found.kind, found.value, found.quote) == (
+        "docno",
+        "南教基〔2025〕12号",
+        "南教基〔2025〕12号",
+    )
+    assert metadata.fact_line(found, english=True) == "Document number: 南教基〔2025〕12号. "
+    # A document printing no number of its own has none to give.
+    cites_only = Document(doc_id="c", title="评论", text="正文。" * 150 + "（国办发〔2024〕3号）")
+    assert (
+        metadata.find_fact("这份文件的文号是什么？", [_hits_for(cites_only)], {"c": cites_only})
+        is None
+    )
+
+
 def test_an_article_question_naming_no_article():
     assert metadata.names_no_article("这篇报道的记者是谁？", DOCS)
     assert metadata.names_no_article("When was the article published?", DOCS)
@@ -289,6 +313,8 @@ def _check_citations(engine, answer):
             "2024年1月15日",
         ),
         ("Who issued the opinion on elderly care?", "Issued by: 国务院办公厅.", "国务院办公厅"),
+        # Its number (文号), printed under its title.
+        ("这份关于养老服务的意见的文号是什么？", "文号：国办发〔2024〕5号。", "国办发〔2024〕5号"),
         # Words naming the kind of answer (担任, 职务) no longer make the flag say "not found".
         ("陈士华担任什么职务？", "", "中国汽车工业协会副秘书长陈士华表示"),
     ],

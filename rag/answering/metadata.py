@@ -136,9 +136,27 @@ def _value(doc: Document, kind: str) -> str:
         return doc.published
     if kind == "editor":
         return "、".join(doc.editors)
+    if kind == "docno":
+        found = document_number(doc)
+        return doc.text[found[0] : found[1]] if found else ""
     if kind == "source":
         return doc.site or (_dateline(doc) or ("", 0, 0))[0]
     return doc.title if kind == "title" else ""
+
+
+# 发文字号: the issuing body's short name, the year in brackets, the number (国办发〔2024〕3号,
+# 南教基〔2025〕12号, 京政发[2023]5号).
+_DOCUMENT_NUMBER = re.compile(
+    r"[\u4e00-\u9fff]{1,10}\s*[〔［\[【(（]\s*(?:19|20)\d{2}\s*[〕］\]】)）]\s*第?\s*\d{1,5}\s*号"
+)
+_NUMBER_REACH = 400  # characters: a document's own number is printed under its title
+
+
+def document_number(doc: Document) -> tuple[int, int] | None:
+    """Where an official document prints its own number (文号): the first one near its top;
+    the numbers its body cites (根据《…通知》（国办发〔2024〕3号）) come later."""
+    m = _DOCUMENT_NUMBER.search(doc.text, 0, _NUMBER_REACH)
+    return (m.start(), m.end()) if m else None
 
 
 def _dateline(doc: Document) -> tuple[str, int, int] | None:
@@ -167,6 +185,8 @@ def find_fact(
         # The signature: the issuer's line and the date under it (南京市鼓楼区住房保障和房产局 /
         # 2024年5月20日), which also answers 哪个部门什么时候发布的.
         start, end = signed.start, signed.end
+    elif kind == "docno" and (found := document_number(doc)) is not None:
+        start, end = found
     elif kind == "title":
         at = doc.text.find(doc.title)
         if at >= 0:
@@ -298,6 +318,7 @@ def fact_line(found: FactAnswer, english: bool) -> str:
             "title": "Title",
             "issuer": "Issued by",
             "editor": "Editor",
+            "docno": "Document number",
         }[found.kind]
         tail = (
             " "
@@ -311,6 +332,7 @@ def fact_line(found: FactAnswer, english: bool) -> str:
         "title": "标题",
         "issuer": "发布单位",
         "editor": "责任编辑",
+        "docno": "文号",
     }[found.kind]
     tail = "" if found.end > found.start else "（据文档的元数据，正文未载明）"
     return f"{label}：{value}。{tail}"
