@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from rag.answering.extractive import ExtractiveAnswerer
-from rag.answering.quotes import adjacent, leans_back, passage, refers_back, sentence_count
+from rag.answering.quotes import (
+    adjacent,
+    continues_quote,
+    leans_back,
+    passage,
+    refers_back,
+    sentence_count,
+)
 from rag.answering.sentences import split_sentences
 from rag.types import Chunk, Document, Hit, SearchResult
 from tests.invariants import check_answer
@@ -80,6 +87,22 @@ def test_a_lead_pointing_back_at_what_it_talks_about_takes_the_sentence_before()
     span = passage(doc, lead)
     assert span.text.startswith("汗国最终失去了") and span.text.endswith("给立陶宛。")
     assert text[span.start : span.end] == span.text
+
+
+def test_a_speaker_named_between_two_halves_of_a_quotation_takes_the_first_half():
+    text = (
+        "青山村的茶园里一片忙碌。“以前这条路是泥巴路，茶叶运不出去。”村党支部书记王建国说，"
+        "“2019年通了水泥路，现在茶商开车就能到村口收茶。”\n"
+    )
+    doc = Document(doc_id="q", title="青山村", text=text)
+    lead = next(s for s in split_sentences(text) if s.text.startswith("村党支部书记"))
+    span = passage(doc, lead)
+    assert span.text.startswith("“以前这条路是泥巴路") and span.text.endswith("收茶。”")
+    assert text[span.start : span.end] == span.text
+    # A sentence before that is no quotation, or an attribution that goes on with no quotation
+    # of its own, is not joined.
+    assert not continues_quote("青山村的茶园里一片忙碌。", "王建国说，“好。”")
+    assert not continues_quote("“好。”", "王建国说，今年的目标是5000万元。")
 
 
 def test_passage_never_crosses_a_paragraph_or_joins_list_items():

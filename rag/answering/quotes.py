@@ -8,7 +8,8 @@ one before (赛后…, 次年…, 当时…), or with no subject at all (被誉�
 answer is quoted as a passage:
 
 * with the sentence before it when the lead itself leans on it, or points back at what it
-  talks about (割让出这些领土, 上述措施: the lands and the measures are named before);
+  talks about (割让出这些领土, 上述措施: the lands and the measures are named before), or
+  names the speaker of the quotation before it and goes on with it (“…。”王建国说，“…”);
 * with the sentence after it when that one leans on the lead (it continues the lead's point).
 
 Only neighbours in the same paragraph are joined, one on each side at most, and list items
@@ -63,6 +64,20 @@ def refers_back(text: str) -> bool:
     return _REFERS_BACK.search(fold(text)) is not None
 
 
+# “以前这条路是泥巴路…。”村党支部书记王建国说，“2019年通了水泥路…”: a speaker named between
+# the two halves of what they said. A sentence opening with that attribution goes with the
+# quotation before it, which is the first half.
+_ATTRIBUTION = re.compile(
+    r"^[^，,：:。“”\"]{1,24}?(?:说|表示|介绍|指出|坦言|认为|强调|告诉记者|笑着说)[，,：:]\s*[“\"]"
+)
+_WHOLE_QUOTE = re.compile(r"^\s*[“\"][^“”\"]*[”\"]\s*$")
+
+
+def continues_quote(before: str, text: str) -> bool:
+    """Whether ``text`` names the speaker of the quotation ``before`` and goes on with it."""
+    return _WHOLE_QUOTE.match(before) is not None and _ATTRIBUTION.match(text) is not None
+
+
 def passage(document: Document, sentence: Sentence) -> Sentence:
     """``sentence`` joined with the neighbours it needs (see the module docstring).
 
@@ -75,7 +90,11 @@ def passage(document: Document, sentence: Sentence) -> Sentence:
     if i is None:  # not a sentence of this document's splitting (a caller's own span)
         return sentence
     start, end = sentence.start, sentence.end
-    if i > 0 and (leans_back(sentence.text) or refers_back(sentence.text)):
+    if i > 0 and (
+        leans_back(sentence.text)
+        or refers_back(sentence.text)
+        or continues_quote(paragraph[i - 1].text, sentence.text)
+    ):
         start = paragraph[i - 1].start
     if i + 1 < len(paragraph) and leans_back(paragraph[i + 1].text):
         end = max(end, paragraph[i + 1].end)  # a span of several sentences keeps its end
