@@ -267,6 +267,23 @@ def asks_for_list(question: str) -> bool:
     return _WHOLE_LIST.search(fold(question)) is not None
 
 
+# What something is like, why or how it came about, what it holds: answers that run over several
+# sentences (迦楼罗是什么样子的？ 韩遂为什么要投靠羌人？ 黑龙江省博物馆经历了哪些发展？).
+_DESCRIPTION_ASK = re.compile(
+    r"什么样|怎样|怎么样|如何|为什么|为何|原因|特点|特征|外形|外观|经过|经历|过程|内容|背景|"
+    r"影响|作用|由来|来历|评价|\bwhy\b|\bhow (?!many|much|long|old|far|large|big|high|tall|often)"
+    r"\w+|\bdescribe\b|\bwhat (?:is|was|are|were) [^?]{1,60} like\b|\bfeatures?\b|"
+    r"\bcharacteristics?\b|\bbackground\b|\bimpact\b",
+    re.IGNORECASE,
+)
+
+
+def asks_description(question: str) -> bool:
+    """The question asks what something is like, why or how: its answer may run over more
+    sentences than a fact's."""
+    return _DESCRIPTION_ASK.search(fold(question)) is not None
+
+
 # ---- list items ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ItemMarker:

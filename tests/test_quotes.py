@@ -14,6 +14,7 @@ from rag.answering.quotes import (
     sentence_count,
 )
 from rag.answering.sentences import split_sentences
+from rag.lexicon import asks_description
 from rag.types import Chunk, Document, Hit, SearchResult
 from tests.invariants import check_answer
 
@@ -103,6 +104,55 @@ def test_a_speaker_named_between_two_halves_of_a_quotation_takes_the_first_half(
     # of its own, is not joined.
     assert not continues_quote("青山村的茶园里一片忙碌。", "王建国说，“好。”")
     assert not continues_quote("“好。”", "王建国说，今年的目标是5000万元。")
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("迦楼罗是什么样子的？", True),
+        ("韩遂为什么要投靠羌人？", True),
+        ("黑龙江省博物馆经历了哪些发展？", True),
+        ("Why are gig workers reluctant to take training?", True),
+        ("How did the pilot change the way platforms pay?", True),
+        ("How many people joined the pilot?", False),
+        ("试点是哪一年启动的？", False),
+        ("迦楼罗的父亲是谁？", False),
+    ],
+)
+def test_a_question_asking_for_a_description(question, expected):
+    assert asks_description(question) is expected
+
+
+def test_a_description_is_quoted_on_through_its_paragraph():
+    from rag.answering.extractive import _Candidate, _described
+
+    text = (
+        "迦楼罗是印度神话中的神鸟。迦楼罗人面鸟身。嘴如鹰喙，呈绿色。肚脐以下也是鹰的形象。"
+        "头戴尖顶宝冠。\n它是毗湿奴的坐骑。\n"
+    )
+    doc = Document(doc_id="g", title="迦楼罗", text=text)
+    sentences = split_sentences(text)
+    hit = Hit(Chunk("g-0", "g", "迦楼罗", text, 0, len(text)), 1, 1.0)
+
+    def candidate(opening: str) -> _Candidate:
+        s = next(s for s in sentences if s.text.startswith(opening))
+        return _Candidate(s, "g", hit, 1, 0, False)
+
+    chosen = [candidate("迦楼罗人面"), candidate("它是毗湿奴"), candidate("迦楼罗是印度")]
+    described = _described(chosen, {"g": doc}, 4)
+    # The lead and the three sentences after it in its paragraph: four in all, so no room is
+    # left for the supporting sentences.
+    assert (
+        described[0].sentence.text
+        == "迦楼罗人面鸟身。嘴如鹰喙，呈绿色。肚脐以下也是鹰的形象。头戴尖顶宝冠。"
+    )
+    assert (
+        text[described[0].sentence.start : described[0].sentence.end] == described[0].sentence.text
+    )
+    assert len(described) == 1
+    # A paragraph's end stops it, and the room left goes to the supporting sentences.
+    last = _described([candidate("头戴"), candidate("它是毗湿奴")], {"g": doc}, 4)
+    assert [c.sentence.text for c in last] == ["头戴尖顶宝冠。", "它是毗湿奴的坐骑。"]
 
 
 def test_passage_never_crosses_a_paragraph_or_joins_list_items():

@@ -50,6 +50,7 @@ from rag.lexicon import (
     announced_count,
     asked_in_english,
     asked_ordinal,
+    asks_description,
     asks_for_list,
     count_measure,
     fold,
@@ -300,6 +301,8 @@ class ExtractiveAnswerer:
                 chosen = self._select(candidates, scores, max_sentences, lead)
                 chosen = _explained(chosen, candidates, documents, max_sentences)
             chosen = _in_context(chosen, documents, max_sentences)
+            if not nth and (reply is None or lead is not reply) and asks_description(question):
+                chosen = _described(chosen, documents, max_sentences + 1)
             lines.extend(_compose(chosen, citer))
         return _answer(question, lines, citer, notes)
 
@@ -681,6 +684,37 @@ def _rest_of_item(
             break
         out.append(c)
     return out
+
+
+_DESCRIBE_CHARS = 400  # a described lead stays a passage, not a page
+
+
+def _described(
+    chosen: list[_Candidate], documents: Mapping[str, Document], limit: int
+) -> list[_Candidate]:
+    """The lead quoted on through its paragraph, up to ``limit`` sentences with the supporting
+    ones: a description, a reason or a course of events runs over several sentences, which a
+    lead cut at its first full stop leaves half told (tuned on the CMRC tuning half,
+    docs/answers.md)."""
+    lead = chosen[0]
+    doc = documents[lead.doc_id]
+    span = lead.sentence
+    count = quotes.sentence_count(span.text)
+    for s in paragraph_sentences(doc, span.start, span.end):
+        if count >= limit or s.end - span.start > _DESCRIBE_CHARS:
+            break
+        if s.start >= span.end and item_marker(s.text) is None:
+            span = Sentence(doc.text[span.start : s.end], span.start, s.end)
+            count += 1
+        elif s.start >= span.end:
+            break  # the next point of a list is a point of its own
+    if span == lead.sentence:
+        return chosen
+    rest = [
+        c for c in chosen[1:]
+        if not (c.doc_id == lead.doc_id and span.start <= c.sentence.start < span.end)
+    ]  # fmt: skip
+    return [replace(lead, sentence=span), *rest[: max(0, limit - count)]]
 
 
 def _joined(run: list[_Candidate], documents: Mapping[str, Document]) -> _Candidate:
