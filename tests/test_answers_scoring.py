@@ -78,11 +78,24 @@ def test_an_english_word_with_many_translations_weighs_as_one():
         ("什么是“乡里制”？", ("definition",)),
         ("牛车水是什么？", ("definition",)),
         ("乡里制的特点是什么？", ()),
+        ("蓝线裸顶鲷的身体是什么颜色的？", ("color",)),
+        ("What colour is the flower?", ("color",)),
     ],
 )
 def test_what_a_question_asks_for(question, kinds):
     assert asked_types(question) == kinds
     assert asked_type(question) == (kinds[0] if kinds else "")
+
+
+def test_a_colour_or_another_name_is_held_by_its_words():
+    question = "蓝线裸顶鲷的身体是什么颜色的？"
+    kinds = asked_types(question)
+    assert type_score("本鱼体呈银灰色，背部较暗。", kinds, question) == 1.0
+    assert type_score("蓝线裸顶鲷为辐鳍鱼纲鲈形目的其中一个种。", kinds, question) == 0.0
+    question = "马来穿山甲的别称是什么？"
+    kinds = asked_types(question)
+    assert type_score("又名爪哇穿山甲或爪哇鲮鲤。", kinds, question) == 1.0
+    assert type_score("马来穿山甲的爪厚及强壮。", kinds, question) == 0.0
 
 
 def test_a_what_is_question_prefers_the_sentence_defining_the_term():

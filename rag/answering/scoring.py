@@ -149,6 +149,11 @@ _ASK_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
             re.I,
         ),
     ),
+    # A colour: 身体是什么颜色的？ is answered by 体呈银灰色, not by the sentence naming the species.
+    (
+        "color",
+        re.compile(r"什么颜色|哪种颜色|何种颜色|什么色|颜色(?:是|为)|\bwhat colou?rs?\b", re.I),
+    ),
     # What a term is (什么是乡里制？, 牛车水是什么？, “一轴”指的是什么？): the sentence that
     # defines it (乡里制，是…; 牛车水（…）是新加坡的唐人街) answers, however few of its other
     # words the question repeats. See :func:`defined_term`.
@@ -196,8 +201,10 @@ _NAMING = re.compile(
 )
 # A title given: 被誉为, 号称, 人称, 有…之称, 美誉.
 _EPITHET = re.compile(
-    r"誉为|称为|号称|人称|称作|被称|美誉|美称|雅号|绰号|外号|昵称|别称|别名|之称|尊称|并称|称号"
+    r"誉为|称为|号称|人称|称作|被称|美誉|美称|雅号|绰号|外号|昵称|别称|别名|之称|尊称|并称|称号|"
+    r"又名|又称|亦称|也称|俗称|俗名"
 )
+_COLOR = re.compile(r"[红橙黄绿青蓝紫黑白灰褐棕金银粉赤乳米]{1,3}色|彩色|透明")
 _PENALTY = re.compile(r"有期徒刑|无期徒刑|死刑|死缓|拘役|管制|罚金|罚款|缓刑|剥夺政治权利|没收")
 _POS_TYPES = {"person": ("nr",), "place": ("ns",), "org": ("nt",)}
 _NEGATIVE_WHY = re.compile(
@@ -396,6 +403,7 @@ _PATTERN_KINDS = {
     "penalty": _PENALTY,
     "naming": _NAMING,
     "epithet": _EPITHET,
+    "color": _COLOR,
 }
 
 
@@ -475,7 +483,7 @@ NEAR_WEIGHT = 0.5
 LOCATED_WEIGHT = 2.0
 # Kinds a sentence holds by a word of its own (由于, 得名, 被誉为), not by a value that should
 # stand near the question's words.
-_WORDED_KINDS = frozenset({"reason", "reason_not", "naming", "epithet"})
+_WORDED_KINDS = frozenset({"reason", "reason_not", "naming", "epithet", "color"})
 LISTED_AT_LEAST = 3
 _LISTED_KINDS = frozenset({"place", "person", "org"})
 NEAR_WINDOW = 8
