@@ -80,6 +80,8 @@ def test_an_english_word_with_many_translations_weighs_as_one():
         ("乡里制的特点是什么？", ()),
         ("蓝线裸顶鲷的身体是什么颜色的？", ("color",)),
         ("What colour is the flower?", ("color",)),
+        ("AltiVec提高处理器的数据处理效率有什么好处？", ("use",)),
+        ("What is the plant used for?", ("use",)),
     ],
 )
 def test_what_a_question_asks_for(question, kinds):
@@ -96,6 +98,10 @@ def test_a_colour_or_another_name_is_held_by_its_words():
     kinds = asked_types(question)
     assert type_score("又名爪哇穿山甲或爪哇鲮鲤。", kinds, question) == 1.0
     assert type_score("马来穿山甲的爪厚及强壮。", kinds, question) == 0.0
+    question = "AltiVec提高处理器的数据处理效率有什么好处？"
+    kinds = asked_types(question)
+    assert type_score("这将有助于台式机执行音频和视频任务。", kinds, question) == 1.0
+    assert type_score("AltiVec是一种单指令多数据指令集。", kinds, question) == 0.0
 
 
 def test_a_what_is_question_prefers_the_sentence_defining_the_term():

@@ -149,6 +149,15 @@ _ASK_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
             re.I,
         ),
     ),
+    # What a thing does or is good for: 有什么作用？ 有什么好处？ What is it used for?
+    (
+        "use",
+        re.compile(
+            r"作用|用途|功能|功效|好处|益处|优点|优势|用处|有什么用|\bused for\b|\bpurpose\b|"
+            r"\bbenefits?\b|\badvantages?\b|\bwhat (?:does|do|did) [^?]{1,40} do\b",
+            re.I,
+        ),
+    ),
     # A colour: 身体是什么颜色的？ is answered by 体呈银灰色, not by the sentence naming the species.
     (
         "color",
@@ -204,6 +213,10 @@ _EPITHET = re.compile(
     r"誉为|称为|号称|人称|称作|被称|美誉|美称|雅号|绰号|外号|昵称|别称|别名|之称|尊称|并称|称号|"
     r"又名|又称|亦称|也称|俗称|俗名"
 )
+_USE = re.compile(
+    r"用于|用作|用来|用以|可用|可供|有助于|有利于|功效|功能|作用|主治|治疗|防治|克服|提高|提升|"
+    r"增强|改善|减少|降低|避免|防止|以便|使得|得以|能够|可以"
+)
 _COLOR = re.compile(r"[红橙黄绿青蓝紫黑白灰褐棕金银粉赤乳米]{1,3}色|彩色|透明")
 _PENALTY = re.compile(r"有期徒刑|无期徒刑|死刑|死缓|拘役|管制|罚金|罚款|缓刑|剥夺政治权利|没收")
 _POS_TYPES = {"person": ("nr",), "place": ("ns",), "org": ("nt",)}
@@ -218,8 +231,8 @@ _INABILITY = re.compile(r"无法|不能|难以|未能|不足以|不适应|不适
 
 def asked_types(question: str) -> tuple[str, ...]:
     """Everything the question asks for, in this order: reason, date, number, ordinal, penalty,
-    org, naming, epithet, definition, attribute, person, place (在哪里、什么时间召开 asks for a
-    date and a place)."""
+    org, naming, epithet, use, color, definition, attribute, person, place (在哪里、什么时间召开
+    asks for a date and a place)."""
     q = fold(question)
     kinds = tuple(name for name, pattern in _ASK_TYPES if pattern.search(q))
     # A why-question's other question words serve the reason (为什么这么多人…).
@@ -227,6 +240,9 @@ def asked_types(question: str) -> tuple[str, ...]:
         # Why can't X…? is answered by what X cannot do and why: 工伤保险制度建立在稳定劳动关系
         # 基础之上，无法适应平台用工… states the reason with no causal word.
         return ("reason_not",) if _NEGATIVE_WHY.search(q) else kinds[:1]
+    if "use" in kinds:
+        # X的效率有什么好处？ asks what it is good for, not what the efficiency is like.
+        kinds = tuple(k for k in kinds if k != "attribute")
     return kinds
 
 
@@ -404,6 +420,7 @@ _PATTERN_KINDS = {
     "naming": _NAMING,
     "epithet": _EPITHET,
     "color": _COLOR,
+    "use": _USE,
 }
 
 
@@ -483,7 +500,7 @@ NEAR_WEIGHT = 0.5
 LOCATED_WEIGHT = 2.0
 # Kinds a sentence holds by a word of its own (由于, 得名, 被誉为), not by a value that should
 # stand near the question's words.
-_WORDED_KINDS = frozenset({"reason", "reason_not", "naming", "epithet", "color"})
+_WORDED_KINDS = frozenset({"reason", "reason_not", "naming", "epithet", "color", "use"})
 LISTED_AT_LEAST = 3
 _LISTED_KINDS = frozenset({"place", "person", "org"})
 NEAR_WINDOW = 8
