@@ -128,3 +128,16 @@ def test_length_limit_applies_to_the_question_not_the_history(client):
     reply = client.post("/ask", json={"question": "问" * 2001, "history": [long_turn]})
     assert reply.status_code == 400
     assert reply.json()["error"]["param"] == "question"
+
+
+def test_this_article_after_an_answer_is_that_article_alone(client):
+    # Asked alone, 这篇文章的作者是谁？ names no article, and each retrieved one answers under
+    # its title; after an answer, "this article" is the one it quoted, and it alone answers.
+    alone = Conversation(client).ask("这篇文章的作者是谁？")
+    assert alone["answer"].count("《") >= 2 and len({c["doc_id"] for c in alone["citations"]}) >= 2
+    chat = Conversation(client)
+    first = chat.ask(FOUR_HIGHLIGHTS)
+    data = chat.ask("这篇文章的作者是谁？")
+    assert data["answer"].startswith("作者：鲁全。"), data["answer"]
+    assert {c["doc_id"] for c in data["citations"]} == {first["citations"][0]["doc_id"]}
+    check_verbatim(client, data)

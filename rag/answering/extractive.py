@@ -73,12 +73,10 @@ ENGLISH_NOTE = (
     "articles (not translated)."
 )
 MAX_SUPPORT = 2
-#: An article question naming no article is answered by at most this many retrieved articles.
+#: An article question naming no article is answered by at most this many articles.
 MAX_ARTICLES = 3
-ANY_ARTICLE_ZH = "问题没有指明是哪篇文章，以下是检索到的各篇文章的答案："
-ANY_ARTICLE_EN = (
-    "The question does not say which article; here is the answer for each retrieved one:"
-)
+ANY_ARTICLE_ZH = "问题没有指明是哪篇文章，以下按文章分别作答："
+ANY_ARTICLE_EN = "The question does not say which article; each article that states it answers:"
 _AUTHOR_NOTE = re.compile(r"^[(（]\s*作者")
 _QUESTION_END = re.compile(r"\?[\s”’」』\"')）]*$")
 # A turn of a transcript or interview opened by the one asking: 记者：, 法新社记者：, 问：.
@@ -397,21 +395,16 @@ class ExtractiveAnswerer:
         dateline's reporters), its date, source or title (quoting the text that states them;
         from the metadata alone when no text does). Empty for other questions.
 
-        A question that names no article (这篇报道的记者是谁？ Who reported this story?) asked of
-        an index of several is ambiguous: each article with what is asked answers, one line an
-        article (at most :data:`MAX_ARTICLES`, the retrieved ones first), labelled with its
-        title."""
-        if len(documents) > 1 and metadata.names_no_article(question, documents):
-            # The retrieved articles first, then the others: retrieval has nothing to go on
-            # where the question names no topic.
-            retrieved = list(
-                dict.fromkeys(h.chunk.doc_id for h in hits if h.chunk.doc_id in documents)
-            )
+        A question that names no article (这篇报道的记者是谁？ Who reported this story?) while
+        the hits come from several is ambiguous: each of them with what is asked answers, one
+        line an article (at most :data:`MAX_ARTICLES`), labelled with its title."""
+        retrieved = list(dict.fromkeys(h.chunk.doc_id for h in hits if h.chunk.doc_id in documents))
+        # Only the retrieved articles: the search's filters and a follow-up's article (这篇文章
+        # after an answer quoting one) limit what may answer.
+        if len(retrieved) > 1 and metadata.names_no_article(question, documents):
             lines = []
-            for doc_id in dict.fromkeys([*retrieved, *documents]):
+            for doc_id in retrieved:
                 own = [h for h in hits if h.chunk.doc_id == doc_id]
-                if not own and chunks_of is not None and (chunks := chunks_of(doc_id)):
-                    own = [Hit(chunks[0], len(hits) + 1, 0.0)]  # not retrieved: its opening
                 line = self._one_article(
                     question,
                     about_author,
@@ -422,14 +415,12 @@ class ExtractiveAnswerer:
                     english,
                 )
                 if line:
-                    lines.append(f"《{documents[doc_id].title}》{line[0]}")
+                    lines.append((documents[doc_id].title, line[0]))
                 if len(lines) == MAX_ARTICLES:
                     break
-            if len(lines) > 1:
-                return lines
-            if lines:  # one article has what is asked: it is the one meant
-                return [lines[0].split("》", 1)[1]]
-            return []
+            if len(lines) == 1:  # one article has what is asked: it is the one meant
+                return [lines[0][1]]
+            return [f"《{title}》{line}" for title, line in lines]
         return self._one_article(question, about_author, hits, documents, chunks_of, citer, english)
 
     def _one_article(
