@@ -664,7 +664,16 @@ def question_concepts(
     for forms in DICTIONARY.translate(question, vocabulary, phrases_give_way=False).forms:
         if forms:
             concepts.append((forms, 1.0))
+    # A number is written the same in both languages, a year with 年 after it (in April 1992:
+    # 1992年4月); no dictionary holds them.
+    for number in dict.fromkeys(_EN_NUMBER.findall(question)):
+        forms = tuple(f for f in (number, f"{number}年") if f in vocabulary)
+        if forms:
+            concepts.append((forms, 1.0))
     return concepts
+
+
+_EN_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])")
 
 
 def question_terms(
