@@ -65,7 +65,10 @@ def test_an_english_word_with_many_translations_weighs_as_one():
 
 
 def test_a_number_in_an_english_question_is_written_the_same_in_chinese():
-    texts = ["1992年4月，任中共天津市大港区委副书记。", "2017年4月，任全国人大华侨委员会副主任委员。"]
+    texts = [
+        "1992年4月，任中共天津市大港区委副书记。",
+        "2017年4月，任全国人大华侨委员会副主任委员。",
+    ]
     from rag.answering.scoring import sentence_tokens
 
     concepts = question_concepts(
