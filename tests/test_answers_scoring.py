@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag.answering.scoring import (
-    LOCATED_WEIGHT,
+    RELATION_WEIGHT,
     asked_attribute,
     asked_type,
     asked_types,
@@ -126,7 +126,7 @@ def test_a_what_is_question_prefers_the_sentence_defining_the_term():
     kinds = asked_types(question)
     defining = "牛车水（；）是新加坡的唐人街，是重要的华人聚集地。"
     mentioning = "此后牛车水变得过度拥挤，华人移民开始向其他地区定居。"
-    assert type_score(defining, kinds, question) == 1.0
+    assert type_score(defining, kinds, question) == RELATION_WEIGHT  # a precise relation
     assert type_score(mentioning, kinds, question) == 0.0
     assert defines("所谓“标准杆”，是指一个球洞的标准击球次数。", "标准杆")
     assert not defines("标准杆数的计算方法很简单。", "标准杆")
@@ -178,7 +178,7 @@ def test_a_where_question_prefers_the_sentence_locating_the_thing():
     assert not locates(elsewhere, "青山村")
     assert not locates("位于宝塔街上的牛车水地铁站是前身。", "牛车水")
     located = type_score(dateline, kinds, question)
-    assert located > 1.0  # a precise relation outweighs holding a place (LOCATED_WEIGHT)
+    assert located > 1.0  # a precise relation outweighs holding a place (RELATION_WEIGHT)
     assert type_score(elsewhere, kinds, question) <= 0.5 < located
     assert type_score("青山村共有农户326户。", kinds, question) == 0.0
 
@@ -206,7 +206,7 @@ def test_what_the_question_already_states_answers_nothing():
     both = asked_types("中国工会十八大是在哪里、什么时间召开的？")
     # Both held; the place is where the congress met (十八大在北京), which counts double.
     held = type_score("10月9日至12日，中国工会十八大在北京胜利召开。", both, "十八大在哪里？")
-    assert held == (1.0 + LOCATED_WEIGHT) / 2
+    assert held == (1.0 + RELATION_WEIGHT) / 2
     assert type_score("10月9日至12日召开。", both, "十八大在哪里？") == 0.5
 
 

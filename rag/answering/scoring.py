@@ -449,8 +449,9 @@ def type_score(
     with that word right after it (20个城市, 668万人), half otherwise. Given the question's
     content ``words``, a date, number, name or place counts fully only near one of them
     (试点于去年7月启动 for when did the pilot start), :data:`NEAR_WEIGHT` otherwise. A
-    sentence saying where the thing a where-question names is (:func:`locates`) counts
-    :data:`LOCATED_WEIGHT`, so the share may exceed 1."""
+    sentence saying where the thing a where-question names is (:func:`locates`), or defining
+    the term a what-is question asks (:func:`defines`), counts :data:`RELATION_WEIGHT`, so the
+    share may exceed 1."""
     if not kinds:
         return 0.0
     q = fold(question)
@@ -458,7 +459,7 @@ def type_score(
     held = 0.0
     for kind in kinds:
         if kind == "definition":
-            held += 1.0 if defines(text, defined_term(question)) else 0.0
+            held += RELATION_WEIGHT if defines(text, defined_term(question)) else 0.0
             continue
         if kind == "attribute":
             held += 1.0 if describes(text, asked_attribute(question)) else 0.0
@@ -467,7 +468,7 @@ def type_score(
             # Where a named thing is: the sentence locating it answers; another place near the
             # thing's name (its history, its neighbours) at most half.
             if locates(text, term, type_tokens(text, kind)):
-                held += LOCATED_WEIGHT
+                held += RELATION_WEIGHT
                 continue
             cap = NEAR_WEIGHT
         else:
@@ -494,10 +495,10 @@ def type_score(
 
 
 NEAR_WEIGHT = 0.5
-# The sentence saying where the asked thing is states one precise relation, which outweighs a
-# sentence that merely holds a place: it counts double (tuned on the CMRC tuning half and the
-# news tuning sets, docs/answers.md).
-LOCATED_WEIGHT = 2.0
+# A sentence stating the precise relation asked (where the named thing is, what the term is)
+# outweighs one that merely holds a place or mentions the term: it counts double (tuned on the
+# CMRC tuning half and the news tuning sets, docs/answers.md).
+RELATION_WEIGHT = 2.0
 # Kinds a sentence holds by a word of its own (由于, 得名, 被誉为), not by a value that should
 # stand near the question's words.
 _WORDED_KINDS = frozenset({"reason", "reason_not", "naming", "epithet", "color", "use"})
