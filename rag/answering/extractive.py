@@ -701,10 +701,7 @@ def _described(
             break  # the next point of a list is a point of its own
     if span == lead.sentence:
         return chosen
-    rest = [
-        c for c in chosen[1:]
-        if not (c.doc_id == lead.doc_id and span.start <= c.sentence.start < span.end)
-    ]  # fmt: skip
+    rest = _outside(chosen[1:], lead.doc_id, span)
     return [replace(lead, sentence=span), *rest[: max(0, limit - count)]]
 
 
@@ -743,11 +740,15 @@ def _in_context(
     if span == lead.sentence:
         return chosen
     room = limit - quotes.sentence_count(span.text)
-    rest = [
-        c for c in rest
-        if not (c.doc_id == lead.doc_id and span.start <= c.sentence.start < span.end)
+    return [replace(lead, sentence=span), *_outside(rest, lead.doc_id, span)[: max(0, room)]]
+
+
+def _outside(chosen: list[_Candidate], doc_id: str, span: Sentence) -> list[_Candidate]:
+    """``chosen`` without the sentences a quoted passage (``span`` of ``doc_id``) now holds."""
+    return [
+        c for c in chosen
+        if not (c.doc_id == doc_id and span.start <= c.sentence.start < span.end)
     ]  # fmt: skip
-    return [replace(lead, sentence=span), *rest[: max(0, room)]]
 
 
 def _compose(chosen: list[_Candidate], citer: _Citer) -> list[str]:

@@ -25,11 +25,12 @@ from rag.bylines import (
     names_author,
     note_span,
 )
-from rag.index.crosslingual import DICTIONARY
+from rag.index.crosslingual import DICTIONARY, english_content_words
 from rag.index.pinyin import mentions
 from rag.index.tokenize import has_han
 from rag.lexicon import asked_in_english, fold
 from rag.parsing.metadata import read_signature
+from rag.search.answerability import content_words
 from rag.types import Document, Hit
 
 __all__ = [
@@ -87,9 +88,6 @@ def find_author_note(
 def names_no_article(question: str, documents: Mapping[str, Document]) -> bool:
     """A question about the article itself that says nothing of which one: no topic of its own
     (这篇报道的记者是谁？, When was the article published?), no author named, no title quoted."""
-    from rag.index.crosslingual import english_content_words
-    from rag.search.answerability import content_words
-
     words = content_words(question) if has_han(question) else english_content_words(question)
     if not about_article_only(question, words):
         return False

@@ -81,8 +81,9 @@ def credit_line(line: str) -> bool:
     if not is_meta_line(line) or any(mark in line for mark in "。！？!?"):
         return False  # 2023年10月26日，市政府召开会议。 is a sentence of the body
     if _TOOL.search(line):
-        return False  # the date line with the share links beside it: its part without them is
-    # the credit line (a page's element holding both holds the two as elements of their own)
+        # A date line with the share links beside it (…来源：人民网 分享到：微信): the element
+        # holding both holds each as an element of its own, and that one is the credit line.
+        return False
     said = read_meta([line])
     return bool(said.authors or said.published or said.origin or said.editors)
 
