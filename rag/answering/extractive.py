@@ -405,7 +405,8 @@ class ExtractiveAnswerer:
             lines = []
             for doc_id in retrieved:
                 own = [h for h in hits if h.chunk.doc_id == doc_id]
-                line = self._one_article(
+                # One article: no longer ambiguous, answered as the question names it.
+                line = self._article_answer(
                     question,
                     about_author,
                     own,
@@ -421,19 +422,6 @@ class ExtractiveAnswerer:
             if len(lines) == 1:  # one article has what is asked: it is the one meant
                 return [lines[0][1]]
             return [f"《{title}》{line}" for title, line in lines]
-        return self._one_article(question, about_author, hits, documents, chunks_of, citer, english)
-
-    def _one_article(
-        self,
-        question: str,
-        about_author: bool,
-        hits: list[Hit],
-        documents: Mapping[str, Document],
-        chunks_of: Callable[[str], list[Chunk]] | None,
-        citer: _Citer,
-        english: bool,
-    ) -> list[str]:
-        """:meth:`_article_answer` for the article the question means among ``documents``."""
         if about_author and (note := metadata.find_author_note(question, hits, documents)):
             if note.end > note.start:
                 quoted = _span(note.document, note.start, note.end, hits, chunks_of)
