@@ -104,7 +104,7 @@ def split_meta_lines(
         if not near_edge:
             continue
         s = line.strip()
-        if i < edge and title and _squash(s) == _squash(title) or is_meta_line(s):
+        if i < edge and title and squash(s) == squash(title) or is_meta_line(s):
             drop.append(i)
     # A dateline's reporters open the article; a closing （本报记者 陈曦 通讯员 刘畅） ends it.
     edges = "\n".join(lines[:edge] + lines[-edge:])
@@ -143,7 +143,8 @@ def editors(text: str) -> tuple[str, ...]:
 _LABEL_WORD = re.compile(rf"(?:{_LABELS})")
 
 
-def _squash(text: str) -> str:
+def squash(text: str) -> str:
+    """``text`` without any whitespace: how lines printed with different spacing compare."""
     return re.sub(r"\s+", "", text)
 
 

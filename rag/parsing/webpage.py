@@ -19,6 +19,7 @@ from rag.parsing.metadata import (
     is_meta_line,
     read_meta,
     split_meta_lines,
+    squash,
 )
 from rag.parsing.page import make_doc_id
 from rag.types import Document
@@ -78,8 +79,10 @@ def parse_html(data: bytes, source: str) -> Document:
         raise SourceError(f"{source}: no article text found in this page, only its metadata")
     printed, closing = [], []
     if not (meta.authors and meta.published and meta.origin and meta.editors):
-        printed, found = _printed_meta(html, body_lines[0], title)
-        closing = _closing_lines(html, body_lines[-1])
+        # The page furniture around the body, parsed once for the lines above and below it.
+        blocks = _blocks(html)
+        printed, found = _printed_meta(blocks, body_lines[0], title)
+        closing = _closing_lines(blocks, body_lines[-1])
         late = read_meta(closing)
         meta = LineMeta(
             authors=meta.authors or found.authors,
@@ -127,30 +130,38 @@ def parse_html(data: bytes, source: str) -> Document:
 _BLOCKS = ("div", "p", "span", "li", "td", "h2", "h3", "h4", "h5", "h6", "section", "header")
 
 
-def _printed_meta(html: str, first_line: str, title: str = "") -> tuple[list[str], LineMeta]:
-    """The metadata lines a page prints between its title and its body, which the extractor
-    drops with the page furniture (a ``<div class="meta">`` under the headline): read from the
-    headline (``title``) up to the element holding the body's first line, so that a sidebar
-    before it or a list of related articles after the body, with their own authors, is never
-    read."""
+def _blocks(html: str) -> list[tuple[str, str]]:
+    """The page's block elements in document order (a container before what it holds), each as
+    its tag and its text with runs of whitespace made one space; none when lxml cannot parse
+    the page."""
     from lxml import html as lxml_html
 
     try:
         root = lxml_html.fromstring(html)
     except (ValueError, lxml_html.etree.ParserError):
-        return [], LineMeta()
+        return []
+    return [(e.tag, " ".join(e.text_content().split())) for e in root.iter("h1", *_BLOCKS)]
+
+
+def _printed_meta(
+    blocks: list[tuple[str, str]], first_line: str, title: str = ""
+) -> tuple[list[str], LineMeta]:
+    """The metadata lines a page prints between its title and its body, which the extractor
+    drops with the page furniture (a ``<div class="meta">`` under the headline): read from the
+    headline (``title``) up to the element holding the body's first line, so that a sidebar
+    before it or a list of related articles after the body, with their own authors, is never
+    read."""
     opening = first_line.strip()[:20]
-    headline = "".join(title.split())
+    headline = squash(title)
     lines: list[str] = []
-    for element in root.iter("h1", *_BLOCKS):
-        text = " ".join(element.text_content().split())
+    for tag, text in blocks:
         if opening and opening in text:
-            if headline and headline in "".join(text.split()):
+            if headline and headline in squash(text):
                 continue  # a container of the whole article, headline and all
             break
-        if headline and "".join(text.split()) == headline:
+        if headline and squash(text) == headline:
             lines = []  # the headline: what a sidebar printed before it is another article's
-        elif element.tag != "h1" and is_meta_line(text):
+        elif tag != "h1" and is_meta_line(text):
             lines.append(text)
     return lines, read_meta(lines)
 
@@ -158,24 +169,16 @@ def _printed_meta(html: str, first_line: str, title: str = "") -> tuple[list[str
 _CLOSING_REACH = 4  # elements after the body's last line where a closing 责任编辑 line sits
 
 
-def _closing_lines(html: str, last_line: str) -> list[str]:
+def _closing_lines(blocks: list[tuple[str, str]], last_line: str) -> list[str]:
     """The metadata lines a page prints right after the body (``<div class="editor">责任编辑：
     王晓东</div>``, which the extractor drops): read only from the few elements after the one
     holding the body's last line, so a list of related articles further on is never read."""
-    from lxml import html as lxml_html
-
-    closing = _squash(last_line)[-20:]
-    if not closing:
-        return []
-    try:
-        root = lxml_html.fromstring(html)
-    except (ValueError, lxml_html.etree.ParserError):
-        return []
-    blocks = [" ".join(e.text_content().split()) for e in root.iter(*_BLOCKS)]
+    closing = squash(last_line)[-20:]
+    texts = [text for tag, text in blocks if tag != "h1"]
     # Blocks come in document order, a container before what it holds: the last block holding
     # the body's last line is the innermost, and the blocks after it follow the body.
-    last = max((i for i, text in enumerate(blocks) if closing in _squash(text)), default=-1)
-    after = blocks[last + 1 : last + 1 + _CLOSING_REACH] if last >= 0 else []
+    last = max((i for i, text in enumerate(texts) if closing in squash(text)), default=-1)
+    after = texts[last + 1 : last + 1 + _CLOSING_REACH] if closing and last >= 0 else []
     return [text for text in after if is_meta_line(text)]
 
 
@@ -184,17 +187,13 @@ def _new_credit_lines(lines: list[str], text_lines: list[str]) -> list[str]:
     inside it (<div class="info"><span>2024-05-13</span><span>来源：…</span></div>) print the
     same words: a line within one taken before is left out."""
     out: list[str] = []
-    held = "\n".join(_squash(line) for line in text_lines)
+    held = "\n".join(squash(line) for line in text_lines)
     for line in lines:
-        squashed = _squash(line)
+        squashed = squash(line)
         if credit_line(line) and squashed not in held:
             out.append(line)
             held += "\n" + squashed
     return out
-
-
-def _squash(text: str) -> str:
-    return "".join(text.split())
 
 
 def _is_prose(line: str) -> bool:
