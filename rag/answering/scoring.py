@@ -476,21 +476,20 @@ def type_score(
         new = [tok for tok in type_tokens(text, kind) if not _states(q, tok)]
         if not new:
             continue
-        before = held
         if kind == "number" and counted and COUNTED_WEIGHT < 1:
             near = _near(t, new, counted, before=0, after=_COUNTED_WINDOW)
-            held += 1.0 if near else COUNTED_WEIGHT
+            got = 1.0 if near else COUNTED_WEIGHT
         elif kind in _LISTED_KINDS and len(set(new)) >= LISTED_AT_LEAST:
             # A sentence naming several places (people, organisations) is a list of them: it
             # answers 分布在哪些地区 in itself, where articles leave the subject out (中国大陆的
             # 云南、菲律宾、吕宋以北…), so no question word stands near them.
-            held += 1.0
+            got = 1.0
         elif kind not in _WORDED_KINDS and words and NEAR_WEIGHT < 1:
             near = _near(t, new, words, before=NEAR_WINDOW, after=NEAR_WINDOW)
-            held += 1.0 if near else NEAR_WEIGHT
+            got = 1.0 if near else NEAR_WEIGHT
         else:
-            held += 1.0
-        held = before + min(held - before, cap)
+            got = 1.0
+        held += min(got, cap)
     return held / len(kinds)
 
 
