@@ -224,6 +224,27 @@ def test_the_next_point_of_a_list_is_not_joined_to_the_lead():
     assert [c.text for c in chosen] == [lead.text, label.text]  # two quotes, not one passage
 
 
+def test_the_lead_s_context_leaves_room_for_two_supporting_sentences():
+    from rag.answering.extractive import _gather, _in_context
+
+    # The lead (次年…) needs the sentence before it; that sentence is part of the lead's
+    # quote, so the two supporting sentences of another paragraph are still quoted.
+    text = (
+        "2004年，他第三次参加奥运会。次年，他正式结束运动生涯。\n"
+        "他曾任学院副院长。2015年他调任县委常委。\n"
+    )
+    doc = Document(doc_id="t", title="运动员", text=text)
+    chunk = Chunk("t:0", "t", "运动员", text.strip(), 0, len(text) - 1)
+    before, lead, first, second = _gather([Hit(chunk, 1, 1.0)], {"t": doc})
+    chosen = _in_context([lead, first, second], {"t": doc}, 3)
+    assert chosen[0].text == before.text + lead.text  # one passage: context, then the lead
+    assert [c.text for c in chosen[1:]] == [first.text, second.text]
+    # A supporting sentence joined to the lead as its continuation uses up one of the two.
+    chosen = _in_context([before, lead, first], {"t": doc}, 3)
+    assert chosen[0].text == before.text + lead.text
+    assert [c.text for c in chosen[1:]] == [first.text]
+
+
 @pytest.mark.parametrize(
     ("sentence", "count"),
     [

@@ -708,8 +708,8 @@ def _in_context(
     chosen: list[_Candidate], documents: Mapping[str, Document], limit: int
 ) -> list[_Candidate]:
     """The lead quoted as a self-contained passage (:func:`rag.answering.quotes.passage`),
-    joined with a chosen supporting sentence right next to it, then as many other supporting
-    sentences as the budget of ``limit`` sentences leaves."""
+    joined with a chosen supporting sentence right next to it, then the other supporting
+    sentences up to ``limit - 1`` in all (the lead's context is not counted)."""
     lead = chosen[0]
     doc = documents[lead.doc_id]
     span = quotes.passage(doc, lead.sentence)
@@ -727,7 +727,11 @@ def _in_context(
             break
     if span == lead.sentence:
         return chosen
-    room = limit - quotes.sentence_count(span.text)
+    # The sentences quoted to make the lead readable belong to the lead, not to the supporting
+    # sentences: a lead that needs the sentence before it still gets its supporting ones (the
+    # budget keeps ``limit - 1``, less one for a supporting sentence joined as continuation).
+    joined = any(span.start <= c.sentence.start < span.end for c in rest if c.doc_id == lead.doc_id)
+    room = limit - 1 - int(joined)
     return [replace(lead, sentence=span), *_outside(rest, lead.doc_id, span)[: max(0, room)]]
 
 
