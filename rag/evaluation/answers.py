@@ -10,7 +10,11 @@ question set's ``quotes``) the full ask path runs and the answer's citations are
 * ``answer_top1``: the first cited quote (citation ``[1]``) holds it;
 * ``not_found``: the share of answerable questions answered "not found";
 * ``median_sentences`` / ``median_chars``: the median number of cited sentences (a quoted
-  passage of two sentences counts two) and of their characters, over the questions answered.
+  passage of two sentences counts two) and of their characters, over the questions answered;
+* ``answer_quotable``: the share of answerable questions with a gold text inside one document
+  of the corpus, the ceiling of ``answer_recall`` for any answer that quotes the documents.
+  A gold text can run across two documents: CMRC 2018's passages are cut into separate corpus
+  chunks, and about one gold answer in sixty starts in one chunk and ends in the next.
 
 "Holds" compares after NFKC and with all whitespace removed, so a quote typed with ASCII
 punctuation matches text printed with full-width punctuation; punctuation at a gold text's ends
@@ -67,6 +71,7 @@ class AnswerRow:
     top1: bool
     sentences: int
     chars: int
+    quotable: bool = True  # a gold text lies inside one document (see the module docstring)
 
 
 def holds(quote: str, golds: Sequence[str], partial: bool = False) -> bool:
@@ -81,10 +86,27 @@ def holds(quote: str, golds: Sequence[str], partial: bool = False) -> bool:
     return False
 
 
+def folded_corpus(texts: Iterable[str]) -> str:
+    """The documents' texts in the compared form, one string (a separator no text holds
+    between them, so no gold text matches across two documents)."""
+    return "\x00".join(fold(t) for t in texts)
+
+
+def quotable(golds: Sequence[str], corpus: str) -> bool:
+    """Whether some gold text lies inside one document of ``corpus`` (:func:`folded_corpus`)."""
+    return any((g := _strip_marks(fold(gold))) and g in corpus for gold in golds)
+
+
 def score_answer(
-    qid: str, lang: str, golds: Sequence[str], answer: Answer, partial: bool = False
+    qid: str,
+    lang: str,
+    golds: Sequence[str],
+    answer: Answer,
+    partial: bool = False,
+    corpus: str | None = None,
 ) -> AnswerRow:
-    """One row: recall and top-1 over the answer's citations, in marker order."""
+    """One row: recall and top-1 over the answer's citations, in marker order (with the
+    ``corpus`` of :func:`folded_corpus`, also whether a gold text could be quoted at all)."""
     quotes = [c.quote for c in sorted(answer.citations, key=lambda c: c.n)]
     hit = [holds(q, golds, partial) for q in quotes] if golds else []
     return AnswerRow(
@@ -96,6 +118,7 @@ def score_answer(
         top1=bool(hit) and hit[0],
         sentences=sum(sentence_count(q) for q in quotes),
         chars=sum(len(q) for q in quotes),
+        quotable=corpus is None or not golds or quotable(golds, corpus),
     )
 
 
@@ -114,6 +137,9 @@ def summarise_answers(rows: Iterable[AnswerRow]) -> dict[str, Any]:
             summary[f"answer_recall{suffix}"] = round(sum(r.recall for r in gold) / len(gold), 4)
             summary[f"answer_top1{suffix}"] = round(sum(r.top1 for r in gold) / len(gold), 4)
             summary[f"not_found{suffix}"] = round(1 - len(answered) / len(gold), 4)
+            summary[f"answer_quotable{suffix}"] = round(
+                sum(r.quotable for r in gold) / len(gold), 4
+            )
         if answered:
             summary[f"median_sentences{suffix}"] = statistics.median(r.sentences for r in answered)
             summary[f"median_chars{suffix}"] = statistics.median(r.chars for r in answered)

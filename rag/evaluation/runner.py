@@ -14,7 +14,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from tqdm import tqdm
@@ -24,6 +24,7 @@ from rag.errors import InputError
 from rag.evaluation.answers import (
     AnswerRow,
     answers_path,
+    folded_corpus,
     halves,
     load_answers,
     score_answer,
@@ -189,15 +190,20 @@ def default_ask(index: Index, config: EngineConfig, top_k: int = 5) -> AskFuncti
 
 
 def run_answers(
-    cases: list[tuple[str, str, str, tuple[str, ...]]], ask: AskFunction, partial: bool = False
+    cases: list[tuple[str, str, str, tuple[str, ...]]],
+    ask: AskFunction,
+    partial: bool = False,
+    documents: Iterable[Document] = (),
 ) -> tuple[dict, list[AnswerRow]]:
-    """Ask every ``(id, lang, question, golds)`` case and score the answers."""
+    """Ask every ``(id, lang, question, golds)`` case and score the answers (given the
+    corpus's ``documents``, also which gold texts any quoting answer could hold)."""
+    corpus = folded_corpus(d.text for d in documents) if documents else None
     rows = []
     t0 = time.perf_counter()
     for qid, lang, text, golds in tqdm(
         cases, desc="answers", file=sys.stderr, disable=None if len(cases) >= 50 else True
     ):
-        rows.append(score_answer(qid, lang, golds, ask(text), partial))
+        rows.append(score_answer(qid, lang, golds, ask(text), partial, corpus))
     summary = summarise_answers(rows)
     summary["ms_per_question"] = round((time.perf_counter() - t0) * 1000 / max(len(cases), 1), 1)
     return summary, rows
@@ -282,7 +288,9 @@ def run_eval_cli(args, config: EngineConfig) -> int:
             index = cached_index(args.dataset.name, beir_documents(data.corpus), config,
                                  args.cache_dir)  # fmt: skip
             cases = beir_answer_cases(args.dataset, args.split, args.limit, half, reworded)
-            summary["answers"] = run_answers(cases, default_ask(index, config))[0]
+            summary["answers"] = run_answers(
+                cases, default_ask(index, config), documents=index.documents.values()
+            )[0]
     else:
         summary, records, meta = evaluate_question_set(
             args.questions, modes, ks, config, args.cache_dir, args.split, expand
@@ -291,7 +299,9 @@ def run_eval_cli(args, config: EngineConfig) -> int:
             docs = load_documents(list(config.corpus))
             index = cached_index("questions", docs, config, args.cache_dir)
             cases = question_answer_cases(args.questions, args.split)
-            summary["answers"] = run_answers(cases, default_ask(index, config), partial=True)[0]
+            summary["answers"] = run_answers(
+                cases, default_ask(index, config), partial=True, documents=index.documents.values()
+            )[0]
     if args.out:
         files = write_report(args.out, summary, records, meta=meta)
         print(f"report written to {files.summary_md.parent}", file=sys.stderr)
