@@ -584,6 +584,12 @@ def test_the_ask_path_finds_an_author_note_outside_the_hits(index, documents):
         ("比赛持续时间是多少？", "number"),
         ("王爱爱有什么美誉？", "epithet"),
         ("What is the city known as?", "epithet"),
+        # another name, asked with 又/也/还 before 称/名/叫 and a question word after
+        ("阿閦佛又称之为什么？", "epithet"),
+        ("这种鱼还叫什么名字？", "epithet"),
+        ("世界贸易组织的简称是什么？", "epithet"),
+        ("What is the plant also called?", "epithet"),
+        ("他也称赞了谁？", "person"),  # 称赞 praises: no name asked
     ],
 )
 def test_why_questions_ask_for_a_reason(question, kind):
@@ -601,6 +607,8 @@ def test_a_name_origin_and_an_epithet_are_worded_kinds():
     assert holds_type("被誉为晋剧皇后。", "epithet")
     assert holds_type("素有“万园之园”之称。", "epithet")
     assert not holds_type("王爱爱，擅长青衣。", "epithet")
+    assert holds_type("阿閦佛，又名不动佛，五方如来之中的东方佛。", "epithet")
+    assert holds_type("世界贸易组织，简称世贸组织。", "epithet")
     # Held by the word itself: no question word has to stand near it (the subject is left out).
     assert (
         type_score("被誉为晋剧皇后。", ("epithet",), "王爱爱有什么美誉？", words=("王爱爱",)) == 1.0

@@ -20,7 +20,8 @@ Every sentence of the retrieved chunks is a candidate. Four signals, each betwee
   for 第几; a person for 谁/who, a place for 哪里/哪些地区/where, an organisation for
   哪个单位/哪些企业; a causal word such as 由于/因为/导致 for 为什么/why, or an inability such
   as 无法/难以 for why-not: 为什么不能/why can't; 得名/赐名 for where a name comes from; 被誉为/
-  号称 for a title people give: 美誉, known as). A date, number, name
+  号称 for a title people give: 美誉, known as; 又名/简称 for another name: 又称之为什么, also
+  called). A date, number, name
   or place counts fully only near one of the question's words, and a how-many question's
   number only before the word it counts (668万人 for 多少人); otherwise half.
 
@@ -145,7 +146,10 @@ _ASK_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
         "epithet",
         re.compile(
             r"美誉|美称|雅号|绰号|外号|昵称|别称|别名|称号|誉为什么|被称为什么|被称作什么|人称什么|"
-            r"\bnickname|\bknown as\b|\bdubbed\b|\bepithet",
+            # Another name: 又称之为什么？ 又名什么？ 简称是什么？
+            r"[又也亦还][称名叫](?:之?为|作)?(?:什么|啥|何)|俗称|俗名|简称|"
+            r"\bnickname|\bknown as\b|\bdubbed\b|\bepithet|\balso called\b|\bother names?\b|"
+            r"\babbreviat",
             re.I,
         ),
     ),
@@ -211,7 +215,7 @@ _NAMING = re.compile(
 # A title given: 被誉为, 号称, 人称, 有…之称, 美誉.
 _EPITHET = re.compile(
     r"誉为|称为|号称|人称|称作|被称|美誉|美称|雅号|绰号|外号|昵称|别称|别名|之称|尊称|并称|称号|"
-    r"又名|又称|亦称|也称|俗称|俗名"
+    r"又名|又称|亦称|也称|俗称|俗名|简称|又叫|也叫"
 )
 _USE = re.compile(
     r"用于|用作|用来|用以|可用|可供|有助于|有利于|功效|功能|作用|主治|治疗|防治|克服|提高|提升|"
