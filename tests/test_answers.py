@@ -224,6 +224,29 @@ def test_the_next_point_of_a_list_is_not_joined_to_the_lead():
     assert [c.text for c in chosen] == [lead.text, label.text]  # two quotes, not one passage
 
 
+def test_a_why_question_quotes_the_cause_told_before_its_lead():
+    from rag.answering.extractive import _described, _gather
+    from rag.answering.scoring import asks_reason
+
+    text = (
+        "排位赛时他排在最后一名，只有他使用中性胎。比赛开始后下大雨，他成为领跑者。后来比赛暂停。\n"
+        "一是加强监管。二是完善制度。这样做能提高效率。\n"
+    )
+    doc = Document(doc_id="t", title="赛车", text=text)
+    chunk = Chunk("t:0", "t", "赛车", text.strip(), 0, len(text) - 1)
+    cause, effect, after, first, second, claim = _gather([Hit(chunk, 1, 1.0)], {"t": doc})
+    assert asks_reason("他为什么曾一度领先？") and asks_reason("Why did he lead the race?")
+    assert not asks_reason("他什么时候成为领跑者？")
+    # Why…? The cause before the lead is quoted with it (then the paragraph runs on).
+    quoted = _described([effect], {"t": doc}, 4, reason=True)[0]
+    assert quoted.text == cause.text + effect.text + after.text
+    assert text[quoted.sentence.start : quoted.sentence.end] == quoted.text
+    # Any other description starts at its lead.
+    assert _described([effect], {"t": doc}, 4)[0].text == effect.text + after.text
+    # A list's points are no cause of the sentence after them.
+    assert _described([claim], {"t": doc}, 4, reason=True)[0].text == claim.text
+
+
 def test_the_lead_s_context_leaves_room_for_two_supporting_sentences():
     from rag.answering.extractive import _gather, _in_context
 

@@ -250,6 +250,11 @@ def asked_types(question: str) -> tuple[str, ...]:
     return kinds
 
 
+def asks_reason(question: str) -> bool:
+    """Whether the question asks why (or why not)."""
+    return bool({"reason", "reason_not"}.intersection(asked_types(question)))
+
+
 _QUOTE_MARKS = "“”\"'‘’「」『』《》"
 
 
