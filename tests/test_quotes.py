@@ -51,6 +51,10 @@ def sentence(text: str):
         ("在此背景下，各家经纪商决定协商制定条例。", True),
         ("当年，全市GDP增长5%。", True),
         ("当地居民以种茶为生。", False),
+        ("主要表现为药物性肝炎、肾功能不全等。", True),  # what the sentence before names
+        ("具体包括三类人员。", True),
+        ("表现在以下几个方面。", True),
+        ("主要领导参加了会议。", False),
     ],
 )
 def test_leans_back(text, expected):

@@ -2,7 +2,8 @@
 
 A Chinese sentence often leans on the one next to it. It may open with a pronoun or a
 determiner (他…, 该银行…, 这将有助于…), a connective (但…, 因此…, 此外…), a time told from the
-one before (赛后…, 次年…, 当时…), or with no subject at all (被誉为晋剧皇后。, 现任…). Quoted on its own, "但并不是一开始就可以的，而是到2.2之后才正式
+one before (赛后…, 次年…, 当时…), a detail of what it names (主要表现为…, 具体包括…), or with
+no subject at all (被誉为晋剧皇后。, 现任…). Quoted on its own, "但并不是一开始就可以的，而是到2.2之后才正式
 可以。" says nothing a reader can use, and the sentence before it ("MonoDevelop也可以在Windows
 跟Mac OS X平台上执行。"), which names the subject, only restates the question. So the lead of an
 answer is quoted as a passage:
@@ -37,6 +38,8 @@ _LEANS_BACK = re.compile(
     r"同时|此外|另外|另一方面|尤其|特别是|包括|例如|比如|为此|对此|据此|"
     r"也|又|还|更|再|便|就|都|均|皆|曾|已|现|仍|后来|随后|之后|此后|最终|结果|"
     r"被|由于|因为|将|目前|如今|如|像|因|"
+    # 主要表现为…, 具体包括…: what the sentence before names, told in detail.
+    r"(?:主要|具体|集中)?表现[为在]|(?:主要|具体)(?:有|是|包括|分为)|"
     # A time told from the one before it: 赛后…, 次年…, 当时…, 在此背景下…
     r"[赛会战事课饭]后|次[日月年]|翌[日月年]|同[年月日]|当[年月日时]|此时|其时|在此|在这|"
     # 指在分娩过程中…: a definition's second half, its subject the term defined before.
