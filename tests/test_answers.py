@@ -213,42 +213,47 @@ def test_an_ordinal_picks_that_item_of_the_announced_list(index, documents, ques
     assert asked_ordinal(question) == 2 and asked_ordinal("中国经济发展的亮点有哪些？") == 0
 
 
+def one_chunk(text: str, title: str):
+    """A document of ``text`` retrieved as one chunk: the documents and its candidates."""
+    from rag.answering.extractive import _gather
+
+    doc = Document(doc_id="t", title=title, text=text)
+    chunk = Chunk("t:0", "t", title, text.strip(), 0, len(text) - 1)
+    return {"t": doc}, _gather([Hit(chunk, 1, 1.0)], {"t": doc})
+
+
 def test_the_next_point_of_a_list_is_not_joined_to_the_lead():
-    from rag.answering.extractive import _gather, _in_context
+    from rag.answering.extractive import _in_context
 
     text = "推动企业开展培养计划，采取现代学徒制等方式提升技能。三是全员化提升职工素质。\n"
-    doc = Document(doc_id="t", title="工会", text=text)
-    chunk = Chunk("t:0", "t", "工会", text.strip(), 0, len(text) - 1)
-    lead, label = _gather([Hit(chunk, 1, 1.0)], {"t": doc})
-    chosen = _in_context([lead, label], {"t": doc}, 3)
+    docs, (lead, label) = one_chunk(text, "工会")
+    chosen = _in_context([lead, label], docs, 3)
     assert [c.text for c in chosen] == [lead.text, label.text]  # two quotes, not one passage
 
 
 def test_a_why_question_quotes_the_cause_told_before_its_lead():
-    from rag.answering.extractive import _described, _gather
+    from rag.answering.extractive import _described
     from rag.answering.scoring import asks_reason
 
     text = (
         "排位赛时他排在最后一名，只有他使用中性胎。比赛开始后下大雨，他成为领跑者。后来比赛暂停。\n"
         "一是加强监管。二是完善制度。这样做能提高效率。\n"
     )
-    doc = Document(doc_id="t", title="赛车", text=text)
-    chunk = Chunk("t:0", "t", "赛车", text.strip(), 0, len(text) - 1)
-    cause, effect, after, first, second, claim = _gather([Hit(chunk, 1, 1.0)], {"t": doc})
+    docs, (cause, effect, after, first, second, claim) = one_chunk(text, "赛车")
     assert asks_reason("他为什么曾一度领先？") and asks_reason("Why did he lead the race?")
     assert not asks_reason("他什么时候成为领跑者？")
     # Why…? The cause before the lead is quoted with it (then the paragraph runs on).
-    quoted = _described([effect], {"t": doc}, 4, reason=True)[0]
+    quoted = _described([effect], docs, 4, reason=True)[0]
     assert quoted.text == cause.text + effect.text + after.text
     assert text[quoted.sentence.start : quoted.sentence.end] == quoted.text
     # Any other description starts at its lead.
-    assert _described([effect], {"t": doc}, 4)[0].text == effect.text + after.text
+    assert _described([effect], docs, 4)[0].text == effect.text + after.text
     # A list's points are no cause of the sentence after them.
-    assert _described([claim], {"t": doc}, 4, reason=True)[0].text == claim.text
+    assert _described([claim], docs, 4, reason=True)[0].text == claim.text
 
 
 def test_the_lead_s_context_leaves_room_for_two_supporting_sentences():
-    from rag.answering.extractive import _gather, _in_context
+    from rag.answering.extractive import _in_context
 
     # The lead (次年…) needs the sentence before it; that sentence is part of the lead's
     # quote, so the two supporting sentences of another paragraph are still quoted.
@@ -256,14 +261,12 @@ def test_the_lead_s_context_leaves_room_for_two_supporting_sentences():
         "2004年，他第三次参加奥运会。次年，他正式结束运动生涯。\n"
         "他曾任学院副院长。2015年他调任县委常委。\n"
     )
-    doc = Document(doc_id="t", title="运动员", text=text)
-    chunk = Chunk("t:0", "t", "运动员", text.strip(), 0, len(text) - 1)
-    before, lead, first, second = _gather([Hit(chunk, 1, 1.0)], {"t": doc})
-    chosen = _in_context([lead, first, second], {"t": doc}, 3)
+    docs, (before, lead, first, second) = one_chunk(text, "运动员")
+    chosen = _in_context([lead, first, second], docs, 3)
     assert chosen[0].text == before.text + lead.text  # one passage: context, then the lead
     assert [c.text for c in chosen[1:]] == [first.text, second.text]
     # A supporting sentence joined to the lead as its continuation uses up one of the two.
-    chosen = _in_context([before, lead, first], {"t": doc}, 3)
+    chosen = _in_context([before, lead, first], docs, 3)
     assert chosen[0].text == before.text + lead.text
     assert [c.text for c in chosen[1:]] == [first.text]
 
