@@ -681,18 +681,19 @@ def _described(
     doc = documents[lead.doc_id]
     span = lead.sentence
     count = quotes.sentence_count(span.text)
+    paragraph = paragraph_sentences(doc, span.start, span.end)
     if reason and item_marker(lead.text) is None:
         # Why…? The sentence that best matches the question restates the effect it asks about
         # (…温克霍克成为领跑者，他一度创造了33秒的领先优势。); a story tells the cause before
         # it (其他车手都使用干胎，只有他使用中性胎。). Up to REASON_BEFORE sentences of its
         # paragraph before it are quoted with it, within the limits; never a list's point.
-        before = [s for s in paragraph_sentences(doc, span.start, span.end) if s.end <= span.start]
+        before = [s for s in paragraph if s.end <= span.start]
         for s in reversed(before[max(0, len(before) - REASON_BEFORE) :]):
             if count >= limit or span.end - s.start > _DESCRIBE_CHARS or item_marker(s.text):
                 break
             span = Sentence(doc.text[s.start : span.end], s.start, span.end)
             count += 1
-    for s in paragraph_sentences(doc, span.start, span.end):
+    for s in paragraph:
         if count >= limit or s.end - span.start > _DESCRIBE_CHARS:
             break
         if s.start >= span.end and item_marker(s.text) is None:
