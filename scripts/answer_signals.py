@@ -36,6 +36,7 @@ from api.settings import Settings  # noqa: E402
 from rag.answering.extractive import ExtractiveAnswerer, _gather  # noqa: E402
 from rag.answering.pipeline import retrieve  # noqa: E402
 from rag.answering.scoring import SENTENCE_VECTORS  # noqa: E402
+from rag.embedding.base import Encoder  # noqa: E402
 from rag.evaluation import runner  # noqa: E402
 from rag.evaluation.answers import holds  # noqa: E402
 from rag.evaluation.beir import load_beir  # noqa: E402
@@ -45,9 +46,9 @@ BENCH = ROOT.parent / "shared" / "bench" / "cmrc2018-zh-chunk"
 DATA = ROOT / "tests" / "data"
 
 
-def _extract(index, cases, partial: bool) -> list[dict]:
+def _extract(index, cases, partial: bool, config) -> list[dict]:
     """Each question's candidates: signals, vectors, and which hold a gold text."""
-    searcher = Searcher(index, Settings.from_env().engine_config().search)
+    searcher = Searcher(index, config.search)
     answerer = ExtractiveAnswerer(encoder=index.encoder)
     out = []
     for qid, lang, text, golds in cases:
@@ -71,25 +72,29 @@ def _extract(index, cases, partial: bool) -> list[dict]:
     return out
 
 
-def load_sets() -> tuple[list[dict], list[dict], list[dict]]:
-    """The CMRC tuning half, its questions asked in English, and the other tuning sets."""
-    config = Settings.from_env().engine_config()
+def load_sets(config) -> tuple[list[dict], list[dict], list[dict], Encoder]:
+    """The CMRC tuning half, its questions asked in English, the other tuning sets, and the
+    encoder they were read with."""
     data = load_beir(BENCH, "tune")
     index = runner.cached_index(BENCH.name, runner.beir_documents(data.corpus), config)
-    cmrc = _extract(index, runner.beir_answer_cases(BENCH, "tune", None, "tune"), False)
+    encoder = index.encoder
+    cmrc = _extract(index, runner.beir_answer_cases(BENCH, "tune", None, "tune"), False, config)
     cmrc_en = _extract(
         index,
         runner.beir_answer_cases(BENCH, "tune", None, "tune", DATA / "cmrc-en-tune.jsonl"),
         False,
+        config,
     )
     docs = runner.load_documents(list(config.corpus))
     page = runner.cached_index("questions", docs, config)
-    other = _extract(page, runner.question_answer_cases(DATA / "questions.jsonl", "dev"), True)
+    other = _extract(
+        page, runner.question_answer_cases(DATA / "questions.jsonl", "dev"), True, config
+    )
     for name in ("news-qa", "news-qa2"):
         index = runner.cached_index(name, runner.load_documents([DATA / name]), config)
         cases = runner.question_answer_cases(DATA / f"{name}-questions.jsonl")
-        other += _extract(index, cases, True)
-    return cmrc, cmrc_en, other
+        other += _extract(index, cases, True, config)
+    return cmrc, cmrc_en, other, encoder
 
 
 # ---- scorers -----------------------------------------------------------------------------------
@@ -180,11 +185,8 @@ def _dense_only(m: np.ndarray | None):
     return score
 
 
-def reader_cost(sets: list[dict], n: int = 40) -> tuple[float, float]:
+def reader_cost(sets: list[dict], encoder: Encoder, n: int = 40) -> tuple[float, float]:
     """Median ms to run question+sentence pairs of ``n`` questions through the encoder."""
-    from rag.engine import make_encoder
-
-    encoder = make_encoder(Settings.from_env().engine_config())
     times, sizes = [], []
     for o in sets[:n]:
         pairs = [f"{o['text']} {t}" for t in o["texts"]]
@@ -199,7 +201,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=20)
     args = parser.parse_args()
-    cmrc, cmrc_en, other = load_sets()
+    cmrc, cmrc_en, other, encoder = load_sets(Settings.from_env().engine_config())
     articles = sorted({_article(o) for o in cmrc})
     random.Random(1).shuffle(articles)
     first = set(articles[::2])
@@ -223,7 +225,7 @@ def main() -> None:
         print(f"        dense signal alone {rate(test, _dense_only(None))} | with the adapted "
               f"question {rate(test, _dense_only(m))} (on its training questions "
               f"{rate(fold(cmrc, k), _dense_only(m))})")  # fmt: skip
-    ms, size = reader_cost(cmrc)
+    ms, size = reader_cost(cmrc, encoder)
     print(f"reading question and sentence together: median {ms:.0f} ms a question "
           f"({size:.0f} candidates, the default encoder)")  # fmt: skip
 
